@@ -1,0 +1,139 @@
+"""`python -m pipeline INPUT`: mosaic every person in a video into a ZIP of frames.
+
+A tqdm bar on stderr, a one-line JSON summary on stdout; bad input is one line on stderr
+and a non-zero exit, with no output file left behind.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+
+from .errors import Cancelled, MosaicError, SettingsError
+from .events import Progress, Result
+from .runner import run
+from .settings import BACKENDS, DEVICES, IMAGE_FORMATS, MODEL_ENV_VAR, STYLES, Settings
+
+EXIT_BAD_INPUT = 2
+EXIT_CANCELLED = 130
+
+
+def _classes(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated class ids, got {text!r}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = Settings.__dataclass_fields__  # defaults come from the one settings class
+    p = argparse.ArgumentParser(
+        prog="python -m pipeline",
+        description="Find every person in a video with YOLO11, cover each with a mosaic, and "
+        "write every N-th frame into a ZIP (with detections.csv listing every masked box).",
+    )
+    p.add_argument("input", help="video file (mp4, mov, avi, mkv, webm, ...) or a Google Drive share link")
+    p.add_argument("-o", "--output", help="ZIP to write (default: <input stem>_mosaic.zip next to the input)")
+    p.add_argument("--interval", type=int, default=d["interval"].default,
+                   help="capture every N-th frame, counted by position in the stream (default: %(default)s)")
+    p.add_argument("--scale", type=int, default=d["scale_pct"].default, metavar="PCT",
+                   help="output size in percent of the source, 50-100; detection always runs on the full frame (default: %(default)s)")
+    p.add_argument("--max-mb", type=float, default=None, metavar="MB",
+                   help="stop before the ZIP would exceed this size in MB (10^6 bytes); default: no cap")
+    p.add_argument("--max-images", type=int, default=None, metavar="N",
+                   help="stop after N images; default: no cap")
+    p.add_argument("--format", choices=IMAGE_FORMATS, default=d["image_format"].default,
+                   help="image format in the ZIP (default: %(default)s)")
+    p.add_argument("--quality", type=int, default=d["jpeg_quality"].default, metavar="Q",
+                   help="JPEG quality 1-100 (default: %(default)s)")
+    p.add_argument("--model", default=None, metavar="SPEC",
+                   help=f"YOLO weights (.pt), an exported model folder, or a .yaml for an untrained network; "
+                   f"default: ${MODEL_ENV_VAR} or yolo11n.pt")
+    p.add_argument("--device", choices=DEVICES, default=d["device"].default,
+                   help="where to run detection; auto = CUDA when present (default: %(default)s)")
+    p.add_argument("--backend", choices=BACKENDS, default=d["backend"].default,
+                   help="inference backend; auto = torch FP16 on CUDA, OpenVINO on CPU (default: %(default)s)")
+    p.add_argument("--batch", type=int, default=d["batch"].default, metavar="N",
+                   help="frames per detection batch (default: %(default)s)")
+    p.add_argument("--imgsz", type=int, default=d["imgsz"].default, metavar="PX",
+                   help="detection input size; larger finds smaller people, slower (default: %(default)s)")
+    p.add_argument("--conf", type=float, default=d["conf"].default, metavar="C",
+                   help="minimum detection confidence; lower masks more (default: %(default)s)")
+    p.add_argument("--classes", type=_classes, default=d["classes"].default, metavar="IDS",
+                   help="COCO class ids to mask, comma-separated (default: 0 = person)")
+    p.add_argument("--pad", type=float, default=d["pad_pct"].default, metavar="PCT",
+                   help="grow each box by this percent of its size on each side (default: %(default)s)")
+    p.add_argument("--style", choices=STYLES, default=d["style"].default,
+                   help="how to cover people (default: %(default)s)")
+    p.add_argument("--cells", type=int, default=d["mosaic_cells"].default, metavar="N",
+                   help="mosaic cells across a box; for blur, the strength (default: %(default)s)")
+    p.add_argument("--min-cell", type=int, default=d["min_cell_px"].default, metavar="PX",
+                   help="smallest mosaic cell in pixels, so small people stay unrecognizable (default: %(default)s)")
+    p.add_argument("--detections", default=None, metavar="FILE.csv",
+                   help="replay boxes from a CSV (frame,x1,y1,x2,y2[,time_s,score,class]) instead of running the model")
+    return p
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    extra = {"model": args.model} if args.model else {}
+    return Settings(
+        interval=args.interval, scale_pct=args.scale, max_mb=args.max_mb, max_images=args.max_images,
+        image_format=args.format, jpeg_quality=args.quality, device=args.device, backend=args.backend,
+        batch=args.batch, imgsz=args.imgsz, conf=args.conf, classes=args.classes, pad_pct=args.pad,
+        style=args.style, mosaic_cells=args.cells, min_cell_px=args.min_cell,
+        detections_csv=args.detections, **extra,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from tqdm import tqdm
+
+    cancel = threading.Event()
+    bar = None
+    try:
+        settings = settings_from_args(args)
+        result: Result | None = None
+        for event in run(args.input, settings, output=args.output, cancel=cancel):
+            if isinstance(event, Result):
+                result = event
+            elif isinstance(event, Progress):
+                bar = _update_bar(bar, event, tqdm)
+        if bar is not None:
+            bar.close()
+        print(json.dumps(result.summary()))
+        if result.stopped_early:
+            print(result.message, file=sys.stderr)
+        return 0
+    except KeyboardInterrupt:
+        cancel.set()
+        _close(bar)
+        print("error: cancelled; partial output removed", file=sys.stderr)
+        return EXIT_CANCELLED
+    except (MosaicError, SettingsError) as err:
+        _close(bar)
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_CANCELLED if isinstance(err, Cancelled) else EXIT_BAD_INPUT
+
+
+def _close(bar) -> None:
+    if bar is not None:
+        bar.close()
+
+
+def _update_bar(bar, event: Progress, tqdm):
+    if event.stage != "processing":
+        if bar is None:
+            print(event.message or event.stage, file=sys.stderr)
+        return bar
+    if bar is None:
+        bar = tqdm(total=event.frames_total or None, unit="frame", desc="mosaic", file=sys.stderr,
+                   dynamic_ncols=True)
+    bar.update(event.frames_read - bar.n)
+    cap = f"/{event.max_bytes / 1e6:.0f}" if event.max_bytes else ""
+    bar.set_postfix_str(
+        f"images={event.images_written} people={event.people_found} "
+        f"zip={event.bytes_written / 1e6:.1f}{cap}MB", refresh=False,
+    )
+    return bar

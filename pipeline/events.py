@@ -1,0 +1,86 @@
+"""What a run reports: Progress events while it works, one Result at the end."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .video import VideoInfo
+
+COMPLETED = "completed"
+SIZE_CAP = "size_cap"
+IMAGE_CAP = "image_cap"
+
+
+@dataclass(frozen=True)
+class Progress:
+    stage: str  # downloading | probing | loading model | processing | finishing
+    frames_read: int = 0
+    frames_total: int = 0  # 0 when unknown
+    images_written: int = 0
+    images_expected: int = 0  # what the interval would give, before any cap
+    people_found: int = 0
+    bytes_written: int = 0
+    max_bytes: int | None = None
+    fps: float = 0.0  # source frames read per second
+    eta_s: float | None = None
+    elapsed_s: float = 0.0
+    message: str = ""
+    preview: np.ndarray | None = field(default=None, repr=False)  # latest output, small BGR
+    preview_index: int = -1  # stream position of `preview`
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.frames_read / self.frames_total) if self.frames_total else 0.0
+
+
+@dataclass(frozen=True)
+class Result:
+    zip_path: Path
+    video: VideoInfo
+    images_written: int
+    images_expected: int
+    frames_read: int
+    people_found: int  # boxes masked in the written images
+    zip_bytes: int
+    stop_reason: str  # completed | size_cap | image_cap
+    stopped_at_frame: int | None  # first frame not written when a cap stopped the run
+    stopped_at_s: float | None
+    elapsed_s: float
+    stage_seconds: dict[str, float]
+
+    @property
+    def stopped_early(self) -> bool:
+        return self.stop_reason != COMPLETED
+
+    @property
+    def message(self) -> str:
+        done = (
+            f"{self.images_written} images, {self.people_found} people masked, "
+            f"{self.zip_bytes / 1e6:.1f} MB in {self.elapsed_s:.1f} s"
+        )
+        if not self.stopped_early:
+            return f"Done: {done}."
+        cap = "size cap" if self.stop_reason == SIZE_CAP else "image count cap"
+        return (
+            f"Stopped early by the {cap}: {done}. Stopped at frame {self.stopped_at_frame} "
+            f"(t={self.stopped_at_s:.1f} s); {self.images_expected - self.images_written} of "
+            f"{self.images_expected} planned images were not written."
+        )
+
+    def summary(self) -> dict:
+        """JSON-ready summary (the CLI prints it)."""
+        return {
+            "zip": str(self.zip_path),
+            "images": self.images_written,
+            "images_expected": self.images_expected,
+            "frames_read": self.frames_read,
+            "people_found": self.people_found,
+            "zip_bytes": self.zip_bytes,
+            "stop_reason": self.stop_reason,
+            "stopped_at_frame": self.stopped_at_frame,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
+            "message": self.message,
+        }

@@ -1,0 +1,380 @@
+"""The run: reader -> detector -> renderer -> ZIP writer, one thread each, joined by small
+bounded queues, reported to the caller as a generator of Progress events and one Result.
+
+Every stage polls one stop event, so an error anywhere, a cap, a cancel or the caller
+closing the generator ends all threads within a fraction of a second; the first stage
+error is re-raised in the caller's thread as our own error type.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import queue
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from . import source as source_mod
+from .detection import Detections, Detector, ReplayDetector, csv_rows
+from .errors import Cancelled, InputError, MosaicError
+from .events import COMPLETED, IMAGE_CAP, SIZE_CAP, Progress, Result
+from .mosaic import MaskStyle, cover_boxes
+from .settings import Settings
+from .video import Frame, VideoInfo, probe_video, read_frames
+from .zip_sink import ZipSink
+
+_END = object()  # end-of-stream marker passed down the queues
+PREVIEW_WIDTH = 320
+PROGRESS_PERIOD_S = 0.25
+
+
+class _Stopped(Exception):
+    """Raised inside a stage when the run's stop event is set."""
+
+
+@dataclass
+class _Rendered:
+    index: int
+    time_s: float
+    name: str
+    data: bytes
+    rows: list[list[str]]
+    people: int
+    image: np.ndarray  # the output frame, kept only until it is written
+
+
+def default_output(input_path: Path) -> Path:
+    """`<stem>_mosaic.zip` next to the input."""
+    return input_path.with_name(f"{input_path.stem}_mosaic.zip")
+
+
+def run(
+    source: str | Path,
+    settings: Settings,
+    output: str | Path | None = None,
+    cancel: threading.Event | None = None,
+    detector: Detector | None = None,
+    work_dir: str | Path | None = None,
+    max_download_bytes: int | None = None,
+) -> Iterator[Progress | Result]:
+    """Process one video. Yields Progress events, then a Result as the last item.
+
+    `source` is a local path or a Google Drive link. `output` defaults to next to the input
+    (for a Drive link: the current folder). `detector` replaces the YOLO model (tests inject
+    one); settings.detections_csv replays boxes. Raises MosaicError subclasses; Cancelled
+    when `cancel` is set. Closing the generator also cancels. Nothing partial is left.
+    """
+    cancel = cancel or threading.Event()
+    started = time.monotonic()
+    job_dir = Path(tempfile.mkdtemp(prefix="mosaic-job-", dir=work_dir))
+    try:
+        text = str(source).strip()
+        if not text:
+            raise InputError("No input video given")
+        if source_mod.looks_like_link(text):
+            state = source_mod.DownloadState()
+            worker = threading.Thread(
+                target=source_mod.download_drive_video,
+                args=(text, job_dir, state, cancel, max_download_bytes),
+                name="mosaic-download", daemon=True,
+            )
+            worker.start()
+            while not state.finished:
+                worker.join(PROGRESS_PERIOD_S)
+                total = f" of {state.bytes_total / 1e6:.1f} MB" if state.bytes_total else ""
+                yield Progress(
+                    stage="downloading", elapsed_s=time.monotonic() - started,
+                    message=f"Downloading from Google Drive: {state.bytes_done / 1e6:.1f} MB{total}",
+                )
+            if state.error is not None:
+                raise state.error
+            video_path = state.path
+            output = Path(output) if output else Path.cwd() / default_output(Path(video_path.name)).name
+        else:
+            video_path = Path(text).expanduser()
+            output = Path(output) if output else default_output(video_path)
+        _check_cancel(cancel)
+
+        yield Progress(stage="probing", elapsed_s=time.monotonic() - started, message="Reading video")
+        info = probe_video(video_path)
+
+        if detector is None:
+            if settings.detections_csv is not None:
+                detector = ReplayDetector(settings.detections_csv)
+            else:
+                yield Progress(stage="loading model", elapsed_s=time.monotonic() - started,
+                               message=f"Loading {settings.model}")
+                from .model import load_detector  # heavy import only when the model is needed
+
+                detector = load_detector(settings)
+        _check_cancel(cancel)
+
+        job = _Job(video_path, info, settings, Path(output), detector, cancel, job_dir, started)
+        yield from job.execute()
+    finally:
+        shutil.rmtree(job_dir, ignore_errors=True)
+
+
+def _check_cancel(cancel: threading.Event) -> None:
+    if cancel.is_set():
+        raise Cancelled("Cancelled; nothing was written")
+
+
+class _Job:
+    """One run's threads and shared counters."""
+
+    def __init__(self, video_path: Path, info: VideoInfo, settings: Settings, output: Path,
+                 detector: Detector, cancel: threading.Event, job_dir: Path, started: float):
+        self.video_path, self.info, self.settings = video_path, info, settings
+        self.output, self.detector, self.cancel = output, detector, cancel
+        self.job_dir, self.started = job_dir, started
+        self.stop = threading.Event()
+        self.errors: list[tuple[str, BaseException]] = []
+        self.stop_reason = COMPLETED
+        self.stopped_at: tuple[int, float] | None = None
+        self.mask = MaskStyle(settings.style, settings.mosaic_cells, settings.min_cell_px, settings.pad_pct)
+        # counters written by one stage each, read by the progress loop
+        self.frames_read = 0
+        self.people_found = 0
+        self.preview: tuple[int, np.ndarray] | None = None
+        self.stage_seconds = {"read": 0.0, "detect": 0.0, "render": 0.0, "write": 0.0}
+        batch = settings.batch
+        self.decoded: queue.Queue = queue.Queue(maxsize=2 * batch)
+        self.detected: queue.Queue = queue.Queue(maxsize=2 * batch)
+        self.rendered: queue.Queue = queue.Queue(maxsize=8)
+        self.sink: ZipSink | None = None
+
+    # -- queue helpers that never block past a stop ------------------------------------
+    def _put(self, q: queue.Queue, item) -> None:
+        while not self.stop.is_set():
+            try:
+                q.put(item, timeout=0.05)
+                return
+            except queue.Full:
+                continue
+        raise _Stopped
+
+    def _get(self, q: queue.Queue):
+        while not self.stop.is_set():
+            try:
+                return q.get(timeout=0.05)
+            except queue.Empty:
+                continue
+        raise _Stopped
+
+    def _stage(self, name: str, body) -> threading.Thread:
+        def target():
+            try:
+                body()
+            except _Stopped:
+                pass
+            except BaseException as err:  # noqa: BLE001 - every stage error ends the run
+                self.errors.append((name, err))
+                self.stop.set()
+
+        thread = threading.Thread(target=target, name=f"mosaic-{name}", daemon=True)
+        thread.start()
+        return thread
+
+    # -- stages ---------------------------------------------------------------------
+    def _read(self) -> None:
+        interval = self.settings.interval
+        frames = read_frames(self.video_path, wanted=lambda i: i % interval == 0)
+        with contextlib.closing(frames):
+            clock = time.perf_counter()
+            for frame in frames:
+                self.stage_seconds["read"] += time.perf_counter() - clock
+                self.frames_read = frame.index + 1
+                if frame.image is not None:
+                    self._put(self.decoded, frame)
+                elif self.stop.is_set():
+                    raise _Stopped
+                clock = time.perf_counter()
+        self._put(self.decoded, _END)
+
+    def _detect(self) -> None:
+        batch_size = self.settings.batch
+        finished = False
+        while not finished:
+            first = self._get(self.decoded)
+            if first is _END:
+                break
+            batch: list[Frame] = [first]
+            # Take what is already decoded, up to a full batch; never wait for more.
+            while len(batch) < batch_size:
+                try:
+                    item = self.decoded.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _END:
+                    finished = True
+                    break
+                batch.append(item)
+            clock = time.perf_counter()
+            found = self.detector.detect([f.image for f in batch], [f.index for f in batch])
+            self.stage_seconds["detect"] += time.perf_counter() - clock
+            if len(found) != len(batch):
+                raise MosaicError("The detector returned a wrong number of results")
+            for frame, detections in zip(batch, found):
+                self._put(self.detected, (frame, detections))
+        self._put(self.detected, _END)
+
+    def _render(self) -> None:
+        settings, info = self.settings, self.info
+        scale = settings.scale_pct / 100.0
+        out_w = max(1, round(info.width * scale))
+        out_h = max(1, round(info.height * scale))
+        ext = settings.image_format
+        params = [cv2.IMWRITE_JPEG_QUALITY, settings.jpeg_quality] if ext == "jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 1]
+        digits = max(6, len(str(info.frame_count)))
+        while True:
+            item = self._get(self.detected)
+            if item is _END:
+                break
+            clock = time.perf_counter()
+            frame, detections = item
+            image = frame.image
+            height, width = image.shape[:2]
+            if (out_w, out_h) != (width, height):
+                image = cv2.resize(image, (out_w, out_h), interpolation=cv2.INTER_AREA)
+            boxes = detections.xyxy * np.array(
+                [out_w / width, out_h / height, out_w / width, out_h / height], np.float32
+            )
+            cover_boxes(image, boxes, self.mask)
+            ok, encoded = cv2.imencode(f".{ext}", image, params)
+            if not ok:
+                raise MosaicError(f"Encoding frame {frame.index} as {ext} failed")
+            name = f"frame_{frame.index:0{digits}d}_t{frame.time_s:.3f}s.{ext}"
+            rendered = _Rendered(frame.index, frame.time_s, name, encoded.tobytes(),
+                                 csv_rows(frame.index, frame.time_s, detections), len(detections), image)
+            self.stage_seconds["render"] += time.perf_counter() - clock
+            self._put(self.rendered, rendered)
+        self._put(self.rendered, _END)
+
+    def _write(self) -> None:
+        max_images = self.settings.max_images
+        while True:
+            item = self._get(self.rendered)
+            if item is _END:
+                return
+            clock = time.perf_counter()
+            if max_images is not None and self.sink.images >= max_images:
+                self._stop_for(IMAGE_CAP, item)
+                return
+            if not self.sink.add_image(item.name, item.data, item.rows):
+                self._stop_for(SIZE_CAP, item)
+                return
+            self.people_found += item.people
+            if self.preview is None or self.sink.images % 1 == 0:
+                self.preview = (item.index, _thumbnail(item.image))
+            self.stage_seconds["write"] += time.perf_counter() - clock
+
+    def _stop_for(self, reason: str, item: _Rendered) -> None:
+        self.stop_reason = reason
+        self.stopped_at = (item.index, item.time_s)
+        self.stop.set()  # upstream stages see it and end quietly
+
+    # -- driver ---------------------------------------------------------------------
+    def _progress(self, stage: str, message: str = "") -> Progress:
+        elapsed = time.monotonic() - self.started
+        total = self.info.frame_count
+        processing = max(elapsed - self.processing_started, 1e-6)
+        fps = self.frames_read / processing
+        eta = (total - self.frames_read) / fps if total and fps > 0 else None
+        preview = self.preview
+        return Progress(
+            stage=stage,
+            frames_read=self.frames_read,
+            frames_total=total,
+            images_written=self.sink.images if self.sink else 0,
+            images_expected=self.images_expected,
+            people_found=self.people_found,
+            bytes_written=self.sink.bytes_written if self.sink else 0,
+            max_bytes=self.settings.max_bytes,
+            fps=fps,
+            eta_s=None if eta is None else max(eta, 0.0),
+            elapsed_s=elapsed,
+            message=message,
+            preview=None if preview is None else preview[1],
+            preview_index=-1 if preview is None else preview[0],
+        )
+
+    @property
+    def images_expected(self) -> int:
+        expected = math.ceil(self.info.frame_count / self.settings.interval) if self.info.frame_count else 0
+        if self.settings.max_images is not None:
+            return min(expected, self.settings.max_images) if expected else self.settings.max_images
+        return expected
+
+    def execute(self) -> Iterator[Progress | Result]:
+        self.processing_started = time.monotonic() - self.started
+        self.sink = ZipSink(self.output, self.settings.max_bytes, temp_dir=self.job_dir)
+        threads = [
+            self._stage("reader", self._read),
+            self._stage("detector", self._detect),
+            self._stage("renderer", self._render),
+            self._stage("writer", self._write),
+        ]
+        finished = False
+        try:
+            while any(t.is_alive() for t in threads):
+                if self.cancel.is_set():
+                    raise Cancelled("Cancelled; partial output removed")
+                threads[-1].join(PROGRESS_PERIOD_S)
+                yield self._progress("processing")
+            if self.errors:
+                stage, err = self.errors[0]
+                if isinstance(err, MosaicError):
+                    raise err
+                raise MosaicError(f"The {stage} stage failed: {type(err).__name__}: {err}") from err
+            if self.stop_reason == COMPLETED and self.frames_read == 0:
+                raise InputError(f"{self.video_path.name} has no readable frames")
+            yield self._progress("finishing", "Writing detections.csv")
+            zip_path = self.sink.close()
+            finished = True
+        finally:
+            self.stop.set()
+            for thread in threads:
+                thread.join(timeout=5)
+            if not finished:
+                self.sink.abort()
+        stopped_at = self.stopped_at
+        yield Result(
+            zip_path=zip_path,
+            video=self.info,
+            images_written=self.sink.images,
+            images_expected=self.images_expected,
+            frames_read=self.frames_read,
+            people_found=self.people_found,
+            zip_bytes=zip_path.stat().st_size,
+            stop_reason=self.stop_reason,
+            stopped_at_frame=None if stopped_at is None else stopped_at[0],
+            stopped_at_s=None if stopped_at is None else stopped_at[1],
+            elapsed_s=time.monotonic() - self.started,
+            stage_seconds=dict(self.stage_seconds),
+        )
+
+
+def _thumbnail(image: np.ndarray) -> np.ndarray:
+    height, width = image.shape[:2]
+    if width <= PREVIEW_WIDTH:
+        return image.copy()
+    new_h = max(1, round(height * PREVIEW_WIDTH / width))
+    return cv2.resize(image, (PREVIEW_WIDTH, new_h), interpolation=cv2.INTER_AREA)
+
+
+def run_to_result(source: str | Path, settings: Settings, **kwargs) -> Result:
+    """Run to the end and return the Result (for callers that do not show progress)."""
+    result = None
+    for event in run(source, settings, **kwargs):
+        if isinstance(event, Result):
+            result = event
+    assert result is not None
+    return result

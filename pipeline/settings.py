@@ -1,0 +1,100 @@
+"""One validated settings object shared by the CLI, the UI, the API and the tests."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import SettingsError
+
+DEFAULT_MODEL = "yolo11n.pt"
+MODEL_ENV_VAR = "MOSAIC_MODEL"
+IMAGE_FORMATS = ("jpg", "png")
+STYLES = ("mosaic", "blur", "fill")
+DEVICES = ("auto", "cpu", "cuda")
+BACKENDS = ("auto", "torch", "openvino")
+
+
+def default_model() -> str:
+    """The model to load when none is given: $MOSAIC_MODEL, else the YOLO11n weights."""
+    return os.environ.get(MODEL_ENV_VAR, "").strip() or DEFAULT_MODEL
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run may be asked to do. Construction validates; a bad value raises
+    SettingsError naming every field that is wrong."""
+
+    interval: int = 10  # capture every N-th frame, counted by position in the stream
+    scale_pct: int = 100  # output size, percent of the source (detection runs on the source)
+    max_mb: float | None = None  # ZIP size cap; None = no cap
+    max_images: int | None = None  # image count cap; None = no cap
+    image_format: str = "jpg"
+    jpeg_quality: int = 90
+    model: str = field(default_factory=default_model)
+    device: str = "auto"
+    backend: str = "auto"  # torch or openvino; auto picks the fastest for the device
+    batch: int = 8
+    imgsz: int = 640
+    conf: float = 0.2  # low on purpose: a missed person is a privacy leak
+    classes: tuple[int, ...] = (0,)  # COCO ids; 0 = person
+    pad_pct: float = 10.0  # box padding on each side, percent of the box size
+    style: str = "mosaic"
+    mosaic_cells: int = 15  # cells across the box
+    min_cell_px: int = 4  # never smaller cells than this: tiny people stay unrecognizable
+    detections_csv: Path | None = None  # replay boxes from this CSV instead of the model
+
+    def __post_init__(self) -> None:
+        if self.detections_csv is not None and not isinstance(self.detections_csv, Path):
+            object.__setattr__(self, "detections_csv", Path(self.detections_csv))
+        object.__setattr__(self, "classes", tuple(self.classes))
+        problems = list(self._problems())
+        if problems:
+            raise SettingsError("Invalid settings: " + "; ".join(problems) + ".")
+
+    def _problems(self):
+        def is_int(value) -> bool:
+            return isinstance(value, int) and not isinstance(value, bool)
+
+        if not is_int(self.interval) or self.interval < 1:
+            yield f"capture interval must be a whole number >= 1 (got {self.interval!r})"
+        if not is_int(self.scale_pct) or not 50 <= self.scale_pct <= 100:
+            yield f"output resolution must be 50-100 % (got {self.scale_pct!r})"
+        if self.max_mb is not None and not (self.max_mb > 0):
+            yield f"size cap must be more than 0 MB, or empty for no cap (got {self.max_mb!r})"
+        if self.max_images is not None and (not is_int(self.max_images) or self.max_images < 1):
+            yield f"maximum image count must be >= 1, or empty for no cap (got {self.max_images!r})"
+        if self.image_format not in IMAGE_FORMATS:
+            yield f"format must be one of {', '.join(IMAGE_FORMATS)} (got {self.image_format!r})"
+        if not is_int(self.jpeg_quality) or not 1 <= self.jpeg_quality <= 100:
+            yield f"JPEG quality must be 1-100 (got {self.jpeg_quality!r})"
+        if not isinstance(self.model, str) or not self.model.strip():
+            yield "model must be a model name or path"
+        if self.device not in DEVICES:
+            yield f"device must be one of {', '.join(DEVICES)} (got {self.device!r})"
+        if self.backend not in BACKENDS:
+            yield f"backend must be one of {', '.join(BACKENDS)} (got {self.backend!r})"
+        if not is_int(self.batch) or not 1 <= self.batch <= 256:
+            yield f"batch must be 1-256 (got {self.batch!r})"
+        if not is_int(self.imgsz) or not 32 <= self.imgsz <= 4096 or self.imgsz % 32:
+            yield f"detection size must be a multiple of 32 in 32-4096 (got {self.imgsz!r})"
+        if not isinstance(self.conf, (int, float)) or not 0 < self.conf < 1:
+            yield f"confidence must be between 0 and 1 (got {self.conf!r})"
+        if not self.classes or not all(is_int(c) and 0 <= c < 80 for c in self.classes):
+            yield f"classes must be COCO class ids 0-79 (got {self.classes!r})"
+        if not isinstance(self.pad_pct, (int, float)) or not 0 <= self.pad_pct <= 100:
+            yield f"padding must be 0-100 % (got {self.pad_pct!r})"
+        if self.style not in STYLES:
+            yield f"style must be one of {', '.join(STYLES)} (got {self.style!r})"
+        if not is_int(self.mosaic_cells) or not 2 <= self.mosaic_cells <= 200:
+            yield f"mosaic cells must be 2-200 (got {self.mosaic_cells!r})"
+        if not is_int(self.min_cell_px) or not 1 <= self.min_cell_px <= 256:
+            yield f"minimum cell size must be 1-256 px (got {self.min_cell_px!r})"
+
+    @property
+    def max_bytes(self) -> int | None:
+        return None if self.max_mb is None else int(self.max_mb * 1_000_000)
+
+    def replace(self, **changes) -> "Settings":
+        return dataclasses.replace(self, **changes)

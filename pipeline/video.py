@@ -1,0 +1,137 @@
+"""Reading videos: probe facts into a VideoInfo, then decode frames in order.
+
+PyAV decodes every frame anyway (a stream cannot skip without decoding), so a frame we do
+not capture costs only its decode: we never convert it to BGR and never seek.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """Facts about a video stream. fps stays a float: 23.976 is not 23."""
+
+    width: int  # upright size, after rotation metadata is applied
+    height: int
+    fps: float
+    frame_count: int  # from the header or estimated from the duration; 0 when unknown
+    duration_s: float
+    rotation: int  # degrees the stored picture is turned to be shown upright
+    codec: str
+    has_audio: bool
+
+    @property
+    def resolution(self) -> tuple[int, int]:
+        return self.width, self.height
+
+
+@dataclass
+class Frame:
+    """One decoded frame. `image` is BGR uint8, or None when it was not asked for."""
+
+    index: int  # position in the stream, from 0
+    time_s: float
+    image: np.ndarray | None
+
+
+def _open(path: Path) -> "av.container.InputContainer":
+    if not path.exists():
+        raise InputError(f"Input file not found: {path}")
+    if path.stat().st_size == 0:
+        raise InputError(f"Input file is empty: {path.name}")
+    try:
+        container = av.open(str(path), mode="r")
+    except (av.FFmpegError, UnicodeDecodeError, ValueError) as err:
+        raise InputError(f"Not a readable video: {path.name} ({_short(err)})") from err
+    if not container.streams.video:
+        container.close()
+        raise InputError(f"No video stream in {path.name}")
+    return container
+
+
+def _short(err: Exception) -> str:
+    if getattr(err, "strerror", None):  # FFmpeg errors: "Invalid data found when processing input"
+        return str(err.strerror)
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return text[:200]
+
+
+def probe_video(path: str | Path) -> VideoInfo:
+    """Open the file and decode its first frame, so a file that is not a playable video
+    fails here, before any heavy work."""
+    path = Path(path)
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        fps = float(stream.average_rate or stream.guessed_rate or 0) or 25.0
+        duration_s = 0.0
+        if stream.duration is not None and stream.time_base is not None:
+            duration_s = float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            duration_s = container.duration / av.time_base
+        frame_count = int(stream.frames or 0) or int(round(duration_s * fps))
+        try:
+            first = next(container.decode(stream), None)
+        except av.FFmpegError as err:
+            raise InputError(f"Cannot decode {path.name}: {_short(err)}") from err
+        if first is None:
+            raise InputError(f"{path.name} has no readable frames")
+        rotation = int(first.rotation or 0) % 360 if hasattr(first, "rotation") else 0
+        width, height = first.width, first.height
+        if rotation in (90, 270):
+            width, height = height, width
+        return VideoInfo(
+            width=width,
+            height=height,
+            fps=fps,
+            frame_count=frame_count,
+            duration_s=duration_s,
+            rotation=rotation,
+            codec=stream.codec_context.name,
+            has_audio=bool(container.streams.audio),
+        )
+
+
+def upright(image: np.ndarray, rotation: int) -> np.ndarray:
+    """Turn a decoded picture by its display-matrix rotation (counter-clockwise degrees)."""
+    turns = (rotation // 90) % 4
+    return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+
+
+def read_frames(path: str | Path, wanted=lambda index: True) -> Iterator[Frame]:
+    """Decode every frame in stream order; convert to BGR only those `wanted(index)` asks
+    for. Times come from presentation timestamps, so variable frame rate is exact."""
+    path = Path(path)
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"  # frame + slice threads inside the decoder
+        start = stream.start_time or 0
+        time_base = stream.time_base or Fraction(1, 1)
+        fps = float(stream.average_rate or stream.guessed_rate or 0) or 25.0
+        index = 0
+        try:
+            for decoded in container.decode(stream):
+                if decoded.pts is not None:
+                    time_s = float((decoded.pts - start) * time_base)
+                else:
+                    time_s = index / fps
+                image = None
+                if wanted(index):
+                    image = upright(decoded.to_ndarray(format="bgr24"), int(decoded.rotation or 0))
+                yield Frame(index=index, time_s=max(time_s, 0.0), image=image)
+                index += 1
+        except av.FFmpegError as err:
+            if index == 0:
+                raise InputError(f"Cannot decode {path.name}: {_short(err)}") from err
+            # A truncated tail: keep what decoded, like every player does.
+            return
+        if index == 0:
+            raise InputError(f"{path.name} has no readable frames")
