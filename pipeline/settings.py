@@ -62,9 +62,9 @@ class Settings:
         if not is_int(self.scale_pct) or not 50 <= self.scale_pct <= 100:
             yield f"output resolution must be 50-100 % (got {self.scale_pct!r})"
         if self.max_mb is not None and not (self.max_mb > 0):
-            yield f"size cap must be more than 0 MB, or empty for no cap (got {self.max_mb!r})"
+            yield f"size cap must be more than 0 MB (got {self.max_mb!r})"
         if self.max_images is not None and (not is_int(self.max_images) or self.max_images < 1):
-            yield f"maximum image count must be >= 1, or empty for no cap (got {self.max_images!r})"
+            yield f"maximum image count must be at least 1 (got {self.max_images!r})"
         if self.image_format not in IMAGE_FORMATS:
             yield f"format must be one of {', '.join(IMAGE_FORMATS)} (got {self.image_format!r})"
         if not is_int(self.jpeg_quality) or not 1 <= self.jpeg_quality <= 100:

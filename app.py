@@ -1,0 +1,23 @@
+"""Entry point: `python app.py` serves the page locally; Hugging Face Spaces runs it as-is."""
+import os
+import threading
+
+from ui import PAGE_CSS, build_demo
+from ui.handlers import RESULTS_ROOT, sweep_old_results, warm_model
+
+# One job at a time per GPU by default: jobs share one model and one device.
+CONCURRENCY = int(os.environ.get("MOSAIC_CONCURRENCY", "1"))
+MAX_UPLOAD = os.environ.get("MOSAIC_MAX_UPLOAD", "2gb")
+
+demo = build_demo()
+demo.queue(default_concurrency_limit=CONCURRENCY)
+
+if __name__ == "__main__":
+    sweep_old_results()
+    threading.Thread(target=warm_model, name="model-warmup", daemon=True).start()
+    demo.launch(
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
+        css=PAGE_CSS,
+        max_file_size=MAX_UPLOAD,
+        allowed_paths=[str(RESULTS_ROOT)],
+    )

@@ -1,0 +1,122 @@
+"""The live device/CPU/RAM panel: figures read with psutil and torch.cuda (NVML when present)."""
+from __future__ import annotations
+
+import html
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+import psutil
+
+
+@dataclass
+class JobRate:
+    """Throughput of one running job, as the progress loop last saw it."""
+
+    fps: float = 0.0
+    frames_read: int = 0
+    frames_total: int = 0
+    updated: float = 0.0
+
+
+class RunningJobs:
+    """Jobs in progress in this process (every browser tab and API call), for the panel."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._jobs: dict[str, JobRate] = {}
+
+    def update(self, job_id: str, fps: float, frames_read: int, frames_total: int) -> None:
+        with self._lock:
+            self._jobs[job_id] = JobRate(fps, frames_read, frames_total, time.monotonic())
+
+    def finish(self, job_id: str) -> None:
+        with self._lock:
+            self._jobs.pop(job_id, None)
+
+    def snapshot(self) -> list[JobRate]:
+        with self._lock:
+            return list(self._jobs.values())
+
+
+RUNNING = RunningJobs()
+
+
+@dataclass(frozen=True)
+class DeviceStatus:
+    gpu_name: str | None
+    gpu_mem_used_gb: float
+    gpu_mem_total_gb: float
+    gpu_util_pct: float | None
+    cpu_cores: int
+    cpu_pct: float
+    ram_used_gb: float
+    ram_total_gb: float
+
+
+def read_status() -> DeviceStatus:
+    gpu_name, used, total, util = None, 0.0, 0.0, None
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            gpu_name = torch.cuda.get_device_name(0)
+            free_b, total_b = torch.cuda.mem_get_info(0)
+            used, total = (total_b - free_b) / 1e9, total_b / 1e9
+            util = _nvml_utilization()
+    except Exception:
+        gpu_name = None
+    memory = psutil.virtual_memory()
+    return DeviceStatus(
+        gpu_name=gpu_name,
+        gpu_mem_used_gb=used,
+        gpu_mem_total_gb=total,
+        gpu_util_pct=util,
+        cpu_cores=os.cpu_count() or 1,
+        cpu_pct=psutil.cpu_percent(interval=None),
+        ram_used_gb=(memory.total - memory.available) / 1e9,
+        ram_total_gb=memory.total / 1e9,
+    )
+
+
+def _nvml_utilization() -> float | None:
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        handle = pynvml.nvmlDeviceGetHandleByIndex(0)
+        return float(pynvml.nvmlDeviceGetUtilizationRates(handle).gpu)
+    except Exception:
+        return None
+
+
+def status_html(status: DeviceStatus | None = None, jobs: list[JobRate] | None = None) -> str:
+    status = status or read_status()
+    jobs = RUNNING.snapshot() if jobs is None else jobs
+    if status.gpu_name:
+        util = f", {status.gpu_util_pct:.0f} % busy" if status.gpu_util_pct is not None else ""
+        device = (
+            f'<span class="dev-gpu">GPU: {html.escape(status.gpu_name)}</span> '
+            f"{status.gpu_mem_used_gb:.1f} / {status.gpu_mem_total_gb:.1f} GB{util}"
+        )
+    else:
+        device = f'<span class="dev-cpu">CPU only ({status.cpu_cores} cores), no GPU</span>'
+    if jobs:
+        rates = ", ".join(f"{j.fps:.0f} frames/s ({j.frames_read}/{j.frames_total or '?'})" for j in jobs)
+        work = f"{len(jobs)} job(s) running: {rates}"
+    else:
+        work = "idle"
+    return (
+        '<div id="status-panel">'
+        f"{device} · CPU {status.cpu_pct:.0f} % · "
+        f"RAM {status.ram_used_gb:.1f} / {status.ram_total_gb:.1f} GB · {work}"
+        "</div>"
+    )
+
+
+STATUS_CSS = """
+#status-panel { font-family: monospace; padding: 6px 10px; border-radius: 6px; }
+#status-panel .dev-gpu { color: #15803d; font-weight: bold; }
+#status-panel .dev-cpu { color: #b91c1c; font-weight: bold; }
+"""
