@@ -70,8 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="mosaic cells across a box; for blur, the strength (default: %(default)s)")
     p.add_argument("--min-cell", type=int, default=d["min_cell_px"].default, metavar="PX",
                    help="smallest mosaic cell in pixels, so small people stay unrecognizable (default: %(default)s)")
+    p.add_argument("--video", default=None, metavar="OUT.mp4",
+                   help="also write the whole mosaicked video (H.264 MP4, every frame masked, source audio kept)")
+    p.add_argument("--hold", type=float, default=d["hold_s"].default, metavar="SECONDS",
+                   help="keep each tracked person masked this long before and after the detector "
+                   "sees them, so a missed frame does not expose anyone; 0 = off (default: %(default)s)")
     p.add_argument("--detections", default=None, metavar="FILE.csv",
-                   help="replay boxes from a CSV (frame,x1,y1,x2,y2[,time_s,score,class]) instead of running the model")
+                   help="replay boxes from a CSV (frame,x1,y1,x2,y2[,time_s,score,class,track_id,kind]) instead of "
+                   "running the model; edit a run's detections.csv to add a missed person and re-render")
     return p
 
 
@@ -81,7 +87,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         interval=args.interval, scale_pct=args.scale, max_mb=args.max_mb, max_images=args.max_images,
         image_format=args.format, jpeg_quality=args.quality, device=args.device, backend=args.backend,
         batch=args.batch, imgsz=args.imgsz, conf=args.conf, classes=args.classes, pad_pct=args.pad,
-        style=args.style, mosaic_cells=args.cells, min_cell_px=args.min_cell,
+        style=args.style, mosaic_cells=args.cells, min_cell_px=args.min_cell, hold_s=args.hold,
         detections_csv=args.detections, **extra,
     )
 
@@ -95,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = settings_from_args(args)
         result: Result | None = None
-        for event in run(args.input, settings, output=args.output, cancel=cancel):
+        for event in run(args.input, settings, output=args.output, cancel=cancel, video_output=args.video):
             if isinstance(event, Result):
                 result = event
             elif isinstance(event, Progress):

@@ -15,7 +15,8 @@ import numpy as np
 
 from .errors import InputError
 
-CSV_HEADER = ("frame", "time_s", "x1", "y1", "x2", "y2", "score", "class")
+CSV_HEADER = ("frame", "time_s", "x1", "y1", "x2", "y2", "score", "class", "track_id", "kind")
+DETECTED, HELD = "detected", "held"  # kind: seen by the detector, or held over a miss
 
 
 @dataclass
@@ -42,8 +43,9 @@ class Detector(Protocol):
 
 
 class ReplayDetector:
-    """Replays boxes from a detections.csv (columns frame,x1,y1,x2,y2; time_s, score and
-    class optional) instead of running a model."""
+    """Replays boxes from a detections.csv (columns frame,x1,y1,x2,y2; time_s, score, class,
+    track_id, kind optional) instead of running a model. Rows of kind 'held' are skipped:
+    the run's own hold setting recreates them from the detected rows around them."""
 
     def __init__(self, csv_path: str | Path):
         self.boxes_by_frame = read_detections_csv(csv_path)
@@ -67,6 +69,8 @@ def read_detections_csv(csv_path: str | Path) -> dict[int, Detections]:
     rows: dict[int, list[tuple[float, float, float, float, float, int]]] = {}
     for line_no, row in enumerate(reader, start=2):
         row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
+        if row.get("kind") == HELD:
+            continue
         try:
             frame = int(row["frame"])
             x1, y1, x2, y2 = (float(row[k]) for k in ("x1", "y1", "x2", "y2"))
@@ -88,8 +92,16 @@ def read_detections_csv(csv_path: str | Path) -> dict[int, Detections]:
 
 
 def csv_rows(frame_index: int, time_s: float, detections: Detections) -> list[list[str]]:
-    """detections.csv rows for one frame, in source-pixel coordinates."""
-    return [
-        [str(frame_index), f"{time_s:.3f}", *(f"{v:.1f}" for v in box), f"{score:.3f}", str(cls)]
-        for box, score, cls in zip(detections.xyxy, detections.score, detections.class_id)
-    ]
+    """detections.csv rows for one frame, in source-pixel coordinates. Held boxes (see
+    tracking.py) have kind 'held' and an empty score."""
+    count = len(detections)
+    track_ids = getattr(detections, "track_id", np.zeros(count, np.int32))
+    seen = getattr(detections, "seen", np.ones(count, bool))
+    rows = []
+    for box, score, cls, track, was_seen in zip(detections.xyxy, detections.score, detections.class_id, track_ids, seen):
+        rows.append([
+            str(frame_index), f"{time_s:.3f}", *(f"{v:.1f}" for v in box),
+            f"{score:.3f}" if was_seen else "", str(cls), str(track) if track else "",
+            DETECTED if was_seen else HELD,
+        ])
+    return rows

@@ -49,6 +49,8 @@ class Result:
     stopped_at_s: float | None
     elapsed_s: float
     stage_seconds: dict[str, float]
+    video_path: Path | None = None  # the mosaicked video, when one was asked for
+    video_frames: int = 0
 
     @property
     def stopped_early(self) -> bool:
@@ -82,5 +84,7 @@ class Result:
             "stopped_at_frame": self.stopped_at_frame,
             "elapsed_s": round(self.elapsed_s, 3),
             "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
+            "video": str(self.video_path) if self.video_path else None,
+            "video_frames": self.video_frames,
             "message": self.message,
         }

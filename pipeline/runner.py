@@ -27,7 +27,9 @@ from .errors import Cancelled, InputError, MosaicError
 from .events import COMPLETED, IMAGE_CAP, SIZE_CAP, Progress, Result
 from .mosaic import MaskStyle, cover_boxes
 from .settings import Settings
+from .tracking import TemporalHold
 from .video import Frame, VideoInfo, probe_video, read_frames
+from .video_sink import VideoSink
 from .zip_sink import ZipSink
 
 _END = object()  # end-of-stream marker passed down the queues
@@ -41,13 +43,16 @@ class _Stopped(Exception):
 
 @dataclass
 class _Rendered:
+    """One masked frame for the ZIP writer: an encoded image when the frame is captured,
+    else only its detections.csv rows (when a video is made, every frame is masked)."""
+
     index: int
     time_s: float
-    name: str
-    data: bytes
+    name: str | None
+    data: bytes | None
     rows: list[list[str]]
     people: int
-    image: np.ndarray  # the output frame, kept only until it is written
+    image: np.ndarray | None  # the output frame, kept only until it is written
 
 
 def default_output(input_path: Path) -> Path:
@@ -63,11 +68,13 @@ def run(
     detector: Detector | None = None,
     work_dir: str | Path | None = None,
     max_download_bytes: int | None = None,
+    video_output: str | Path | None = None,
 ) -> Iterator[Progress | Result]:
     """Process one video. Yields Progress events, then a Result as the last item.
 
     `source` is a local path or a Google Drive link. `output` defaults to next to the input
-    (for a Drive link: the current folder). `detector` replaces the YOLO model (tests inject
+    (for a Drive link: the current folder). `video_output`, when given, also writes the whole
+    mosaicked video there (every frame masked, audio kept). `detector` replaces the YOLO model (tests inject
     one); settings.detections_csv replays boxes. Raises MosaicError subclasses; Cancelled
     when `cancel` is set. Closing the generator also cancels. Nothing partial is left.
     """
@@ -116,7 +123,8 @@ def run(
                 detector = load_detector(settings)
         _check_cancel(cancel)
 
-        job = _Job(video_path, info, settings, Path(output), detector, cancel, job_dir, started)
+        job = _Job(video_path, info, settings, Path(output), detector, cancel, job_dir, started,
+                   Path(video_output) if video_output else None)
         yield from job.execute()
     finally:
         shutil.rmtree(job_dir, ignore_errors=True)
@@ -131,8 +139,10 @@ class _Job:
     """One run's threads and shared counters."""
 
     def __init__(self, video_path: Path, info: VideoInfo, settings: Settings, output: Path,
-                 detector: Detector, cancel: threading.Event, job_dir: Path, started: float):
+                 detector: Detector, cancel: threading.Event, job_dir: Path, started: float,
+                 video_output: Path | None = None):
         self.video_path, self.info, self.settings = video_path, info, settings
+        self.video_output = video_output
         self.output, self.detector, self.cancel = output, detector, cancel
         self.job_dir, self.started = job_dir, started
         self.stop = threading.Event()
@@ -145,11 +155,15 @@ class _Job:
         self.people_found = 0
         self.preview: tuple[int, np.ndarray] | None = None
         self.stage_seconds = {"read": 0.0, "detect": 0.0, "render": 0.0, "write": 0.0}
+        if video_output:
+            self.stage_seconds["video"] = 0.0
         batch = settings.batch
         self.decoded: queue.Queue = queue.Queue(maxsize=2 * batch)
         self.detected: queue.Queue = queue.Queue(maxsize=2 * batch)
         self.rendered: queue.Queue = queue.Queue(maxsize=8)
+        self.to_video: queue.Queue = queue.Queue(maxsize=8)
         self.sink: ZipSink | None = None
+        self.video_sink: VideoSink | None = None
 
     # -- queue helpers that never block past a stop ------------------------------------
     def _put(self, q: queue.Queue, item) -> None:
@@ -186,7 +200,8 @@ class _Job:
     # -- stages ---------------------------------------------------------------------
     def _read(self) -> None:
         interval = self.settings.interval
-        frames = read_frames(self.video_path, wanted=lambda i: i % interval == 0)
+        every_frame = self.video_output is not None
+        frames = read_frames(self.video_path, wanted=lambda i: every_frame or i % interval == 0)
         with contextlib.closing(frames):
             clock = time.perf_counter()
             for frame in frames:
@@ -201,6 +216,7 @@ class _Job:
 
     def _detect(self) -> None:
         batch_size = self.settings.batch
+        hold = TemporalHold(round(self.settings.hold_s * self.info.fps))
         finished = False
         while not finished:
             first = self._get(self.decoded)
@@ -223,7 +239,10 @@ class _Job:
             if len(found) != len(batch):
                 raise MosaicError("The detector returned a wrong number of results")
             for frame, detections in zip(batch, found):
-                self._put(self.detected, (frame, detections))
+                for ready in hold.push(frame.index, frame, detections):
+                    self._put(self.detected, ready)
+        for ready in hold.flush():
+            self._put(self.detected, ready)
         self._put(self.detected, _END)
 
     def _render(self) -> None:
@@ -238,6 +257,7 @@ class _Job:
             item = self._get(self.detected)
             if item is _END:
                 break
+            captured = item[0].index % settings.interval == 0
             clock = time.perf_counter()
             frame, detections = item
             image = frame.image
@@ -248,15 +268,21 @@ class _Job:
                 [out_w / width, out_h / height, out_w / width, out_h / height], np.float32
             )
             cover_boxes(image, boxes, self.mask)
-            ok, encoded = cv2.imencode(f".{ext}", image, params)
-            if not ok:
-                raise MosaicError(f"Encoding frame {frame.index} as {ext} failed")
-            name = f"frame_{frame.index:0{digits}d}_t{frame.time_s:.3f}s.{ext}"
-            rendered = _Rendered(frame.index, frame.time_s, name, encoded.tobytes(),
-                                 csv_rows(frame.index, frame.time_s, detections), len(detections), image)
+            rows = csv_rows(frame.index, frame.time_s, detections)
+            rendered = _Rendered(frame.index, frame.time_s, None, None, rows, len(detections), None)
+            if captured:
+                ok, encoded = cv2.imencode(f".{ext}", image, params)
+                if not ok:
+                    raise MosaicError(f"Encoding frame {frame.index} as {ext} failed")
+                rendered.name = f"frame_{frame.index:0{digits}d}_t{frame.time_s:.3f}s.{ext}"
+                rendered.data, rendered.image = encoded.tobytes(), image
             self.stage_seconds["render"] += time.perf_counter() - clock
             self._put(self.rendered, rendered)
+            if self.video_output is not None:
+                self._put(self.to_video, (frame.index, frame.time_s, image))
         self._put(self.rendered, _END)
+        if self.video_output is not None:
+            self._put(self.to_video, _END)
 
     def _write(self) -> None:
         max_images = self.settings.max_images
@@ -265,6 +291,11 @@ class _Job:
             if item is _END:
                 return
             clock = time.perf_counter()
+            if item.data is None:  # a frame only in the video: its boxes still go in the CSV
+                if not self.sink.add_rows(item.rows):
+                    self._stop_for(SIZE_CAP, item)
+                    return
+                continue
             if max_images is not None and self.sink.images >= max_images:
                 self._stop_for(IMAGE_CAP, item)
                 return
@@ -272,9 +303,18 @@ class _Job:
                 self._stop_for(SIZE_CAP, item)
                 return
             self.people_found += item.people
-            if self.preview is None or self.sink.images % 1 == 0:
-                self.preview = (item.index, _thumbnail(item.image))
+            self.preview = (item.index, _thumbnail(item.image))
             self.stage_seconds["write"] += time.perf_counter() - clock
+
+    def _write_video(self) -> None:
+        while True:
+            item = self._get(self.to_video)
+            if item is _END:
+                return
+            clock = time.perf_counter()
+            index, time_s, image = item
+            self.video_sink.write(image, time_s)
+            self.stage_seconds["video"] += time.perf_counter() - clock
 
     def _stop_for(self, reason: str, item: _Rendered) -> None:
         self.stop_reason = reason
@@ -322,12 +362,20 @@ class _Job:
             self._stage("renderer", self._render),
             self._stage("writer", self._write),
         ]
+        if self.video_output is not None:
+            scale = self.settings.scale_pct / 100.0
+            self.video_sink = VideoSink(
+                self.video_output, self.video_path, max(1, round(self.info.width * scale)),
+                max(1, round(self.info.height * scale)), self.info.fps, self.info.time_base,
+            )
+            threads.append(self._stage("video writer", self._write_video))
         finished = False
+        video_path = None
         try:
             while any(t.is_alive() for t in threads):
                 if self.cancel.is_set():
                     raise Cancelled("Cancelled; partial output removed")
-                threads[-1].join(PROGRESS_PERIOD_S)
+                threads[0].join(PROGRESS_PERIOD_S)
                 yield self._progress("processing")
             if self.errors:
                 stage, err = self.errors[0]
@@ -337,6 +385,9 @@ class _Job:
             if self.stop_reason == COMPLETED and self.frames_read == 0:
                 raise InputError(f"{self.video_path.name} has no readable frames")
             yield self._progress("finishing", "Writing detections.csv")
+            if self.video_sink is not None:
+                yield self._progress("finishing", "Adding the audio to the video")
+                video_path = self.video_sink.close()
             zip_path = self.sink.close()
             finished = True
         finally:
@@ -345,6 +396,10 @@ class _Job:
                 thread.join(timeout=5)
             if not finished:
                 self.sink.abort()
+                if self.video_sink is not None:
+                    self.video_sink.abort()
+                if video_path is not None:
+                    video_path.unlink(missing_ok=True)
         stopped_at = self.stopped_at
         yield Result(
             zip_path=zip_path,
@@ -359,6 +414,8 @@ class _Job:
             stopped_at_s=None if stopped_at is None else stopped_at[1],
             elapsed_s=time.monotonic() - self.started,
             stage_seconds=dict(self.stage_seconds),
+            video_path=video_path,
+            video_frames=self.video_sink.frames if self.video_sink else 0,
         )
 
 

@@ -43,6 +43,7 @@ class Settings:
     style: str = "mosaic"
     mosaic_cells: int = 15  # cells across the box
     min_cell_px: int = 4  # never smaller cells than this: tiny people stay unrecognizable
+    hold_s: float = 0.5  # keep a tracked person masked this long across detector misses
     detections_csv: Path | None = None  # replay boxes from this CSV instead of the model
 
     def __post_init__(self) -> None:
@@ -89,6 +90,8 @@ class Settings:
             yield f"style must be one of {', '.join(STYLES)} (got {self.style!r})"
         if not is_int(self.mosaic_cells) or not 2 <= self.mosaic_cells <= 200:
             yield f"mosaic cells must be 2-200 (got {self.mosaic_cells!r})"
+        if not isinstance(self.hold_s, (int, float)) or not 0 <= self.hold_s <= 10:
+            yield f"hold must be 0-10 seconds (got {self.hold_s!r})"
         if not is_int(self.min_cell_px) or not 1 <= self.min_cell_px <= 256:
             yield f"minimum cell size must be 1-256 px (got {self.min_cell_px!r})"
 

@@ -28,6 +28,7 @@ class VideoInfo:
     rotation: int  # degrees the stored picture is turned to be shown upright
     codec: str
     has_audio: bool
+    time_base: Fraction | None = None  # of the video stream; the video output keeps it
 
     @property
     def resolution(self) -> tuple[int, int]:
@@ -97,6 +98,7 @@ def probe_video(path: str | Path) -> VideoInfo:
             rotation=rotation,
             codec=stream.codec_context.name,
             has_audio=bool(container.streams.audio),
+            time_base=stream.time_base,
         )
 
 
@@ -116,10 +118,12 @@ def read_frames(path: str | Path, wanted=lambda index: True) -> Iterator[Frame]:
         start = stream.start_time or 0
         time_base = stream.time_base or Fraction(1, 1)
         fps = float(stream.average_rate or stream.guessed_rate or 0) or 25.0
+        # AVI is constant-rate and its pts can come out of order (packed B-frames): count frames.
+        use_pts = "avi" not in container.format.name.split(",")
         index = 0
         try:
             for decoded in container.decode(stream):
-                if decoded.pts is not None:
+                if use_pts and decoded.pts is not None:
                     time_s = float((decoded.pts - start) * time_base)
                 else:
                     time_s = index / fps

@@ -99,6 +99,17 @@ class ZipSink:
         self.images += 1
         return True
 
+    def add_rows(self, rows: list[list[str]]) -> bool:
+        """CSV rows of a frame that has no image here (it is only in the video). False when
+        they would break the size cap."""
+        if self.max_bytes is not None and rows:
+            buffer = io.StringIO()
+            csv.writer(buffer).writerows(rows)
+            if self._final_size(None, len(buffer.getvalue().encode("utf-8"))) > self.max_bytes:
+                return False
+        self._add_csv_rows(rows)
+        return True
+
     def close(self) -> Path:
         """Add detections.csv, finish the archive and move it into place."""
         try:

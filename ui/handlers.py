@@ -35,7 +35,8 @@ _cancel_lock = threading.Lock()
 
 
 def settings_from_inputs(interval, scale_pct, limit_size, max_mb, limit_images, max_images,
-                         image_format, jpeg_quality, style, mosaic_cells, pad_pct, conf, model) -> Settings:
+                         image_format, jpeg_quality, style, mosaic_cells, pad_pct, conf, model,
+                         hold_s=DEFAULTS["hold_s"].default) -> Settings:
     """UI/API values to validated Settings. A cap applies only when its box is ticked; an
     empty or 0 cap that is ticked is an error, never silently 'no cap'."""
     def whole(value):
@@ -54,6 +55,7 @@ def settings_from_inputs(interval, scale_pct, limit_size, max_mb, limit_images, 
         mosaic_cells=whole(mosaic_cells),
         pad_pct=float(pad_pct),
         conf=float(conf),
+        hold_s=float(hold_s),
         **extra,
     )
 
@@ -131,6 +133,9 @@ def _result_markdown(result: Result) -> str:
         f"\nSource: {result.video.width}x{result.video.height}, {result.video.fps:.3f} fps, "
         f"{result.frames_read} frames read. The ZIP holds `detections.csv` listing every masked box."
     )
+    if result.video_path:
+        audio = "with the source audio" if result.video.has_audio else "the source has no audio"
+        lines.append(f"\nVideo: {result.video_frames} frames, every one masked; {audio}.")
     return "\n".join(lines)
 
 
@@ -140,9 +145,10 @@ def start_job(
     image_format=DEFAULTS["image_format"].default, jpeg_quality=DEFAULTS["jpeg_quality"].default,
     style=DEFAULTS["style"].default, mosaic_cells=DEFAULTS["mosaic_cells"].default,
     pad_pct=DEFAULTS["pad_pct"].default, conf=DEFAULTS["conf"].default, model="",
+    hold_s=DEFAULTS["hold_s"].default, make_video=False,
     request: gr.Request | None = None,
 ):
-    """The Start button: yields (progress, bytes, gallery, zip, summary) as the job runs."""
+    """The Start button: yields (progress, bytes, gallery, zip, summary, video) as it runs."""
     session = getattr(request, "session_hash", None) or uuid.uuid4().hex
     cancel = threading.Event()
     with _cancel_lock:
@@ -154,14 +160,16 @@ def start_job(
     try:
         settings = settings_from_inputs(
             interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
-            jpeg_quality, style, mosaic_cells, pad_pct, conf, model,
+            jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s,
         )
         source = pick_source(video_file, drive_link)
         out_dir = _new_result_dir()
         output = out_dir / f"{_safe_stem(source)}_mosaic.zip"
-        yield _finished_html("starting"), _bytes_text(0, settings.max_bytes), [], None, "Working…"
+        video_output = output.with_suffix(".mp4") if make_video else None
+        yield _finished_html("starting"), _bytes_text(0, settings.max_bytes), [], None, "Working…", None
         try:
-            for event in run(source, settings, output=output, cancel=cancel, work_dir=out_dir):
+            for event in run(source, settings, output=output, cancel=cancel, work_dir=out_dir,
+                             video_output=video_output):
                 if isinstance(event, Result):
                     yield (
                         _finished_html("done" if not event.stopped_early else "stopped early by a cap"),
@@ -169,6 +177,7 @@ def start_job(
                         list(gallery),
                         str(event.zip_path),
                         _result_markdown(event),
+                        str(event.video_path) if event.video_path else None,
                     )
                     return
                 RUNNING.update(job_id, event.fps, event.frames_read, event.frames_total)
@@ -179,14 +188,14 @@ def start_job(
                 if now - last_update >= UI_UPDATE_PERIOD_S:
                     last_update = now
                     yield (_progress_html(event), _bytes_text(event.bytes_written, event.max_bytes),
-                           list(gallery), None, "Working…")
+                           list(gallery), None, "Working…", None)
         except BaseException:
             shutil.rmtree(out_dir, ignore_errors=True)  # nothing half-written stays behind
             raise
     except Cancelled:
-        yield _finished_html("stopped"), gr.skip(), gr.skip(), None, "⏹️ Stopped. Partial output was removed."
+        yield _finished_html("stopped"), gr.skip(), gr.skip(), None, "⏹️ Stopped. Partial output was removed.", None
     except MosaicError as err:
-        yield _finished_html("failed"), gr.skip(), gr.skip(), None, f"❌ **Error:** {html.escape(str(err))}"
+        yield _finished_html("failed"), gr.skip(), gr.skip(), None, f"❌ **Error:** {html.escape(str(err))}", None
     finally:
         RUNNING.finish(job_id)
         with _cancel_lock:
@@ -211,12 +220,13 @@ def process_api(
     image_format=DEFAULTS["image_format"].default, jpeg_quality=DEFAULTS["jpeg_quality"].default,
     style=DEFAULTS["style"].default, mosaic_cells=DEFAULTS["mosaic_cells"].default,
     pad_pct=DEFAULTS["pad_pct"].default, conf=DEFAULTS["conf"].default, model="",
+    hold_s=DEFAULTS["hold_s"].default,
 ) -> str:
     """The /process API endpoint: runs to the end and returns the ZIP's path."""
     try:
         settings = settings_from_inputs(
             interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
-            jpeg_quality, style, mosaic_cells, pad_pct, conf, model,
+            jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s,
         )
         source = pick_source(video_file, drive_link)
         out_dir = _new_result_dir()

@@ -43,12 +43,15 @@ def build_demo() -> gr.Blocks:
                 with gr.Row():
                     limit_images = gr.Checkbox(label="Cap the image count", value=False)
                     max_images = gr.Number(label="Maximum images", value=handlers.DEFAULT_CAP_IMAGES, precision=0, minimum=0)
+                make_video = gr.Checkbox(label="Also make the mosaicked video (every frame, with audio)", value=False)
                 with gr.Accordion("Advanced", open=False):
                     image_format = gr.Radio(list(IMAGE_FORMATS), value=d.image_format, label="Format")
                     quality = gr.Slider(1, 100, value=d.jpeg_quality, step=1, label="JPEG quality")
                     style = gr.Radio(list(STYLES), value=d.style, label="Mask style")
                     cells = gr.Slider(2, 60, value=d.mosaic_cells, step=1, label="Mosaic cells across a person (blur strength)")
                     pad = gr.Slider(0, 50, value=d.pad_pct, step=1, label="Padding around each box (%)")
+                    hold = gr.Slider(0, 2, value=d.hold_s, step=0.1,
+                                     label="Keep people masked across detector misses (seconds)")
                     conf = gr.Slider(0.05, 0.9, value=d.conf, step=0.05, label="Detection confidence (lower masks more)")
                     model = gr.Textbox(label="Model", value="", placeholder=d.model,
                                        info=f"empty = {d.model}; or yolo11n.pt (downloaded on first use), a local .pt path, yolo11n.yaml (untrained, for tests)")
@@ -61,18 +64,19 @@ def build_demo() -> gr.Blocks:
                 size_text = gr.Markdown("", elem_id="zip-size")
                 gallery = gr.Gallery(label="Latest mosaicked frames", columns=3, height=300, elem_id="gallery")
                 result_zip = gr.File(label="Mosaicked frames (ZIP)", elem_id="result-zip", interactive=False)
+                result_video = gr.Video(label="Mosaicked video", elem_id="result-video", interactive=False)
                 summary = gr.Markdown("", elem_id="summary")
 
-        settings_inputs = [interval, scale, limit_size, max_mb, limit_images, max_images, image_format, quality, style, cells, pad, conf, model]
-        outputs = [progress, size_text, gallery, result_zip, summary]
+        settings_inputs = [interval, scale, limit_size, max_mb, limit_images, max_images, image_format, quality, style, cells, pad, conf, model, hold]
+        outputs = [progress, size_text, gallery, result_zip, summary, result_video]
 
-        run_event = start.click(handlers.start_job, [video, drive_link, *settings_inputs], outputs,
+        run_event = start.click(handlers.start_job, [video, drive_link, *settings_inputs, make_video], outputs,
                                 api_visibility="private", concurrency_id="jobs")
         stop.click(handlers.stop_job, None, summary, cancels=[run_event], queue=False,
                    api_visibility="private")
         sample_event = sample.click(lambda: (str(handlers.SAMPLE_VIDEO), ""), None, [video, drive_link],
                                     api_visibility="private", queue=False)
-        sample_event.then(handlers.start_job, [video, drive_link, *settings_inputs], outputs,
+        sample_event.then(handlers.start_job, [video, drive_link, *settings_inputs, make_video], outputs,
                           api_visibility="private", concurrency_id="jobs")
 
         # The public API: only the video (or link) is required; the rest have the UI defaults.

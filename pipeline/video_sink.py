@@ -1,0 +1,162 @@
+"""Mosaicked video output: H.264/yuv420p MP4 with +faststart that plays in every browser,
+the source's timestamps (so frame count, rate and duration match, variable rate included)
+and its audio: copied when it is AAC or MP3, otherwise re-encoded to AAC.
+
+Frames are encoded into `<name>.video.partial` as they come; `close()` muxes that with the
+source audio into `<name>.partial` and renames it, so nothing half-written is ever left
+under the final name.
+"""
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from .errors import OutputError
+
+COPYABLE_AUDIO = {"aac", "mp3"}  # plays in MP4 in every browser as-is
+AAC_BITRATE = 160_000
+
+
+class VideoSink:
+    """`with VideoSink(path, source, width, height, fps, time_base) as sink: sink.write(img, pts)`."""
+
+    def __init__(self, path: str | Path, source: str | Path, width: int, height: int,
+                 fps: float, time_base: Fraction | None, crf: int = 20):
+        self.path = Path(path)
+        self.source = Path(source)
+        self.video_partial = self.path.with_name(self.path.name + ".video.partial")
+        self.partial = self.path.with_name(self.path.name + ".partial")
+        self.frames = 0
+        # yuv420p needs even sizes: pad one edge row/column rather than crop picture away
+        self.width, self.height = width + width % 2, height + height % 2
+        self._last_pts = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._out = av.open(str(self.video_partial), mode="w", format="mp4")
+            rate = Fraction(fps).limit_denominator(100_000) if fps else Fraction(25)
+            self._stream = self._out.add_stream("libx264", rate=rate)
+            self._stream.width, self._stream.height = self.width, self.height
+            self._stream.pix_fmt = "yuv420p"
+            self._stream.time_base = time_base or (1 / rate)
+            self._stream.codec_context.time_base = self._stream.time_base
+            self._stream.options = {"crf": str(crf), "preset": "veryfast"}
+        except (OSError, av.FFmpegError) as err:
+            self.abort()
+            raise OutputError(f"Cannot write video {self.path.name}: {err}") from err
+
+    def __enter__(self) -> "VideoSink":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def write(self, image: np.ndarray, time_s: float) -> None:
+        """Encode one BGR frame shown at `time_s` (seconds from the start)."""
+        height, width = image.shape[:2]
+        if (width, height) != (self.width, self.height):
+            image = cv2.copyMakeBorder(image, 0, self.height - height, 0, self.width - width, cv2.BORDER_REPLICATE)
+        frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+        pts = round(time_s / self._stream.time_base)
+        if self._last_pts is not None and pts <= self._last_pts:
+            pts = self._last_pts + 1  # timestamps must increase; a repeated time is nudged
+        frame.pts, frame.time_base = pts, self._stream.time_base
+        self._last_pts = pts
+        try:
+            for packet in self._stream.encode(frame):
+                self._out.mux(packet)
+        except (OSError, av.FFmpegError) as err:
+            raise OutputError(f"Encoding the video failed: {err}") from err
+        self.frames += 1
+
+    def close(self) -> Path:
+        try:
+            for packet in self._stream.encode(None):
+                self._out.mux(packet)
+            self._out.close()
+            _mux_with_audio(self.video_partial, self.source, self.partial)
+            os.replace(self.partial, self.path)
+        except (OSError, av.FFmpegError) as err:
+            self.abort()
+            raise OutputError(f"Finishing the video failed: {err}") from err
+        finally:
+            self.video_partial.unlink(missing_ok=True)
+        return self.path
+
+    def abort(self) -> None:
+        try:
+            self._out.close()
+        except Exception:
+            pass
+        self.video_partial.unlink(missing_ok=True)
+        self.partial.unlink(missing_ok=True)
+
+
+def _mux_with_audio(video_path: Path, source: Path, out_path: Path) -> None:
+    """Copy the encoded video and add the source's first audio track, interleaved by time."""
+    with av.open(str(video_path)) as video_in, av.open(str(source)) as source_in, \
+            av.open(str(out_path), mode="w", format="mp4", options={"movflags": "+faststart"}) as out:
+        video_stream = video_in.streams.video[0]
+        out_video = out.add_stream_from_template(video_stream)
+        audio_in = source_in.streams.audio[0] if source_in.streams.audio else None
+        packets = [((p, out_video)) for p in video_in.demux(video_stream)]
+        if audio_in is None:
+            for packet, stream in packets:
+                if packet.dts is not None:
+                    packet.stream = stream
+                    out.mux(packet)
+            return
+        audio_packets = list(_audio_packets(audio_in, source_in, out))
+        merged = sorted(
+            [p for p in packets if p[0].dts is not None] + audio_packets,
+            key=lambda item: float(item[0].dts * item[0].time_base),
+        )
+        for packet, stream in merged:
+            packet.stream = stream
+            out.mux(packet)
+
+
+def _audio_packets(audio_in, source_in, out):
+    """(packet, output stream) pairs for the audio track: copied or re-encoded to AAC."""
+    codec = audio_in.codec_context.name
+    if codec in COPYABLE_AUDIO:
+        out_audio = out.add_stream_from_template(audio_in)
+        for packet in source_in.demux(audio_in):
+            if packet.dts is not None:
+                yield packet, out_audio
+        return
+    rate = audio_in.codec_context.sample_rate or 48000
+    out_audio = out.add_stream("aac", rate=rate)
+    out_audio.bit_rate = AAC_BITRATE
+    layout = "stereo" if (audio_in.codec_context.channels or 2) >= 2 else "mono"
+    out_audio.layout = layout
+    resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate,
+                                  frame_size=out_audio.codec_context.frame_size or 1024)
+    counter = [0]  # samples encoded so far
+    for packet in source_in.demux(audio_in):
+        try:
+            frames = packet.decode()
+        except av.FFmpegError:
+            continue  # a damaged packet (a cut first AC-3 frame, say): skip it, keep the rest
+        for frame in frames:
+            if counter[0] == 0 and frame.time:  # start where the first good audio starts
+                counter[0] = round(frame.time * rate)
+            frame.pts = None  # time by counting samples: no gaps or overlaps at skipped packets
+            for chunk in resampler.resample(frame):
+                yield from _encode_counted(out_audio, chunk, counter, rate)
+    for chunk in resampler.resample(None):
+        yield from _encode_counted(out_audio, chunk, counter, rate)
+    yield from ((p, out_audio) for p in out_audio.encode(None))
+
+
+def _encode_counted(out_audio, chunk, counter: list[int], rate: int):
+    chunk.pts, chunk.time_base = counter[0], Fraction(1, rate)
+    counter[0] += chunk.samples
+    yield from ((p, out_audio) for p in out_audio.encode(chunk))
