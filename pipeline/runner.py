@@ -216,7 +216,7 @@ class _Job:
 
     def _detect(self) -> None:
         batch_size = self.settings.batch
-        hold = TemporalHold(round(self.settings.hold_s * self.info.fps))
+        hold = TemporalHold(round(self.settings.hold_s * self.info.fps), track_gap=round(self.info.fps))
         finished = False
         while not finished:
             first = self._get(self.decoded)

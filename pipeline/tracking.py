@@ -88,11 +88,13 @@ class HeldDetections(Detections):
 
 class TemporalHold:
     """push(index, item, detections) -> the items now ready, with HeldDetections, in order.
-    `hold` is in source frames; 0 passes detections through with track ids only."""
+    `hold` and `track_gap` are in source frames; hold 0 passes detections through with
+    track ids only."""
 
-    def __init__(self, hold: int):
+    def __init__(self, hold: int, track_gap: int = 0):
         self.hold = hold
-        self.tracker = IoUTracker(max_gap=hold)
+        # ids survive gaps of track_gap frames even when the hold is shorter (or off)
+        self.tracker = IoUTracker(max_gap=max(hold, track_gap))
         self._pending: collections.deque = collections.deque()  # (index, item, detections, ids)
 
     def push(self, index: int, item, detections: Detections) -> list:

@@ -1,0 +1,169 @@
+"""The mosaicked video output (issue 5): format, frame count, duration, audio, faststart,
+the hold that keeps a person masked across detector misses, and cleanup on cancel."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import subprocess
+import threading
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from pipeline import Cancelled, Result, Settings, run, run_to_result
+from pipeline.detection import Detections
+from pipeline.mosaic import padded_boxes
+from pipeline.video import read_frames
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO.parent / "shared" / "samples"
+CLIP = REPO / "ui" / "assets" / "vtest_clip.mp4"  # 40 frames, 768x576, 10 fps
+BOX = (300.0, 150.0, 420.0, 400.0)
+
+
+class FixedBoxDetector:
+    """Finds one person at BOX in every frame except those in `missing`."""
+
+    def __init__(self, missing=()):
+        self.missing = set(missing)
+
+    def detect(self, frames, indices):
+        out = []
+        for index in indices:
+            if index in self.missing:
+                out.append(Detections.empty())
+            else:
+                out.append(Detections(np.array([BOX], np.float32), np.array([0.9], np.float32),
+                                      np.array([0], np.int32)))
+        return out
+
+
+def ffprobe(path: Path, *args: str) -> dict:
+    assert shutil.which("ffprobe"), "ffprobe missing: run tests/setup_system.sh"
+    out = subprocess.run(["ffprobe", "-v", "error", "-of", "json", *args, str(path)],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+@pytest.mark.skipif(not (SAMPLES / "Megamind.avi").exists(), reason="../shared/samples not present")
+def test_megamind_video_keeps_frames_duration_and_audio(tmp_path):
+    source = SAMPLES / "Megamind.avi"
+    video = tmp_path / "out.mp4"
+    result = run_to_result(source, Settings(interval=30), output=tmp_path / "out.zip",
+                           detector=FixedBoxDetector(), video_output=video, work_dir=tmp_path)
+    assert result.video_path == video and result.video_frames == 270
+
+    streams = ffprobe(video, "-count_frames", "-show_streams")["streams"]
+    v = next(s for s in streams if s["codec_type"] == "video")
+    a = [s for s in streams if s["codec_type"] == "audio"]
+    assert v["codec_name"] == "h264" and v["pix_fmt"] == "yuv420p"
+    assert int(v["nb_read_frames"]) == 270
+    source_v = next(s for s in ffprobe(source, "-show_streams")["streams"] if s["codec_type"] == "video")
+    assert v["r_frame_rate"] == source_v["r_frame_rate"] == "2997/125"
+    assert abs(float(v["duration"]) - 270 / (2997 / 125)) < 0.1
+    assert len(a) == 1 and a[0]["codec_name"] == "aac"  # AC-3 does not play in browsers: re-encoded
+    assert abs(float(a[0]["duration"]) - float(v["duration"])) < 0.2
+
+    head = video.read_bytes()
+    assert 0 <= head.find(b"moov") < head.find(b"mdat"), "moov must precede mdat (+faststart)"
+
+    # Every frame is masked: compare the video's frames with the source inside the box.
+    x1, y1, x2, y2 = padded_boxes(np.array([BOX]), 10.0, 720, 528)[0]
+    for out_frame, src_frame in zip(read_frames(video), read_frames(source)):
+        inside_out = out_frame.image[y1:y2, x1:x2].astype(int)
+        inside_src = src_frame.image[y1:y2, x1:x2].astype(int)
+        # mosaic cells are flat: row-to-row differences vanish inside a cell
+        assert np.abs(np.diff(inside_out, axis=1)).mean() < 0.5 * np.abs(np.diff(inside_src, axis=1)).mean() + 1
+    # The ZIP holds the same masked frames (every 30th), and the CSV covers every frame.
+    with zipfile.ZipFile(result.zip_path) as archive:
+        images = [n for n in archive.namelist() if n.endswith(".jpg")]
+        rows = list(csv.DictReader(io.StringIO(archive.read("detections.csv").decode())))
+    assert len(images) == 9
+    assert sorted({int(r["frame"]) for r in rows}) == list(range(270))
+
+
+def _region_changed(zip_path: Path, index: int, source_frames: dict[int, np.ndarray]) -> bool:
+    with zipfile.ZipFile(zip_path) as archive:
+        name = next(n for n in archive.namelist() if n.startswith(f"frame_{index:06d}_"))
+        image = cv2.imdecode(np.frombuffer(archive.read(name), np.uint8), cv2.IMREAD_COLOR)
+    x1, y1, x2, y2 = (int(v) for v in BOX)
+    return not np.array_equal(image[y1:y2, x1:x2], source_frames[index][y1:y2, x1:x2])
+
+
+def _csv_with_gap(path: Path, missing: set[int]) -> Path:
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["frame", "x1", "y1", "x2", "y2"])
+        for index in range(5, 30):
+            if index not in missing:
+                writer.writerow([index, *BOX])
+    return path
+
+
+@pytest.mark.parametrize("hold_s, gap_masked", [(0.5, True), (0.0, False)])
+def test_hold_masks_frames_the_detector_missed(tmp_path, hold_s, gap_masked):
+    missing = {15, 16, 17}  # the person is not detected for 3 frames in the middle of the track
+    detections = _csv_with_gap(tmp_path / "boxes.csv", missing)
+    settings = Settings(interval=1, image_format="png", detections_csv=detections, hold_s=hold_s)
+    result = run_to_result(CLIP, settings, output=tmp_path / "out.zip", work_dir=tmp_path)
+    assert result.images_written == 40
+    source_frames = {f.index: f.image for f in read_frames(CLIP)}
+    for index in missing:
+        assert _region_changed(result.zip_path, index, source_frames) is gap_masked, index
+    for index in (10, 14, 18, 29):  # detected frames are masked either way
+        assert _region_changed(result.zip_path, index, source_frames)
+    # hold also starts the mask 5 frames (0.5 s at 10 fps) early and ends it 5 frames late
+    assert _region_changed(result.zip_path, 2, source_frames) is gap_masked
+    assert _region_changed(result.zip_path, 33, source_frames) is gap_masked
+    assert not _region_changed(result.zip_path, 38, source_frames)
+    with zipfile.ZipFile(result.zip_path) as archive:
+        rows = list(csv.DictReader(io.StringIO(archive.read("detections.csv").decode())))
+    held = [r for r in rows if r["kind"] == "held"]
+    assert {int(r["frame"]) for r in held} == ({0, 1, 2, 3, 4, 15, 16, 17, 30, 31, 32, 33, 34} if gap_masked else set())
+    assert len({r["track_id"] for r in rows}) == 1  # one person, one track across the gap
+
+
+def test_hold_applies_in_the_video_too(tmp_path):
+    video = tmp_path / "out.mp4"
+    run_to_result(CLIP, Settings(interval=40, hold_s=0.5), output=tmp_path / "out.zip",
+                  detector=FixedBoxDetector(missing={15, 16, 17}), video_output=video, work_dir=tmp_path)
+    x1, y1, x2, y2 = (int(v) for v in BOX)
+    source = {f.index: f.image for f in read_frames(CLIP)}
+    for frame in read_frames(video):
+        if frame.index in (15, 16, 17):
+            diff = np.abs(frame.image[y1:y2, x1:x2].astype(int) - source[frame.index][y1:y2, x1:x2]).mean()
+            assert diff > 5, f"frame {frame.index} shows the unmasked person"
+
+
+def test_cancel_removes_partial_video(tmp_path):
+    cancel = threading.Event()
+    video = tmp_path / "out.mp4"
+    events = run(CLIP, Settings(interval=1), output=tmp_path / "out.zip", detector=FixedBoxDetector(),
+                 video_output=video, cancel=cancel, work_dir=tmp_path)
+    with pytest.raises(Cancelled):
+        for event in events:
+            if getattr(event, "frames_read", 0) >= 5:
+                cancel.set()
+            assert not isinstance(event, Result)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [], "partial video, ZIP or job folder left"
+
+
+def test_cli_video_flag(tmp_path):
+    clip = tmp_path / "clip name é.mp4"
+    shutil.copy(CLIP, clip)
+    rows = tmp_path / "boxes.csv"
+    rows.write_text("frame,x1,y1,x2,y2\n3,10,10,50,50\n")
+    proc = subprocess.run(
+        ["python", "-m", "pipeline", str(clip), "--interval", "20", "--detections", str(rows),
+         "--video", str(tmp_path / "v.mp4")],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["video_frames"] == 40 and Path(summary["video"]).exists()
+    assert Path(summary["zip"]) == tmp_path / "clip name é_mosaic.zip"
