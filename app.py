@@ -3,11 +3,10 @@ import os
 import threading
 
 from ui import PAGE_CSS, build_demo
-from ui.handlers import RESULTS_ROOT, sweep_old_results, warm_model
+from ui.handlers import MAX_INPUT_BYTES, RESULTS_ROOT, sweep_old_results, warm_model
 
 # One job at a time per GPU by default: jobs share one model and one device.
 CONCURRENCY = int(os.environ.get("MOSAIC_CONCURRENCY", "1"))
-MAX_UPLOAD = os.environ.get("MOSAIC_MAX_UPLOAD", "2gb")
 
 demo = build_demo()
 demo.queue(default_concurrency_limit=CONCURRENCY)
@@ -18,6 +17,6 @@ if __name__ == "__main__":
     demo.launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
         css=PAGE_CSS,
-        max_file_size=MAX_UPLOAD,
+        max_file_size=MAX_INPUT_BYTES,  # the same limit applies to Drive downloads
         allowed_paths=[str(RESULTS_ROOT)],
     )

@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hold", type=float, default=d["hold_s"].default, metavar="SECONDS",
                    help="keep each tracked person masked this long before and after the detector "
                    "sees them, so a missed frame does not expose anyone; 0 = off (default: %(default)s)")
+    p.add_argument("--max-download-mb", type=float, default=4000, metavar="MB",
+                   help="refuse a Google Drive file larger than this (default: %(default)s)")
     p.add_argument("--detections", default=None, metavar="FILE.csv",
                    help="replay boxes from a CSV (frame,x1,y1,x2,y2[,time_s,score,class,track_id,kind]) instead of "
                    "running the model; edit a run's detections.csv to add a missed person and re-render")
@@ -101,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = settings_from_args(args)
         result: Result | None = None
-        for event in run(args.input, settings, output=args.output, cancel=cancel, video_output=args.video):
+        events = run(args.input, settings, output=args.output, cancel=cancel, video_output=args.video,
+                     max_download_bytes=int(args.max_download_mb * 1e6))
+        for event in events:
             if isinstance(event, Result):
                 result = event
             elif isinstance(event, Progress):

@@ -22,7 +22,8 @@ import cv2
 import numpy as np
 
 from . import source as source_mod
-from .detection import Detections, Detector, ReplayDetector, csv_rows
+from .detection import Detector, ReplayDetector, csv_rows
+from .disk import ensure_free_space, estimate_output_bytes
 from .errors import Cancelled, InputError, MosaicError
 from .events import COMPLETED, IMAGE_CAP, SIZE_CAP, Progress, Result
 from .mosaic import MaskStyle, cover_boxes
@@ -111,6 +112,7 @@ def run(
 
         yield Progress(stage="probing", elapsed_s=time.monotonic() - started, message="Reading video")
         info = probe_video(video_path)
+        ensure_free_space(Path(output).parent, estimate_output_bytes(info, settings, video_output is not None))
 
         if detector is None:
             if settings.detections_csv is not None:

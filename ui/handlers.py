@@ -3,6 +3,7 @@ No processing happens here; the pipeline does all of it."""
 from __future__ import annotations
 
 import collections
+import contextlib
 import html
 import os
 import re
@@ -25,6 +26,9 @@ SAMPLE_VIDEO = Path(__file__).parent / "assets" / "vtest_clip.mp4"
 RESULTS_ROOT = Path(os.environ.get("MOSAIC_RESULTS_DIR") or Path(tempfile.gettempdir()) / "mosaic-results")
 RESULT_TTL_S = int(os.environ.get("MOSAIC_RESULT_TTL_S", "3600"))  # results older than this are swept
 UI_UPDATE_PERIOD_S = 0.5
+# Largest input accepted, uploaded or from Drive (the app passes it to Gradio's max_file_size).
+MAX_INPUT_MB = float(os.environ.get("MOSAIC_MAX_INPUT_MB", "2000"))
+MAX_INPUT_BYTES = int(MAX_INPUT_MB * 1e6)
 GALLERY_SIZE = 6
 DEFAULTS = Settings.__dataclass_fields__
 DEFAULT_CAP_MB = 500.0  # shown in the cap boxes; applied only when the cap is ticked
@@ -167,28 +171,32 @@ def start_job(
         output = out_dir / f"{_safe_stem(source)}_mosaic.zip"
         video_output = output.with_suffix(".mp4") if make_video else None
         yield _finished_html("starting"), _bytes_text(0, settings.max_bytes), [], None, "Working…", None
+        events = run(source, settings, output=output, cancel=cancel, work_dir=out_dir,
+                     video_output=video_output, max_download_bytes=MAX_INPUT_BYTES)
+        # closing(): when Gradio drops this generator (Stop, a closed tab), the run is closed
+        # at once, which stops its threads and removes its partial output.
         try:
-            for event in run(source, settings, output=output, cancel=cancel, work_dir=out_dir,
-                             video_output=video_output):
-                if isinstance(event, Result):
-                    yield (
-                        _finished_html("done" if not event.stopped_early else "stopped early by a cap"),
-                        _bytes_text(event.zip_bytes, settings.max_bytes),
-                        list(gallery),
-                        str(event.zip_path),
-                        _result_markdown(event),
-                        str(event.video_path) if event.video_path else None,
-                    )
-                    return
-                RUNNING.update(job_id, event.fps, event.frames_read, event.frames_total)
-                if event.preview is not None and event.preview_index != last_preview:
-                    last_preview = event.preview_index
-                    gallery.appendleft((cv2.cvtColor(event.preview, cv2.COLOR_BGR2RGB), f"frame {event.preview_index}"))
-                now = time.monotonic()
-                if now - last_update >= UI_UPDATE_PERIOD_S:
-                    last_update = now
-                    yield (_progress_html(event), _bytes_text(event.bytes_written, event.max_bytes),
-                           list(gallery), None, "Working…", None)
+            with contextlib.closing(events):
+                for event in events:
+                    if isinstance(event, Result):
+                        yield (
+                            _finished_html("done" if not event.stopped_early else "stopped early by a cap"),
+                            _bytes_text(event.zip_bytes, settings.max_bytes),
+                            list(gallery),
+                            str(event.zip_path),
+                            _result_markdown(event),
+                            str(event.video_path) if event.video_path else None,
+                        )
+                        return
+                    RUNNING.update(job_id, event.fps, event.frames_read, event.frames_total)
+                    if event.preview is not None and event.preview_index != last_preview:
+                        last_preview = event.preview_index
+                        gallery.appendleft((cv2.cvtColor(event.preview, cv2.COLOR_BGR2RGB), f"frame {event.preview_index}"))
+                    now = time.monotonic()
+                    if now - last_update >= UI_UPDATE_PERIOD_S:
+                        last_update = now
+                        yield (_progress_html(event), _bytes_text(event.bytes_written, event.max_bytes),
+                               list(gallery), None, "Working…", None)
         except BaseException:
             shutil.rmtree(out_dir, ignore_errors=True)  # nothing half-written stays behind
             raise
@@ -234,7 +242,8 @@ def process_api(
         result = None
         job_id = uuid.uuid4().hex
         try:
-            for event in run(source, settings, output=output, work_dir=out_dir):
+            for event in run(source, settings, output=output, work_dir=out_dir,
+                             max_download_bytes=MAX_INPUT_BYTES):
                 if isinstance(event, Result):
                     result = event
                 else:
