@@ -12,14 +12,13 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Sequence
 
-import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+for _path in (REPO, REPO / "tests"):  # `pipeline` and the tests' helper module `mediakit`
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 TESTS = REPO / "tests"
 DATA = TESTS / "data"
@@ -27,6 +26,8 @@ SAMPLES = REPO.parent / "shared" / "samples"  # ../shared/samples, not part of t
 EXCERPT = DATA / "vtest_3s.mp4"  # first 3 s of vtest.avi, H.264, 30 frames at 10 fps
 
 os.environ.setdefault("YOLO_VERBOSE", "False")
+
+from mediakit import BoxDetector  # noqa: E402  (tests/ is on sys.path: conftest's folder)
 
 
 @pytest.fixture(scope="session")
@@ -77,48 +78,6 @@ def yolo_settings():
     settings = Settings(model="yolo11n.yaml", device="cpu", backend="torch")
     load_detector(settings)
     return settings
-
-
-class BoxDetector:
-    """A detector with known boxes, standing in for YOLO when a test needs people found.
-
-    `boxes` is either a list of (x1, y1, x2, y2) used for every frame, or a callable
-    frame index -> list of boxes. Every box gets `score` and class 0. `delay_s` sleeps per
-    call (to make a run slow enough to cancel). Records the indices it was asked about."""
-
-    def __init__(self, boxes: Sequence[Sequence[float]] | Callable[[int], Sequence[Sequence[float]]] = (),
-                 score: float = 0.875, delay_s: float = 0.0):
-        self.boxes = boxes
-        self.score = score
-        self.delay_s = delay_s
-        self.calls: list[list[int]] = []
-        self._lock = threading.Lock()
-
-    def boxes_for(self, index: int) -> np.ndarray:
-        boxes = self.boxes(index) if callable(self.boxes) else self.boxes
-        return np.array(boxes, np.float32).reshape(-1, 4)
-
-    def detect(self, frames, indices):
-        from pipeline.detection import Detections
-
-        with self._lock:
-            self.calls.append([int(i) for i in indices])
-        if self.delay_s:
-            time.sleep(self.delay_s)
-        out = []
-        for image, index in zip(frames, indices):
-            assert image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8
-            xyxy = self.boxes_for(int(index))
-            out.append(Detections(
-                xyxy=xyxy,
-                score=np.full(len(xyxy), self.score, np.float32),
-                class_id=np.zeros(len(xyxy), np.int32),
-            ))
-        return out
-
-    @property
-    def seen_indices(self) -> list[int]:
-        return sorted(i for call in self.calls for i in call)
 
 
 @pytest.fixture

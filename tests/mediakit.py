@@ -9,9 +9,12 @@ import math
 import re
 import struct
 import subprocess
+import threading
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Sequence
 
 import av
 import cv2
@@ -38,6 +41,49 @@ def decode_frames(path: Path, indices=None) -> dict[int, np.ndarray]:
 def count_frames(path: Path) -> int:
     with av.open(str(path)) as container:
         return sum(1 for _ in container.decode(video=0))
+
+
+# -- a detector with known boxes ---------------------------------------------------------
+class BoxDetector:
+    """A detector with known boxes, standing in for YOLO when a test needs people found.
+
+    `boxes` is either a list of (x1, y1, x2, y2) used for every frame, or a callable
+    frame index -> list of boxes. Every box gets `score` and class 0. `delay_s` sleeps per
+    call (to make a run slow enough to cancel). Records the indices it was asked about."""
+
+    def __init__(self, boxes: Sequence[Sequence[float]] | Callable[[int], Sequence[Sequence[float]]] = (),
+                 score: float = 0.875, delay_s: float = 0.0):
+        self.boxes = boxes
+        self.score = score
+        self.delay_s = delay_s
+        self.calls: list[list[int]] = []
+        self._lock = threading.Lock()
+
+    def boxes_for(self, index: int) -> np.ndarray:
+        boxes = self.boxes(index) if callable(self.boxes) else self.boxes
+        return np.array(boxes, np.float32).reshape(-1, 4)
+
+    def detect(self, frames, indices):
+        from pipeline.detection import Detections
+
+        with self._lock:
+            self.calls.append([int(i) for i in indices])
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        out = []
+        for image, index in zip(frames, indices):
+            assert image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8
+            xyxy = self.boxes_for(int(index))
+            out.append(Detections(
+                xyxy=xyxy,
+                score=np.full(len(xyxy), self.score, np.float32),
+                class_id=np.zeros(len(xyxy), np.int32),
+            ))
+        return out
+
+    @property
+    def seen_indices(self) -> list[int]:
+        return sorted(i for call in self.calls for i in call)
 
 
 # -- result ZIP ---------------------------------------------------------------------------
