@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -27,7 +26,7 @@ EXCERPT = DATA / "vtest_3s.mp4"  # first 3 s of vtest.avi, H.264, 30 frames at 1
 
 os.environ.setdefault("YOLO_VERBOSE", "False")
 
-from mediakit import BoxDetector  # noqa: E402  (tests/ is on sys.path: conftest's folder)
+from mediakit import BoxDetector, mosaic_threads  # noqa: E402  (tests/ is on sys.path: conftest's folder)
 
 
 @pytest.fixture(scope="session")
@@ -84,10 +83,6 @@ def yolo_settings():
 def box_detector():
     """Factory: box_detector(boxes, score=..., delay_s=...) -> BoxDetector."""
     return BoxDetector
-
-
-def mosaic_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("mosaic-") and t.is_alive()]
 
 
 @pytest.fixture

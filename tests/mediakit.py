@@ -242,3 +242,8 @@ def leftovers(*folders: Path) -> list[Path]:
                 if path.suffix in (".zip", ".partial") or path.name.startswith("mosaic-job-"):
                     found.append(path)
     return found
+
+
+def mosaic_threads() -> list[threading.Thread]:
+    """The pipeline's live threads (it names them mosaic-*)."""
+    return [t for t in threading.enumerate() if t.name.startswith("mosaic-") and t.is_alive()]

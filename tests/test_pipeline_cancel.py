@@ -1,0 +1,103 @@
+"""Cancelling: setting the cancel Event or closing the generator mid-run ends every pipeline
+thread within a second and leaves no ZIP, no *.partial and no job temp folder."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from mediakit import leftovers, mosaic_threads
+from pipeline import Cancelled, Settings, run
+from pipeline.events import Progress
+
+
+def _wait_threads_gone(limit_s: float = 1.0) -> float:
+    start = time.monotonic()
+    while mosaic_threads() and time.monotonic() - start < limit_s:
+        time.sleep(0.01)
+    assert not mosaic_threads(), f"still running after {limit_s} s: {mosaic_threads()}"
+    return time.monotonic() - start
+
+
+def _slow_run(excerpt, tmp_path, box_detector, cancel=None):
+    # 30 frames, one per batch, 0.1 s each: about 3 s, long enough to stop in the middle
+    settings = Settings(interval=1, batch=1)
+    detector = box_detector([(100, 150, 160, 300)], delay_s=0.1)
+    events = run(excerpt, settings, output=tmp_path / "out" / "o.zip", cancel=cancel, detector=detector,
+                 work_dir=tmp_path / "work")
+    return events, detector
+
+
+def _started_writing(event) -> bool:
+    return isinstance(event, Progress) and event.stage == "processing" and event.images_written >= 2
+
+
+def test_cancel_event_mid_run_stops_everything_and_removes_partial_output(excerpt, tmp_path, box_detector):
+    (tmp_path / "work").mkdir()
+    cancel = threading.Event()
+    events, detector = _slow_run(excerpt, tmp_path, box_detector, cancel)
+    seen_partial = False
+    with pytest.raises(Cancelled) as caught:
+        for event in events:
+            seen_partial = seen_partial or any((tmp_path / "out").glob("*.partial"))
+            if _started_writing(event):
+                assert mosaic_threads(), "the run should be in full swing"
+                cancel.set()
+    assert seen_partial, "the ZIP is written to a .partial while the run is going"
+    assert "\n" not in str(caught.value)
+    _wait_threads_gone()
+    assert len(detector.seen_indices) < 30, "the run should have been stopped in the middle"
+    assert leftovers(tmp_path) == []
+    assert list((tmp_path / "work").iterdir()) == []
+
+
+def test_closing_the_generator_cancels(excerpt, tmp_path, box_detector):
+    (tmp_path / "work").mkdir()
+    events, detector = _slow_run(excerpt, tmp_path, box_detector)
+    for event in events:
+        if _started_writing(event):
+            break
+    assert mosaic_threads()
+    events.close()
+    took = _wait_threads_gone()
+    assert took < 1.0
+    assert len(detector.seen_indices) < 30
+    assert leftovers(tmp_path) == []
+    assert list((tmp_path / "work").iterdir()) == []
+    # and the detector is not called any more
+    calls = len(detector.calls)
+    time.sleep(0.3)
+    assert len(detector.calls) == calls
+
+
+def test_cancel_before_start_writes_nothing(excerpt, tmp_path, box_detector):
+    cancel = threading.Event()
+    cancel.set()
+    detector = box_detector([])
+    with pytest.raises(Cancelled):
+        for _ in run(excerpt, Settings(), output=tmp_path / "o.zip", cancel=cancel, detector=detector,
+                     work_dir=tmp_path):
+            pass
+    assert detector.calls == []
+    assert leftovers(tmp_path) == []
+    _wait_threads_gone()
+
+
+def test_cancel_from_another_thread_while_the_caller_waits(excerpt, tmp_path, box_detector):
+    """How the UI cancels: a button handler sets the Event while the run loop is busy."""
+    (tmp_path / "work").mkdir()
+    cancel = threading.Event()
+    events, _ = _slow_run(excerpt, tmp_path, box_detector, cancel)
+    timer = threading.Timer(0.8, cancel.set)
+    timer.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(Cancelled):
+            for _ in events:
+                pass
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 2.5  # well before the ~3 s the run would take
+    _wait_threads_gone()
+    assert leftovers(tmp_path) == []
