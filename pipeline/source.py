@@ -91,7 +91,7 @@ def download_drive_video(
         path = fetch(file_id, dest_dir, on_progress, cancel)
         _reject_web_page(path)
         state.path = path
-    except (DownloadError, Cancelled) as err:
+    except (DownloadError, InputError, Cancelled) as err:
         state.error = err
     except Exception as err:  # gdown and requests raise many types; say it in one line
         state.error = _explain(err)
