@@ -252,3 +252,21 @@ def test_hand_written_csv_masks_only_its_frames(excerpt, tmp_path):
         else:
             assert np.array_equal(out, sources[index]), f"frame {index} has no boxes but changed"
     assert result.people_found == 2
+
+
+def test_fractional_frame_rate_with_audio_megamind(samples_dir, tmp_path, box_detector):
+    """Megamind.avi: 23.976 fps and an AC-3 audio track; 270 frames at interval 30 give 9
+    images whose names carry index / 23.976 s, and the audio does not disturb the count."""
+    source = samples_dir / "Megamind.avi"
+    if not source.is_file():
+        pytest.skip(f"{source} is absent")
+    result = run_to_result(source, Settings(interval=30), output=tmp_path / "o.zip", detector=box_detector([]))
+    assert result.video.has_audio and result.video.fps == pytest.approx(24000 / 1001, rel=1e-3)
+    assert (result.video.width, result.video.height) == (720, 528)
+    assert result.frames_read == 270 and result.images_written == 9
+    contents = read_zip(result.zip_path)
+    assert contents.frame_indices() == list(range(0, 270, 30))
+    for name in contents.image_names:
+        index, time_s, _ = IMAGE_NAME.match(name).groups()
+        assert float(time_s) == pytest.approx(int(index) * 1001 / 24000, abs=2e-3)
+        assert image_size(contents.images[name]) == (720, 528)
