@@ -2,6 +2,11 @@
 thread within a second and leaves no ZIP, no *.partial and no job temp folder."""
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -100,4 +105,32 @@ def test_cancel_from_another_thread_while_the_caller_waits(excerpt, tmp_path, bo
         timer.cancel()
     assert time.monotonic() - started < 2.5  # well before the ~3 s the run would take
     _wait_threads_gone()
+    assert leftovers(tmp_path) == []
+
+
+def test_cli_ctrl_c_exits_130_and_removes_partial_output(vtest_avi, tmp_path, repo_root):
+    shutil.copy(vtest_avi, tmp_path / "vtest.avi")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    empty_csv = tmp_path / "none.csv"
+    empty_csv.write_text("frame,x1,y1,x2,y2\n")
+    env = dict(os.environ, PYTHONPATH=str(repo_root), TMPDIR=str(temp))
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "vtest.avi", "--interval", "1", "--format", "png",
+                             "--detections", str(empty_csv)], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not list(tmp_path.glob("*.partial")) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert list(tmp_path.glob("*.partial")), "the run never started writing"
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("error: cancelled")
+    assert out == ""
     assert leftovers(tmp_path) == []
