@@ -1,0 +1,147 @@
+"""The app started for real (`python app.py`) and called through gradio_client on /process,
+the way an API user would: only the video is required, the ZIP comes back with the frames
+the settings ask for, concurrent calls each get their own result, and bad input or a missing
+model comes back as an error whose message is the clear one (no stack trace).
+
+The server runs with MOSAIC_CONCURRENCY=2 so the two concurrent calls really overlap."""
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from app_server import SAMPLE, SAMPLE_FRAMES, SAMPLE_SIZE, running_app  # noqa: E402
+from mediakit import CSV_COLUMNS, decode_frames, image_size, read_zip  # noqa: E402
+from pipeline import Settings  # noqa: E402
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import Client, handle_file  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    with running_app(tmp_path_factory.mktemp("api-app"), MOSAIC_CONCURRENCY="2") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def client(app, tmp_path_factory):
+    return Client(app.url, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")),
+                  analytics_enabled=False)
+
+
+@pytest.fixture(scope="module")
+def sample_frames():
+    return decode_frames(SAMPLE)
+
+
+def check_zip(path, interval: int, size: tuple[int, int], sources=None):
+    """The result ZIP: every interval-th frame, decodable, of this size, plus detections.csv."""
+    contents = read_zip(Path(path))
+    assert contents.frame_indices() == list(range(0, SAMPLE_FRAMES, interval))
+    assert {image_size(data) for data in contents.images.values()} == {size}
+    assert contents.csv_header()[:len(CSV_COLUMNS)] == CSV_COLUMNS
+    if sources is not None:  # the images are those source frames (nobody is found by the untrained net)
+        for index in contents.frame_indices():
+            image = contents.image_for_frame(index).astype(int)
+            diffs = {i: abs(image - s.astype(int)).mean() for i, s in sources.items()}
+            assert min(diffs, key=diffs.get) == index
+    return contents
+
+
+def test_process_is_the_only_endpoint_and_only_the_video_is_required(app, client):
+    with urllib.request.urlopen(app.url + "gradio_api/info", timeout=10) as response:
+        info = json.load(response)
+    assert set(info["named_endpoints"]) == {"/process"}, "Start/Stop/timer handlers must stay private"
+    assert not info.get("unnamed_endpoints")
+    params = info["named_endpoints"]["/process"]["parameters"]
+    assert [p["parameter_name"] for p in params if not p["parameter_has_default"]] == ["video_file"]
+    defaults = {p["parameter_name"]: p["parameter_default"] for p in params}
+    d = Settings()
+    assert defaults["drive_link"] == "" and defaults["model"] == ""
+    assert (defaults["interval"], defaults["scale_pct"], defaults["image_format"], defaults["conf"]) == \
+        (d.interval, d.scale_pct, d.image_format, d.conf), "the API defaults are the pipeline's"
+    assert defaults["limit_size"] is False and defaults["limit_images"] is False
+
+    api = client.view_api(print_info=False, return_format="dict")
+    assert set(api["named_endpoints"]) == {"/process"}
+
+
+def test_process_with_only_a_video_returns_a_zip_of_the_frames(app, client, sample_frames):
+    before = app.job_dirs()
+    result = client.predict(handle_file(str(SAMPLE)), api_name="/process")
+    assert Path(result).name == "vtest_clip_mosaic.zip"
+    check_zip(result, Settings().interval, SAMPLE_SIZE, sample_frames)
+    new = app.job_dirs() - before
+    assert len(new) == 1, "each job has its own result folder under MOSAIC_RESULTS_DIR"
+    kept = app.results_dir / new.pop() / "vtest_clip_mosaic.zip"
+    assert kept.read_bytes() == Path(result).read_bytes()
+
+
+def test_process_applies_interval_and_scale(client):
+    result = client.predict(handle_file(str(SAMPLE)), interval=5, scale_pct=50, api_name="/process")
+    check_zip(result, 5, (SAMPLE_SIZE[0] // 2, SAMPLE_SIZE[1] // 2))
+
+
+def test_concurrent_calls_get_their_own_results(app, tmp_path):
+    calls = {"every 4th": dict(interval=4, scale_pct=100), "every 8th at half size": dict(interval=8, scale_pct=50)}
+    results: dict[str, object] = {}
+
+    def call(name, settings):
+        own = Client(app.url, verbose=False, download_files=str(tmp_path / name.replace(" ", "_")),
+                     analytics_enabled=False)
+        try:
+            results[name] = own.predict(handle_file(str(SAMPLE)), api_name="/process", **settings)
+        except Exception as err:  # reported below, in the test's thread
+            results[name] = err
+
+    before = app.job_dirs()
+    threads = [threading.Thread(target=call, args=item) for item in calls.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not any(t.is_alive() for t in threads), "a call did not return"
+    for name, value in results.items():
+        assert isinstance(value, str), f"{name}: {value!r}"
+    assert results["every 4th"] != results["every 8th at half size"]
+    check_zip(results["every 4th"], 4, SAMPLE_SIZE)
+    check_zip(results["every 8th at half size"], 8, (SAMPLE_SIZE[0] // 2, SAMPLE_SIZE[1] // 2))
+    assert len(app.job_dirs() - before) == 2
+
+
+@pytest.fixture
+def text_as_mp4(tmp_path):
+    path = tmp_path / "notes.mp4"
+    path.write_text("just some notes, not a video\n")
+    return path
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("text file named .mp4", "Not a readable video: notes.mp4"),
+    ("non-Drive link", "Only Google Drive links are accepted"),
+    ("missing model", "MOSAIC_MODEL"),
+    ("size cap of 0", "size cap must be more than 0 MB"),
+])
+def test_bad_input_raises_the_clear_message(case, expected, app, client, text_as_mp4):
+    args = {
+        "text file named .mp4": dict(video_file=handle_file(str(text_as_mp4))),
+        "non-Drive link": dict(video_file=None, drive_link="https://example.com/clip.mp4"),
+        "missing model": dict(video_file=handle_file(str(SAMPLE)), model="/nonexistent/model.pt"),
+        "size cap of 0": dict(video_file=handle_file(str(SAMPLE)), limit_size=True, max_mb=0),
+    }[case]
+    before = app.job_dirs()
+    log_before = len(app.log_tail(10**9))
+    with pytest.raises(Exception) as raised:
+        client.predict(api_name="/process", **args)
+    message = str(raised.value)
+    assert expected in message, message
+    assert "Traceback" not in message
+    assert app.job_dirs() == before, "a failed job leaves no result folder"
+    assert "Traceback" not in app.log_tail(10**9)[log_before:], "our errors are handled, not crashes"
+    assert app.process.poll() is None
