@@ -133,13 +133,17 @@ def _close(bar) -> None:
 
 
 def _update_bar(bar, event: Progress, tqdm):
-    if event.stage != "processing":
-        if bar is None:
-            print(event.message or event.stage, file=sys.stderr)
-        return bar
+    """One bar for the whole run; stages show as its description, so stderr gets no extra
+    lines (on a terminal; tqdm stays silent when stderr is not one)."""
     if bar is None:
-        bar = tqdm(total=event.frames_total or None, unit="frame", desc="mosaic", file=sys.stderr,
-                   dynamic_ncols=True)
+        bar = tqdm(total=event.frames_total or None, unit="frame", desc=event.stage, file=sys.stderr,
+                   dynamic_ncols=True, disable=None, leave=False)
+    if event.stage != "processing":
+        bar.set_description_str(event.message or event.stage, refresh=True)
+        return bar
+    if bar.total is None and event.frames_total:
+        bar.total = event.frames_total
+    bar.set_description_str("mosaic", refresh=False)
     bar.update(event.frames_read - bar.n)
     cap = f"/{event.max_bytes / 1e6:.0f}" if event.max_bytes else ""
     bar.set_postfix_str(

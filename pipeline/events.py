@@ -49,6 +49,7 @@ class Result:
     stopped_at_s: float | None
     elapsed_s: float
     stage_seconds: dict[str, float]
+    frames_promised: int = 0  # the frame count the file's header gave (0 when unknown)
     video_path: Path | None = None  # the mosaicked video, when one was asked for
     video_frames: int = 0
 
@@ -63,13 +64,30 @@ class Result:
             f"{self.zip_bytes / 1e6:.1f} MB in {self.elapsed_s:.1f} s"
         )
         if not self.stopped_early:
-            return f"Done: {done}."
+            return f"Done: {done}." + self.truncation_note
         cap = "size cap" if self.stop_reason == SIZE_CAP else "image count cap"
+        if self.images_expected > self.images_written:
+            left = (f"{self.images_expected - self.images_written} of {self.images_expected} "
+                    "planned images were not written")
+        else:
+            left = "the rest of the video was not processed"
         return (
             f"Stopped early by the {cap}: {done}. Stopped at frame {self.stopped_at_frame} "
-            f"(t={self.stopped_at_s:.1f} s); {self.images_expected - self.images_written} of "
-            f"{self.images_expected} planned images were not written."
+            f"(t={self.stopped_at_s:.1f} s); {left}."
         )
+
+    @property
+    def truncated(self) -> bool:
+        """The file ended well before the frame count its header gave: likely cut short."""
+        return self.stop_reason == COMPLETED and self.frames_promised > 0 and \
+            self.frames_read < 0.98 * self.frames_promised - 1
+
+    @property
+    def truncation_note(self) -> str:
+        if not self.truncated:
+            return ""
+        return (f" Note: the video ended after {self.frames_read} frames although its header "
+                f"says {self.frames_promised}; the file may be truncated.")
 
     def summary(self) -> dict:
         """JSON-ready summary (the CLI prints it)."""
@@ -82,6 +100,7 @@ class Result:
             "zip_bytes": self.zip_bytes,
             "stop_reason": self.stop_reason,
             "stopped_at_frame": self.stopped_at_frame,
+            "truncated": self.truncated,
             "elapsed_s": round(self.elapsed_s, 3),
             "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
             "video": str(self.video_path) if self.video_path else None,

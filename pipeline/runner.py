@@ -350,10 +350,8 @@ class _Job:
 
     @property
     def images_expected(self) -> int:
-        expected = math.ceil(self.info.frame_count / self.settings.interval) if self.info.frame_count else 0
-        if self.settings.max_images is not None:
-            return min(expected, self.settings.max_images) if expected else self.settings.max_images
-        return expected
+        """What the interval gives over the whole video, before any cap (0 when unknown)."""
+        return math.ceil(self.info.frame_count / self.settings.interval) if self.info.frame_count else 0
 
     def execute(self) -> Iterator[Progress | Result]:
         self.processing_started = time.monotonic() - self.started
@@ -416,6 +414,7 @@ class _Job:
             stopped_at_s=None if stopped_at is None else stopped_at[1],
             elapsed_s=time.monotonic() - self.started,
             stage_seconds=dict(self.stage_seconds),
+            frames_promised=self.info.frame_count,
             video_path=video_path,
             video_frames=self.video_sink.frames if self.video_sink else 0,
         )
