@@ -33,6 +33,8 @@ GALLERY_SIZE = 6
 DEFAULTS = Settings.__dataclass_fields__
 DEFAULT_CAP_MB = 500.0  # shown in the cap boxes; applied only when the cap is ticked
 DEFAULT_CAP_IMAGES = 1000
+STOP_WAIT_S = 10.0  # how long Stop waits for the job to end before answering "Stopping…"
+STOPPED_MESSAGE = "⏹️ Stopped. Partial output was removed."
 
 _cancel_events: dict[str, threading.Event] = {}  # per browser session, so Stop hits only its own job
 _cancel_lock = threading.Lock()
@@ -201,7 +203,7 @@ def start_job(
             shutil.rmtree(out_dir, ignore_errors=True)  # nothing half-written stays behind
             raise
     except Cancelled:
-        yield _finished_html("stopped"), gr.skip(), gr.skip(), None, "⏹️ Stopped. Partial output was removed.", None
+        yield _finished_html("stopped"), gr.skip(), gr.skip(), None, STOPPED_MESSAGE, None
     except MosaicError as err:
         yield _finished_html("failed"), gr.skip(), gr.skip(), None, f"❌ **Error:** {html.escape(str(err))}", None
     finally:
@@ -212,13 +214,21 @@ def start_job(
 
 
 def stop_job(request: gr.Request | None = None) -> str:
-    """The Stop button: cancel this browser session's running job."""
+    """The Stop button: cancel this browser session's running job, and say so once it has
+    ended. The button also cancels the Start event, so the job's own "Stopped" message never
+    reaches the page: this return value is the last word the summary gets."""
     session = getattr(request, "session_hash", None)
     with _cancel_lock:
         cancel = _cancel_events.get(session) if session else None
     if cancel is None:
         return "Nothing is running."
     cancel.set()
+    deadline = time.monotonic() + STOP_WAIT_S
+    while time.monotonic() < deadline:
+        with _cancel_lock:
+            if _cancel_events.get(session) is not cancel:  # start_job's cleanup has run
+                return STOPPED_MESSAGE
+        time.sleep(0.05)
     return "⏹️ Stopping…"
 
 
