@@ -19,7 +19,6 @@ from app_server import SAMPLE, SAMPLE_FRAMES, SAMPLE_SIZE, running_app  # noqa: 
 from mediakit import CSV_COLUMNS, decode_frames, image_size, read_zip  # noqa: E402
 from pipeline import Settings  # noqa: E402
 
-gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
 
 
