@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import sys
 from pathlib import Path
 
@@ -155,9 +156,40 @@ def test_stop_ends_the_running_job_says_so_and_leaves_nothing(page, app, tmp_pat
     summary = wait_for_text(page, "#summary", r"Stopped", 20_000)
     assert summary.startswith("⏹️ Stopped") and "removed" in summary
     assert not (app.job_dirs() - before), "when the page says Stopped, the job's folder is gone"
+    wait_for_text(page, "#progress", r"^stopped$", 5_000)  # no stale "processing" bar beside it
     wait_for_text(page, "#status-panel", r"idle", 15_000)
     assert page.locator(RESULT_LINK).count() == 0
     no_stack_trace(page)
+
+
+def test_closing_the_tab_stops_its_job_and_removes_its_output(app, browser, tmp_path):
+    """Nobody presses Stop: the browser tab is simply closed mid-run."""
+    long = long_clip(tmp_path / "long_clip.mp4", 4)
+    context = browser.new_context(viewport={"width": 1400, "height": 1100})
+    page = context.new_page()
+    page.goto(app.url)
+    page.wait_for_selector("#start-button")
+    upload(page, long)
+    page.get_by_label("Capture every N frames").fill("1")
+    before = app.job_dirs()
+    page.click("#start-button")
+    wait_for_text(page, "#progress", r"processing")
+    assert len(app.job_dirs() - before) == 1
+    context.close()  # the tab goes away with its connection
+
+    watcher = browser.new_context()
+    other = watcher.new_page()
+    other.goto(app.url)
+    try:
+        # The server notices the lost connection, closes the job and removes its folder;
+        # the job (160 frames at interval 1) would otherwise still be running here.
+        wait_for_text(other, "#status-panel", r"idle", 30_000)
+        deadline = time.monotonic() + 10
+        while app.job_dirs() - before and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not (app.job_dirs() - before), "the closed tab's job left its folder behind"
+    finally:
+        watcher.close()
 
 
 def test_bad_input_and_missing_model_are_messages_on_the_page(page, app, tmp_path):

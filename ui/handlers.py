@@ -145,6 +145,34 @@ def _result_markdown(result: Result) -> str:
     return "\n".join(lines)
 
 
+def _job_events(source: str, settings: Settings, cancel: threading.Event | None = None,
+                make_video: bool = False):
+    """Run one job in its own result folder, yielding the pipeline's events. The folder is
+    removed if the job does not finish; the job shows in the status panel while it runs.
+    closing(): when the caller drops this generator (Stop, a closed tab), the run is closed
+    at once, which stops its threads and removes its partial output."""
+    out_dir = _new_result_dir()
+    output = out_dir / f"{_safe_stem(source)}_mosaic.zip"
+    events = run(source, settings, output=output, cancel=cancel, work_dir=out_dir,
+                 video_output=output.with_suffix(".mp4") if make_video else None,
+                 max_download_bytes=MAX_INPUT_BYTES)
+    job_id = uuid.uuid4().hex
+    finished = False
+    try:
+        with contextlib.closing(events):
+            for event in events:
+                if isinstance(event, Progress):
+                    RUNNING.update(job_id, event.fps, event.frames_read, event.frames_total)
+                finished = isinstance(event, Result)
+                yield event
+    except BaseException:
+        if not finished:
+            shutil.rmtree(out_dir, ignore_errors=True)  # nothing half-written stays behind
+        raise
+    finally:
+        RUNNING.finish(job_id)
+
+
 def start_job(
     video_file, drive_link="", interval=DEFAULTS["interval"].default, scale_pct=DEFAULTS["scale_pct"].default,
     limit_size=False, max_mb=DEFAULT_CAP_MB, limit_images=False, max_images=DEFAULT_CAP_IMAGES,
@@ -159,7 +187,6 @@ def start_job(
     cancel = threading.Event()
     with _cancel_lock:
         _cancel_events[session] = cancel
-    job_id = uuid.uuid4().hex
     gallery: collections.deque = collections.deque(maxlen=GALLERY_SIZE)
     last_preview = -1
     last_update = 0.0
@@ -169,54 +196,40 @@ def start_job(
             jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s,
         )
         source = pick_source(video_file, drive_link)
-        out_dir = _new_result_dir()
-        output = out_dir / f"{_safe_stem(source)}_mosaic.zip"
-        video_output = output.with_suffix(".mp4") if make_video else None
         yield _finished_html("starting"), _bytes_text(0, settings.max_bytes), [], None, "Working…", None
-        events = run(source, settings, output=output, cancel=cancel, work_dir=out_dir,
-                     video_output=video_output, max_download_bytes=MAX_INPUT_BYTES)
-        # closing(): when Gradio drops this generator (Stop, a closed tab), the run is closed
-        # at once, which stops its threads and removes its partial output.
-        try:
-            with contextlib.closing(events):
-                for event in events:
-                    if isinstance(event, Result):
-                        yield (
-                            _finished_html("done" if not event.stopped_early else "stopped early by a cap"),
-                            _bytes_text(event.zip_bytes, settings.max_bytes),
-                            list(gallery),
-                            str(event.zip_path),
-                            _result_markdown(event),
-                            str(event.video_path) if event.video_path else None,
-                        )
-                        return
-                    RUNNING.update(job_id, event.fps, event.frames_read, event.frames_total)
-                    if event.preview is not None and event.preview_index != last_preview:
-                        last_preview = event.preview_index
-                        gallery.appendleft((cv2.cvtColor(event.preview, cv2.COLOR_BGR2RGB), f"frame {event.preview_index}"))
-                    now = time.monotonic()
-                    if now - last_update >= UI_UPDATE_PERIOD_S:
-                        last_update = now
-                        yield (_progress_html(event), _bytes_text(event.bytes_written, event.max_bytes),
-                               list(gallery), None, "Working…", None)
-        except BaseException:
-            shutil.rmtree(out_dir, ignore_errors=True)  # nothing half-written stays behind
-            raise
+        for event in _job_events(source, settings, cancel, make_video):
+            if isinstance(event, Result):
+                yield (
+                    _finished_html("done" if not event.stopped_early else "stopped early by a cap"),
+                    _bytes_text(event.zip_bytes, settings.max_bytes),
+                    list(gallery),
+                    str(event.zip_path),
+                    _result_markdown(event),
+                    str(event.video_path) if event.video_path else None,
+                )
+                return
+            if event.preview is not None and event.preview_index != last_preview:
+                last_preview = event.preview_index
+                gallery.appendleft((cv2.cvtColor(event.preview, cv2.COLOR_BGR2RGB), f"frame {event.preview_index}"))
+            now = time.monotonic()
+            if now - last_update >= UI_UPDATE_PERIOD_S:
+                last_update = now
+                yield (_progress_html(event), _bytes_text(event.bytes_written, event.max_bytes),
+                       list(gallery), None, "Working…", None)
     except Cancelled:
         yield _finished_html("stopped"), gr.skip(), gr.skip(), None, STOPPED_MESSAGE, None
     except MosaicError as err:
         yield _finished_html("failed"), gr.skip(), gr.skip(), None, f"❌ **Error:** {html.escape(str(err))}", None
     finally:
-        RUNNING.finish(job_id)
         with _cancel_lock:
             if _cancel_events.get(session) is cancel:
                 del _cancel_events[session]
 
 
 def stop_job(request: gr.Request | None = None) -> str:
-    """The Stop button: cancel this browser session's running job, and say so once it has
-    ended. The button also cancels the Start event, so the job's own "Stopped" message never
-    reaches the page: this return value is the last word the summary gets."""
+    """Cancel this browser session's running job, and say so once it has ended. The Stop
+    button also cancels the Start event, so the job's own "Stopped" message never reaches
+    the page: this return value is the last word the summary gets."""
     session = getattr(request, "session_hash", None)
     with _cancel_lock:
         cancel = _cancel_events.get(session) if session else None
@@ -230,6 +243,12 @@ def stop_job(request: gr.Request | None = None) -> str:
                 return STOPPED_MESSAGE
         time.sleep(0.05)
     return "⏹️ Stopping…"
+
+
+def stop_button(request: gr.Request | None = None):
+    """The Stop button: (progress bar, summary). The bar is reset only if a job stopped."""
+    message = stop_job(request)
+    return (_finished_html("stopped") if message == STOPPED_MESSAGE else gr.skip()), message
 
 
 def process_api(
@@ -247,22 +266,7 @@ def process_api(
             jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s,
         )
         source = pick_source(video_file, drive_link)
-        out_dir = _new_result_dir()
-        output = out_dir / f"{_safe_stem(source)}_mosaic.zip"
-        result = None
-        job_id = uuid.uuid4().hex
-        try:
-            for event in run(source, settings, output=output, work_dir=out_dir,
-                             max_download_bytes=MAX_INPUT_BYTES):
-                if isinstance(event, Result):
-                    result = event
-                else:
-                    RUNNING.update(job_id, event.fps, event.frames_read, event.frames_total)
-        except BaseException:
-            shutil.rmtree(out_dir, ignore_errors=True)
-            raise
-        finally:
-            RUNNING.finish(job_id)
+        result = [e for e in _job_events(source, settings) if isinstance(e, Result)][-1]
         return str(result.zip_path)
     except MosaicError as err:
         raise gr.Error(str(err), print_exception=False) from None

@@ -72,12 +72,12 @@ def build_demo() -> gr.Blocks:
 
         run_event = start.click(handlers.start_job, [video, drive_link, *settings_inputs, make_video], outputs,
                                 api_visibility="private", concurrency_id="jobs")
-        stop.click(handlers.stop_job, None, summary, cancels=[run_event], queue=False,
-                   api_visibility="private")
         sample_event = sample.click(lambda: (str(handlers.SAMPLE_VIDEO), ""), None, [video, drive_link],
                                     api_visibility="private", queue=False)
-        sample_event.then(handlers.start_job, [video, drive_link, *settings_inputs, make_video], outputs,
-                          api_visibility="private", concurrency_id="jobs")
+        sample_run = sample_event.then(handlers.start_job, [video, drive_link, *settings_inputs, make_video],
+                                       outputs, api_visibility="private", concurrency_id="jobs")
+        stop.click(handlers.stop_button, None, [progress, summary], cancels=[run_event, sample_run],
+                   queue=False, api_visibility="private")
 
         # The public API: only the video (or link) is required; the rest have the UI defaults.
         api_button = gr.Button(visible=False)
