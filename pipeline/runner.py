@@ -74,14 +74,15 @@ def run(
     """Process one video. Yields Progress events, then a Result as the last item.
 
     `source` is a local path or a Google Drive link. `output` defaults to next to the input
-    (for a Drive link: the current folder). `video_output`, when given, also writes the whole
-    mosaicked video there (every frame masked, audio kept). `detector` replaces the YOLO model (tests inject
-    one); settings.detections_csv replays boxes. Raises MosaicError subclasses; Cancelled
+    (for a Drive link: the current folder). `video_output`, when given, also writes the
+    whole mosaicked video there (every frame masked, audio kept). `detector` replaces the
+    YOLO model (tests inject one); settings.detections_csv replays boxes. Raises MosaicError subclasses; Cancelled
     when `cancel` is set. Closing the generator also cancels. Nothing partial is left.
     """
     cancel = cancel or threading.Event()
     started = time.monotonic()
     job_dir = Path(tempfile.mkdtemp(prefix="mosaic-job-", dir=work_dir))
+    stop_download = threading.Event()  # set on cancel and whenever this generator ends
     try:
         text = str(source).strip()
         if not text:
@@ -90,11 +91,13 @@ def run(
             state = source_mod.DownloadState()
             worker = threading.Thread(
                 target=source_mod.download_drive_video,
-                args=(text, job_dir, state, cancel, max_download_bytes),
+                args=(text, job_dir, state, stop_download, max_download_bytes),
                 name="mosaic-download", daemon=True,
             )
             worker.start()
             while not state.finished:
+                if cancel.is_set():
+                    stop_download.set()
                 worker.join(PROGRESS_PERIOD_S)
                 total = f" of {state.bytes_total / 1e6:.1f} MB" if state.bytes_total else ""
                 yield Progress(
@@ -129,6 +132,7 @@ def run(
                    Path(video_output) if video_output else None)
         yield from job.execute()
     finally:
+        stop_download.set()  # a download still running stops before its folder goes
         shutil.rmtree(job_dir, ignore_errors=True)
 
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 import functools
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from mediakit import leftovers, read_zip
-from pipeline import Cancelled, DownloadError, InputError, Settings, run_to_result
+from pipeline import Cancelled, DownloadError, InputError, Settings, run, run_to_result
 from pipeline import source as source_mod
 from pipeline.source import DownloadState, download_drive_video, drive_file_id, looks_like_link
 
@@ -233,4 +234,44 @@ def test_run_with_a_drive_link_that_returns_a_web_page(tmp_path, monkeypatch, bo
     monkeypatch.chdir(tmp_path)
     with pytest.raises(DownloadError):
         run_to_result(LINK, Settings(), detector=box_detector([]), work_dir=tmp_path)
+    assert leftovers(tmp_path) == []
+
+
+def _slow_fetch(started: threading.Event):
+    """A download that trickles bytes until cancelled, like gdown does with its cancel flag."""
+    def fetch(file_id, dest_dir, progress, cancel):
+        target = dest_dir / "big.mp4"
+        with open(target, "wb") as handle:
+            for chunk in range(10_000):
+                if cancel.is_set():
+                    raise Cancelled("Download cancelled")
+                handle.write(b"\0" * 1000)
+                progress((chunk + 1) * 1000, 10_000_000)
+                started.set()
+                time.sleep(0.01)
+        return target
+    return fetch
+
+
+@pytest.mark.parametrize("how", ["cancel event", "generator closed"])
+def test_stopping_a_run_mid_download_stops_the_download(tmp_path, monkeypatch, box_detector, how):
+    started = threading.Event()
+    monkeypatch.setattr(source_mod, "download_drive_video",
+                        functools.partial(download_drive_video, fetch=_slow_fetch(started)))
+    cancel = threading.Event()
+    events = run(LINK, Settings(), output=tmp_path / "out.zip", detector=box_detector([]),
+                 work_dir=tmp_path, cancel=cancel)
+    assert next(events).stage == "downloading"
+    assert started.wait(10)
+    if how == "cancel event":
+        cancel.set()
+        with pytest.raises(Cancelled):
+            for _ in events:
+                pass
+    else:
+        events.close()
+    deadline = time.monotonic() + 1.0
+    while any(t.name == "mosaic-download" for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not any(t.name == "mosaic-download" for t in threading.enumerate()), "download kept running"
     assert leftovers(tmp_path) == []
