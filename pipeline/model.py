@@ -7,9 +7,12 @@ One code path around two inference engines:
 
 * CUDA: torch (ultralytics' AutoBackend: fused, FP16) on whole batches.
 * CPU: an OpenVINO export of the same weights, made once with dynamic shapes and cached
-  beside them, then compiled per input shape: FP32 (the CPU plugin's default on AVX512-BF16
-  CPUs without AMX is bf16, which measured ~2x slower here), colour conversion and scaling
-  folded into the graph, all cores, one request per batch. torch on CPU is the fallback.
+  beside them, then compiled per frame size (batch 1): FP32 (the CPU plugin's default on
+  AVX512-BF16 CPUs without AMX is bf16, which measured ~2x slower here), colour conversion
+  and scaling folded into the graph, THROUGHPUT streams with one frame in flight per
+  stream (on 2 cores: 2 single-thread streams, which keep going when decode or JPEG encode
+  takes a core, where one 2-thread stream stalls on its slower thread). torch on CPU is
+  the fallback; torch gets 1 thread next to OpenVINO (it only runs NMS there).
 
 We do not go through `YOLO.predict`: per call it rebuilds its predictor state, converts
 every frame separately, letterboxes a static export to a 640x640 square, and (when the
