@@ -255,6 +255,11 @@ def main(argv=None) -> int:
         (n, secs) = best_of(detector_run, det, frames, base.batch)
         row(f"detector/{det.backend}", n, secs)
         det_fps[det.backend] = n / secs
+    try:
+        import onnxruntime  # noqa: F401
+        notes.append("onnxruntime is installed but the detector has no ONNX Runtime engine; not compared")
+    except ImportError:
+        notes.append("onnxruntime not installed: OpenVINO and torch are the CPU engines compared")
     fastest = max(det_fps, key=det_fps.get)
     if fastest != best_backend:
         notes.append(f"auto picked {best_backend} but {fastest} measured faster")

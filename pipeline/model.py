@@ -130,21 +130,38 @@ class Geometry:
 
 
 class _BatchBuffer:
-    """A reused uint8 (N, H, W, 3) BGR batch, grey where the letterbox pads."""
+    """A reused uint8 (N, H, W, 3) BGR batch, grey where the letterbox pads. Frames are
+    placed lazily (`Batch.slot(i)`), so an engine can start on frame 0 while it places 1."""
 
     def __init__(self):
         self.array: np.ndarray | None = None
         self.geometry: Geometry | None = None
 
-    def fill(self, frames: Sequence[np.ndarray], geometry: Geometry) -> np.ndarray:
+    def batch(self, frames: Sequence[np.ndarray], geometry: Geometry) -> "Batch":
         n = len(frames)
         h, w = geometry.net_hw
         if self.array is None or self.geometry != geometry or len(self.array) < n:
             self.array = np.full((max(n, 1), h, w, 3), PAD_VALUE, np.uint8)
             self.geometry = geometry
-        for slot, frame in zip(self.array, frames):
-            geometry.place(slot, frame)
-        return self.array[:n]
+        return Batch(self.array[:n], frames, geometry)
+
+
+class Batch:
+    def __init__(self, array: np.ndarray, frames: Sequence[np.ndarray], geometry: Geometry):
+        self.array, self.frames, self.geometry = array, frames, geometry
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def slot(self, i: int) -> np.ndarray:
+        """Frame i letterboxed, as a (1, H, W, 3) view of the batch."""
+        self.geometry.place(self.array[i], self.frames[i])
+        return self.array[i:i + 1]
+
+    def full(self) -> np.ndarray:
+        for i in range(len(self.frames)):
+            self.geometry.place(self.array[i], self.frames[i])
+        return self.array
 
 
 # -- engines ----------------------------------------------------------------------------
@@ -165,10 +182,10 @@ class _TorchEngine:
         self.stride = int(max(getattr(self.backend, "stride", 32), 32))
         self.end2end = bool(getattr(self.backend, "end2end", False))
 
-    def __call__(self, batch: np.ndarray):
+    def __call__(self, batch: "Batch"):
         torch = self.torch
         with torch.inference_mode():
-            x = torch.from_numpy(batch).to(self.device, non_blocking=True)
+            x = torch.from_numpy(batch.full()).to(self.device, non_blocking=True)
             x = x.permute(0, 3, 1, 2).flip(1)  # NHWC BGR -> NCHW RGB
             x = (x.half() if self.half else x.float()).div_(255.0).contiguous()
             y = self.backend(x)
@@ -213,10 +230,10 @@ class _OpenVINOEngine:
         count = max(1, int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
         return [compiled.create_infer_request() for _ in range(count)]
 
-    def __call__(self, batch: np.ndarray):
+    def __call__(self, batch: "Batch"):
         import torch
 
-        n, h, w = batch.shape[:3]
+        n, (h, w) = len(batch), batch.geometry.net_hw
         requests = self._compiled.get((h, w))
         if requests is None:
             requests = self._compiled[(h, w)] = self._compile(h, w)
@@ -236,7 +253,7 @@ class _OpenVINOEngine:
             if len(in_flight) == len(requests):
                 finish()
             request = requests[i % len(requests)]
-            request.start_async({0: batch[i:i + 1]})
+            request.start_async({0: batch.slot(i)})  # placed while the others run
             in_flight.append((i, request))
         while in_flight:
             finish()
@@ -293,8 +310,7 @@ class YoloDetector:
     def _detect_same(self, frames: Sequence[np.ndarray], geometry: Geometry) -> list[Detections]:
         from ultralytics.utils.nms import non_max_suppression
 
-        batch = self._buffer.fill(frames, geometry)
-        raw = self._yolo(batch)
+        raw = self._yolo(self._buffer.batch(frames, geometry))
         kept = non_max_suppression(
             raw, self.conf, IOU, self.classes, max_det=MAX_DET, end2end=self._yolo.end2end,
         )
