@@ -159,7 +159,8 @@ class _Job:
         # counters written by one stage each, read by the progress loop
         self.frames_read = 0
         self.people_found = 0
-        self.preview: tuple[int, np.ndarray] | None = None
+        self.latest_image: tuple[int, np.ndarray] | None = None  # last written output frame
+        self.preview: tuple[int, np.ndarray] | None = None  # its thumbnail, made on report
         self.stage_seconds = {"read": 0.0, "detect": 0.0, "render": 0.0, "write": 0.0}
         if video_output:
             self.stage_seconds["video"] = 0.0
@@ -309,7 +310,7 @@ class _Job:
                 self._stop_for(SIZE_CAP, item)
                 return
             self.people_found += item.people
-            self.preview = (item.index, _thumbnail(item.image))
+            self.latest_image = (item.index, item.image)  # thumbnailed only when reported
             self.stage_seconds["write"] += time.perf_counter() - clock
 
     def _write_video(self) -> None:
@@ -334,6 +335,9 @@ class _Job:
         processing = max(elapsed - self.processing_started, 1e-6)
         fps = self.frames_read / processing
         eta = (total - self.frames_read) / fps if total and fps > 0 else None
+        latest = self.latest_image
+        if latest is not None and (self.preview is None or self.preview[0] != latest[0]):
+            self.preview = (latest[0], _thumbnail(latest[1]))
         preview = self.preview
         return Progress(
             stage=stage,
@@ -359,6 +363,7 @@ class _Job:
 
     def execute(self) -> Iterator[Progress | Result]:
         self.processing_started = time.monotonic() - self.started
+        cv2.setNumThreads(1)  # resize/encode run beside a detector that already uses every core
         self.sink = ZipSink(self.output, self.settings.max_bytes, temp_dir=self.job_dir)
         threads = [
             self._stage("reader", self._read),
