@@ -23,6 +23,12 @@ _END_RECORDS = 22 + 56 + 20  # end record, plus zip64 end records in case they a
 _CSV_NAME = "detections.csv"
 
 
+def _csv_text(rows: list[list[str]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    return buffer.getvalue()
+
+
 def _deflate_bound(raw: int) -> int:
     """Deflate never grows data by more than this (stored blocks: 5 bytes per 16 KiB)."""
     return raw + 5 * (raw // 16384 + 1) + 64
@@ -45,8 +51,7 @@ class ZipSink:
         except OSError as err:
             raise OutputError(f"Cannot write {self.path}: {err.strerror or err}") from err
         self._csv_file = tempfile.TemporaryFile("w+", encoding="utf-8", newline="", dir=temp_dir)
-        self._csv_writer = csv.writer(self._csv_file)
-        self._add_csv_rows([list(CSV_HEADER)])
+        self._add_csv_text(_csv_text([list(CSV_HEADER)]))
 
     def __enter__(self) -> "ZipSink":
         return self
@@ -57,10 +62,7 @@ class ZipSink:
         else:
             self.abort()
 
-    def _add_csv_rows(self, rows: list[list[str]]) -> None:
-        buffer = io.StringIO()
-        csv.writer(buffer).writerows(rows)
-        text = buffer.getvalue()
+    def _add_csv_text(self, text: str) -> None:
         self._csv_file.write(text)
         self._csv_raw_bytes += len(text.encode("utf-8"))
 
@@ -84,30 +86,27 @@ class ZipSink:
     def add_image(self, name: str, data: bytes, rows: list[list[str]]) -> bool:
         """Store one encoded image (already compressed: stored, not deflated) and its CSV
         rows. Returns False, writing nothing, when it would break the size cap."""
+        text = _csv_text(rows)
         if self.max_bytes is not None:
-            buffer = io.StringIO()
-            csv.writer(buffer).writerows(rows)
-            extra_csv = len(buffer.getvalue().encode("utf-8"))
-            if self._final_size((name, len(data)), extra_csv) > self.max_bytes:
+            if self._final_size((name, len(data)), len(text.encode("utf-8"))) > self.max_bytes:
                 return False
         try:
             self._zip.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
         except OSError as err:
             raise OutputError(f"Writing {self.path.name} failed: {err.strerror or err}") from err
         self._central_bytes += _CENTRAL_HEADER + len(name.encode("utf-8"))
-        self._add_csv_rows(rows)
+        self._add_csv_text(text)
         self.images += 1
         return True
 
     def add_rows(self, rows: list[list[str]]) -> bool:
         """CSV rows of a frame that has no image here (it is only in the video). False when
         they would break the size cap."""
+        text = _csv_text(rows)
         if self.max_bytes is not None and rows:
-            buffer = io.StringIO()
-            csv.writer(buffer).writerows(rows)
-            if self._final_size(None, len(buffer.getvalue().encode("utf-8"))) > self.max_bytes:
+            if self._final_size(None, len(text.encode("utf-8"))) > self.max_bytes:
                 return False
-        self._add_csv_rows(rows)
+        self._add_csv_text(text)
         return True
 
     def close(self) -> Path:
