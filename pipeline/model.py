@@ -483,5 +483,6 @@ def _read_metadata(folder: Path) -> dict:
 
 
 def _one_line(err: Exception) -> str:
-    text = " ".join(str(err).split())
+    """The error as one line, without ultralytics' emoji and trailing dots."""
+    text = " ".join(str(err).replace("❌", "").split()).rstrip(". ")
     return text[:300] or type(err).__name__
