@@ -71,3 +71,14 @@ def test_concurrent_calls_all_correct_and_nothing_leaks(tmp_path):
             assert [p.suffix for p in folder.iterdir()] == [".zip"], list(folder.iterdir())
         leaked = sorted(p.name for p in server_tmp.iterdir() if p.name.startswith("mosaic-job-"))
         assert leaked == [], f"job temp folders left: {leaked}"
+
+
+def test_upload_over_the_input_limit_is_refused(tmp_path):
+    """MOSAIC_MAX_INPUT_MB caps uploads (Gradio's max_file_size); the 0.23 MB sample is over
+    a 0.1 MB limit and never reaches a job."""
+    with running_app(tmp_path / "app", MOSAIC_MAX_INPUT_MB="0.1") as app:
+        client = Client(app.url, verbose=False, download_files=str(tmp_path / "dl"), analytics_enabled=False)
+        with pytest.raises(Exception) as err:
+            client.predict(handle_file(str(SAMPLE)), api_name="/process")
+        assert "exceeds the maximum file size" in str(err.value), str(err.value)
+        assert app.job_dirs() == set()
