@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from app_server import SAMPLE, SAMPLE_FRAMES, SAMPLE_SIZE, long_clip, running_app  # noqa: E402
@@ -205,7 +206,11 @@ def test_bad_input_and_missing_model_are_messages_on_the_page(page, app, tmp_pat
 
     upload(page, SAMPLE)
     page.get_by_text("Advanced").click()
-    page.get_by_label("Model").fill("/nonexistent/model.pt")
+    model_box = page.get_by_label("Model")
+    model_box.wait_for(state="visible")  # the accordion's content is mounted as it opens
+    model_box.fill("/nonexistent/model.pt")
+    model_box.press("Tab")  # blur: Gradio commits the value to the component
+    expect(model_box).to_have_value("/nonexistent/model.pt")
     page.click("#start-button")
     summary = wait_for_text(page, "#summary", r"❌.*model", 30_000)
     assert "MOSAIC_MODEL" in summary and "/nonexistent/model.pt" in summary, summary
