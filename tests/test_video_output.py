@@ -11,6 +11,7 @@ import threading
 import zipfile
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -167,3 +168,80 @@ def test_cli_video_flag(tmp_path):
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["video_frames"] == 40 and Path(summary["video"]).exists()
     assert Path(summary["zip"]) == tmp_path / "clip name é_mosaic.zip"
+
+
+def _clip_with_aac(path: Path, seconds: float = 2.0) -> Path:
+    """H.264 + AAC in MP4, made with PyAV: an audio track that fits MP4 as it is."""
+    frames = [f.image for f in read_frames(CLIP)][: int(seconds * 10)]
+    rate = 44100
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=10)
+        video.width, video.height, video.pix_fmt = 768, 576, "yuv420p"
+        audio = out.add_stream("aac", rate=rate)
+        audio.layout = "stereo"
+        t = np.arange(int(seconds * rate)) / rate
+        tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+        samples = np.stack([tone, tone])  # planar stereo
+        for start in range(0, samples.shape[1], 1024):
+            chunk = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, start:start + 1024]),
+                                               format="fltp", layout="stereo")
+            chunk.sample_rate, chunk.pts = rate, start
+            for packet in audio.encode(chunk):
+                out.mux(packet)
+        for image in frames:
+            for packet in video.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
+                out.mux(packet)
+        for stream in (video, audio):
+            for packet in stream.encode(None):
+                out.mux(packet)
+    return path
+
+
+def test_aac_audio_is_copied_not_reencoded(tmp_path):
+    source = _clip_with_aac(tmp_path / "with_aac.mp4")
+    video = tmp_path / "out.mp4"
+    run_to_result(source, Settings(interval=10), output=tmp_path / "out.zip", detector=FixedBoxDetector(),
+                  video_output=video, work_dir=tmp_path)
+
+    def audio_payloads(path: Path) -> list[bytes]:
+        with av.open(str(path)) as container:
+            return [bytes(p) for p in container.demux(container.streams.audio[0]) if p.size]
+
+    assert audio_payloads(video) == audio_payloads(source), "AAC must be copied packet for packet"
+
+
+@pytest.mark.parametrize("codec, suffix", [("libvpx-vp9", ".webm"), ("libx264", ".mov"), ("mpeg4", ".mkv")])
+def test_other_containers_in_and_a_browser_mp4_out(tmp_path, codec, suffix):
+    frames = [f.image for f in read_frames(CLIP)][:12]
+    source = tmp_path / f"clip{suffix}"
+    with av.open(str(source), "w") as out:
+        stream = out.add_stream(codec, rate=10)
+        stream.width, stream.height, stream.pix_fmt = 768, 576, "yuv420p"
+        for image in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    result = run_to_result(source, Settings(interval=4), output=tmp_path / "out.zip", detector=FixedBoxDetector(),
+                           video_output=tmp_path / "out.mp4", work_dir=tmp_path)
+    assert result.images_written == 3 and result.video_frames == 12
+    with av.open(str(result.video_path)) as container:
+        assert container.streams.video[0].codec_context.name == "h264"
+
+
+def test_rotated_source_gives_an_upright_video(tmp_path):
+    ffmpeg = shutil.which("ffmpeg")
+    assert ffmpeg, "ffmpeg missing: run tests/setup_system.sh"
+    rotated = tmp_path / "rotated.mp4"
+    subprocess.run([ffmpeg, "-v", "error", "-i", str(CLIP), "-c", "copy", "-metadata:s:v:0", "rotate=90",
+                    str(rotated)], check=True)
+    result = run_to_result(rotated, Settings(interval=40), output=tmp_path / "out.zip",
+                           detector=FixedBoxDetector(missing=set(range(40))), video_output=tmp_path / "out.mp4",
+                           work_dir=tmp_path)
+    streams = ffprobe(result.video_path, "-show_streams")["streams"]
+    v = next(s for s in streams if s["codec_type"] == "video")
+    assert (v["width"], v["height"]) == (576, 768), "the picture itself is upright"
+    assert not any(sd.get("rotation") for sd in v.get("side_data_list", [])), "no rotation left to apply"
+    upright = next(read_frames(rotated)).image  # our reader applies the rotation, as players do
+    first = next(read_frames(result.video_path)).image
+    assert np.abs(first.astype(int) - upright.astype(int)).mean() < 6  # H.264 loss only
