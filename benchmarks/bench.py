@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -189,7 +188,6 @@ def main(argv=None) -> int:
         original_loop(str(args.video), args.model, args.interval, args.out)
         return 0
 
-    import cv2
     import torch
     from ultralytics import YOLO
 

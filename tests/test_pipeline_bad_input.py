@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mediakit import leftovers, truncated_copy, zero_frame_video
-from pipeline import DownloadError, InputError, MosaicError, Settings, SettingsError, run, run_to_result
+from pipeline import DownloadError, InputError, MosaicError, Settings, SettingsError, run_to_result
 
 
 def _not_a_video(tmp: Path, excerpt: Path) -> Path:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from mediakit import CSV_COLUMNS, IMAGE_NAME, decode_frames, image_size, leftovers, read_zip
-from pipeline import Settings, run, run_to_result
+from pipeline import run, run_to_result
 from pipeline.events import Progress, Result
 
 

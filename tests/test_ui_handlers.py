@@ -25,7 +25,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from app_server import SAMPLE, SAMPLE_FRAMES, SAMPLE_SIZE, long_clip  # noqa: E402
-from mediakit import CSV_COLUMNS, IMAGE_NAME, decode_frames, image_size, mosaic_threads, read_zip  # noqa: E402
+from mediakit import CSV_COLUMNS, IMAGE_NAME, decode_frames, image_size, read_zip  # noqa: E402
 from pipeline import Settings  # noqa: E402
 from pipeline.errors import InputError, SettingsError  # noqa: E402
 from ui import handlers  # noqa: E402
