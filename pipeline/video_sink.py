@@ -8,6 +8,7 @@ under the final name.
 """
 from __future__ import annotations
 
+import heapq
 import os
 from fractions import Fraction
 from pathlib import Path
@@ -104,39 +105,37 @@ def _mux_with_audio(video_path: Path, source: Path, out_path: Path) -> None:
     with av.open(str(video_path)) as video_in, av.open(str(source)) as source_in, \
             av.open(str(out_path), mode="w", format="mp4", options={"movflags": "+faststart"}) as out:
         video_stream = video_in.streams.video[0]
-        out_video = out.add_stream_from_template(video_stream)
-        audio_in = source_in.streams.audio[0] if source_in.streams.audio else None
-        packets = [((p, out_video)) for p in video_in.demux(video_stream)]
-        if audio_in is None:
-            for packet, stream in packets:
-                if packet.dts is not None:
-                    packet.stream = stream
-                    out.mux(packet)
-            return
-        audio_packets = list(_audio_packets(audio_in, source_in, out))
-        merged = sorted(
-            [p for p in packets if p[0].dts is not None] + audio_packets,
-            key=lambda item: float(item[0].dts * item[0].time_base),
-        )
-        for packet, stream in merged:
+        tracks = [_timed(video_in.demux(video_stream), out.add_stream_from_template(video_stream))]
+        if source_in.streams.audio:
+            out_audio, audio_packets = _audio_track(source_in.streams.audio[0], source_in, out)
+            tracks.append(_timed(audio_packets, out_audio))
+        # Each track is already in time order: merge them lazily, never the whole file in memory.
+        for _, packet, stream in heapq.merge(*tracks, key=lambda item: item[0]):
             packet.stream = stream
             out.mux(packet)
 
 
-def _audio_packets(audio_in, source_in, out):
-    """(packet, output stream) pairs for the audio track: copied or re-encoded to AAC."""
-    codec = audio_in.codec_context.name
-    if codec in COPYABLE_AUDIO:
-        out_audio = out.add_stream_from_template(audio_in)
-        for packet in source_in.demux(audio_in):
-            if packet.dts is not None:
-                yield packet, out_audio
-        return
+def _timed(packets, stream):
+    """(time in seconds, packet, output stream) for each packet that has a timestamp."""
+    for packet in packets:
+        if packet.dts is not None:
+            yield float(packet.dts * packet.time_base), packet, stream
+
+
+def _audio_track(audio_in, source_in, out):
+    """The output audio stream (made now, before the header is written) and its packets:
+    copied when the codec plays in MP4 everywhere, else re-encoded to AAC."""
+    if audio_in.codec_context.name in COPYABLE_AUDIO:
+        return out.add_stream_from_template(audio_in), source_in.demux(audio_in)
     rate = audio_in.codec_context.sample_rate or 48000
     out_audio = out.add_stream("aac", rate=rate)
     out_audio.bit_rate = AAC_BITRATE
     layout = "stereo" if (audio_in.codec_context.channels or 2) >= 2 else "mono"
     out_audio.layout = layout
+    return out_audio, _aac_packets(audio_in, source_in, out_audio, rate, layout)
+
+
+def _aac_packets(audio_in, source_in, out_audio, rate: int, layout: str):
     resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate,
                                   frame_size=out_audio.codec_context.frame_size or 1024)
     counter = [0]  # samples encoded so far
@@ -153,10 +152,10 @@ def _audio_packets(audio_in, source_in, out):
                 yield from _encode_counted(out_audio, chunk, counter, rate)
     for chunk in resampler.resample(None):
         yield from _encode_counted(out_audio, chunk, counter, rate)
-    yield from ((p, out_audio) for p in out_audio.encode(None))
+    yield from out_audio.encode(None)
 
 
 def _encode_counted(out_audio, chunk, counter: list[int], rate: int):
     chunk.pts, chunk.time_base = counter[0], Fraction(1, rate)
     counter[0] += chunk.samples
-    yield from ((p, out_audio) for p in out_audio.encode(chunk))
+    yield from out_audio.encode(chunk)
