@@ -18,8 +18,8 @@ VIDEO_BYTES_PER_PIXEL_FRAME = 0.15  # H.264 at CRF 20 stays well under this
 def estimate_output_bytes(info: VideoInfo, settings: Settings, make_video: bool) -> int:
     """What a run may write: the ZIP (its cap when set) plus the video, twice (it is
     encoded once and remuxed with the audio once), plus working room."""
-    scale = settings.scale_pct / 100.0
-    pixels = info.width * info.height * scale * scale
+    out_w, out_h = settings.output_size(info.width, info.height)
+    pixels = out_w * out_h
     frames = info.frame_count or 1
     images = math.ceil(frames / settings.interval)
     if settings.max_images is not None:

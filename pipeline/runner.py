@@ -254,9 +254,7 @@ class _Job:
 
     def _render(self) -> None:
         settings, info = self.settings, self.info
-        scale = settings.scale_pct / 100.0
-        out_w = max(1, round(info.width * scale))
-        out_h = max(1, round(info.height * scale))
+        out_w, out_h = settings.output_size(info.width, info.height)
         ext = settings.image_format
         params = [cv2.IMWRITE_JPEG_QUALITY, settings.jpeg_quality] if ext == "jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 1]
         digits = max(6, len(str(info.frame_count)))
@@ -286,7 +284,7 @@ class _Job:
             self.stage_seconds["render"] += time.perf_counter() - clock
             self._put(self.rendered, rendered)
             if self.video_output is not None:
-                self._put(self.to_video, (frame.index, frame.time_s, image))
+                self._put(self.to_video, (frame.time_s, image))
         self._put(self.rendered, _END)
         if self.video_output is not None:
             self._put(self.to_video, _END)
@@ -319,7 +317,7 @@ class _Job:
             if item is _END:
                 return
             clock = time.perf_counter()
-            index, time_s, image = item
+            time_s, image = item
             self.video_sink.write(image, time_s)
             self.stage_seconds["video"] += time.perf_counter() - clock
 
@@ -343,10 +341,10 @@ class _Job:
             stage=stage,
             frames_read=self.frames_read,
             frames_total=total,
-            images_written=self.sink.images if self.sink else 0,
+            images_written=self.sink.images,
             images_expected=self.images_expected,
             people_found=self.people_found,
-            bytes_written=self.sink.bytes_written if self.sink else 0,
+            bytes_written=self.sink.bytes_written,
             max_bytes=self.settings.max_bytes,
             fps=fps,
             eta_s=None if eta is None else max(eta, 0.0),
@@ -372,10 +370,9 @@ class _Job:
             self._stage("writer", self._write),
         ]
         if self.video_output is not None:
-            scale = self.settings.scale_pct / 100.0
             self.video_sink = VideoSink(
-                self.video_output, self.video_path, max(1, round(self.info.width * scale)),
-                max(1, round(self.info.height * scale)), self.info.fps, self.info.time_base,
+                self.video_output, self.video_path, *self.settings.output_size(self.info.width, self.info.height),
+                self.info.fps, self.info.time_base,
             )
             threads.append(self._stage("video writer", self._write_video))
         finished = False
@@ -393,10 +390,10 @@ class _Job:
                 raise MosaicError(f"The {stage} stage failed: {type(err).__name__}: {err}") from err
             if self.stop_reason == COMPLETED and self.frames_read == 0:
                 raise InputError(f"{self.video_path.name} has no readable frames")
-            yield self._progress("finishing", "Writing detections.csv")
             if self.video_sink is not None:
                 yield self._progress("finishing", "Adding the audio to the video")
                 video_path = self.video_sink.close()
+            yield self._progress("finishing", "Writing detections.csv")
             zip_path = self.sink.close()
             finished = True
         finally:

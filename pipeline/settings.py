@@ -95,6 +95,11 @@ class Settings:
         if not is_int(self.min_cell_px) or not 1 <= self.min_cell_px <= 256:
             yield f"minimum cell size must be 1-256 px (got {self.min_cell_px!r})"
 
+    def output_size(self, width: int, height: int) -> tuple[int, int]:
+        """(width, height) of the output for a source of this size, at scale_pct."""
+        scale = self.scale_pct / 100.0
+        return max(1, round(width * scale)), max(1, round(height * scale))
+
     @property
     def max_bytes(self) -> int | None:
         return None if self.max_mb is None else int(self.max_mb * 1_000_000)
