@@ -114,10 +114,14 @@ def _progress_html(event: Progress) -> str:
         parts.append(f"{event.images_written} images, {event.people_found} people masked")
     elif event.message:
         parts.append(html.escape(event.message))
+    return _bar_html(pct, " · ".join(parts))
+
+
+def _bar_html(pct: float, text_html: str) -> str:
     return (
         '<div id="job-progress">'
         f'<div class="bar"><div class="fill" style="width:{pct:.1f}%"></div></div>'
-        f'<div class="text">{" · ".join(parts)}</div></div>'
+        f'<div class="text">{text_html}</div></div>'
     )
 
 
@@ -127,10 +131,7 @@ def _bytes_text(written: int, max_bytes: int | None) -> str:
 
 
 def _finished_html(text: str) -> str:
-    return (
-        '<div id="job-progress"><div class="bar"><div class="fill" style="width:100%"></div></div>'
-        f'<div class="text">{html.escape(text)}</div></div>'
-    )
+    return _bar_html(100.0, html.escape(text))
 
 
 def _result_markdown(result: Result) -> str:
