@@ -42,6 +42,8 @@ class Result:
     video: VideoInfo
     images_written: int
     images_expected: int
+    # Frames that went all the way through (masked, listed, in the video). On an early stop
+    # these are the frames before stopped_at_frame, even if the reader had gone further.
     frames_read: int
     people_found: int  # boxes masked in the written images
     zip_bytes: int

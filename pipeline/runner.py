@@ -453,7 +453,8 @@ class _Job:
             video=self.info,
             images_written=self.sink.images,
             images_expected=self.images_expected,
-            frames_read=self.frames_read,
+            # what went through, not how far the reader ran ahead: agrees with stopped_at_frame
+            frames_read=self.frames_read if stopped_at is None else stopped_at[0],
             people_found=self.people_found,
             zip_bytes=zip_path.stat().st_size,
             stop_reason=self.stop_reason,

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from mediakit import decode_frames, padded_boxes, read_zip, union_mask
-from pipeline import USER_STOP, Cancelled, OutputError, Settings, kept_path, run
+from pipeline import USER_STOP, Cancelled, OutputError, Settings, kept_path, run, run_to_result
 from pipeline.events import Progress, Result
 
 W, H, FPS, FRAMES = 768, 576, 10, 30  # the excerpt
@@ -331,3 +331,18 @@ def test_sink_abort_never_raises_when_its_folder_is_gone(tmp_path, excerpt):
     zip_sink.abort()
     video.abort()
     zip_sink.abort()
+
+
+# -- counts that agree -------------------------------------------------------------------
+def test_cap_stop_counts_the_frames_that_went_through_not_how_far_the_reader_ran(vtest_avi, box_detector,
+                                                                                    tmp_path, no_stray_threads):
+    """vtest.avi is 795 frames: the reader runs well past the cap frame before the writer
+    stops; the Result's frame count must be the cap frame, as the message says."""
+    result = run_to_result(vtest_avi, Settings(interval=5, max_images=7), output=tmp_path / "o.zip",
+                           detector=box_detector([BOX]), work_dir=tmp_path)
+    assert result.stop_reason == "image_cap" and result.stopped_at_frame == 35
+    assert result.frames_read == 35
+    assert "Stopped at frame 35 (t=3.5 s)" in result.message
+    assert result.summary()["frames_read"] == result.summary()["stopped_at_frame"] == 35
+    assert read_zip(result.zip_path).frame_indices() == list(range(0, 35, 5))
+
