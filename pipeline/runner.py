@@ -25,7 +25,7 @@ from . import source as source_mod
 from .detection import Detector, ReplayDetector, csv_rows
 from .disk import ensure_free_space, estimate_output_bytes
 from .errors import Cancelled, InputError, MosaicError, OutputError
-from .events import COMPLETED, IMAGE_CAP, SIZE_CAP, USER_STOP, Progress, Result
+from .events import COMPLETED, IMAGE_CAP, NO_PERSON_WARNING, SIZE_CAP, USER_STOP, Progress, Result
 from .mosaic import MaskStyle, cover_boxes
 from .outputs import check_outputs, kept_path
 from .settings import Settings
@@ -465,6 +465,7 @@ class _Job:
             frames_promised=self.info.frame_count,
             video_path=video_path,
             video_frames=self.video_sink.frames if self.video_sink else 0,
+            warnings=(NO_PERSON_WARNING,) if self.sink.rows == 0 else (),
         )
 
 

@@ -8,6 +8,7 @@ byte-for-byte unchanged, not one new file in any folder, no pipeline thread left
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -21,7 +22,7 @@ import numpy as np
 import pytest
 
 from mediakit import decode_frames, padded_boxes, read_zip, union_mask
-from pipeline import USER_STOP, Cancelled, OutputError, Settings, kept_path, run, run_to_result
+from pipeline import NO_PERSON_WARNING, USER_STOP, Cancelled, OutputError, Settings, kept_path, run, run_to_result
 from pipeline.events import Progress, Result
 
 W, H, FPS, FRAMES = 768, 576, 10, 30  # the excerpt
@@ -333,7 +334,7 @@ def test_sink_abort_never_raises_when_its_folder_is_gone(tmp_path, excerpt):
     zip_sink.abort()
 
 
-# -- counts that agree -------------------------------------------------------------------
+# -- counts that agree, and a warning when nobody was found -------------------------------
 def test_cap_stop_counts_the_frames_that_went_through_not_how_far_the_reader_ran(vtest_avi, box_detector,
                                                                                     tmp_path, no_stray_threads):
     """vtest.avi is 795 frames: the reader runs well past the cap frame before the writer
@@ -346,3 +347,29 @@ def test_cap_stop_counts_the_frames_that_went_through_not_how_far_the_reader_ran
     assert result.summary()["frames_read"] == result.summary()["stopped_at_frame"] == 35
     assert read_zip(result.zip_path).frame_indices() == list(range(0, 35, 5))
 
+
+def test_cli_warns_when_nobody_was_detected(workspace, capsys, no_stray_threads):
+    from pipeline.cli import main
+
+    code = main(["clip.mp4", "-o", "out/a.zip", "--interval", "10", "--max-images", "2", "--detections", "none.csv"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    summary = json.loads(captured.out.strip().splitlines()[-1])
+    assert summary["warnings"] == [NO_PERSON_WARNING] == ["No person was detected: check the output before sharing."]
+    assert NO_PERSON_WARNING in summary["message"]
+    assert f"warning: {NO_PERSON_WARNING}" in captured.err.splitlines()
+    assert summary["frames_read"] == summary["stopped_at_frame"] == 20  # a cap stop's counts agree here too
+    assert read_zip(workspace / "out" / "a.zip").csv_rows() == []
+
+
+def test_no_warning_when_people_were_masked_even_only_in_the_video(excerpt, tmp_path, box_detector):
+    found = run_to_result(excerpt, Settings(interval=10), output=tmp_path / "a.zip", detector=box_detector([BOX]))
+    assert found.warnings == () and NO_PERSON_WARNING not in found.message
+    # one person on frame 3 only: no captured image shows them, the video does
+    boxes = tmp_path / "boxes.csv"
+    boxes.write_text("frame,x1,y1,x2,y2\n3,300,150,420,400\n")
+    video_only = run_to_result(excerpt, Settings(interval=10, hold_s=0.0, detections_csv=boxes),
+                               output=tmp_path / "b.zip", video_output=tmp_path / "b.mp4")
+    assert video_only.people_found == 0 and video_only.warnings == ()
+    nobody = run_to_result(excerpt, Settings(interval=10), output=tmp_path / "c.zip", detector=box_detector([]))
+    assert nobody.warnings == (NO_PERSON_WARNING,) and nobody.message.endswith(NO_PERSON_WARNING)
