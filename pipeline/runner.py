@@ -88,7 +88,11 @@ def run(
     cancel = cancel or threading.Event()
     finish = finish or threading.Event()
     started = time.monotonic()
-    job_dir = Path(tempfile.mkdtemp(prefix="mosaic-job-", dir=work_dir))
+    try:
+        job_dir = Path(tempfile.mkdtemp(prefix="mosaic-job-", dir=work_dir))
+    except OSError as err:  # the temp folder is full, read-only or gone: one line, no traceback
+        raise OutputError(f"Cannot make a working folder in {work_dir or tempfile.gettempdir()}: "
+                          f"{err.strerror or err}") from err
     stop_download = threading.Event()  # set on cancel and whenever this generator ends
     try:
         text = str(source).strip()

@@ -373,3 +373,12 @@ def test_no_warning_when_people_were_masked_even_only_in_the_video(excerpt, tmp_
     assert video_only.people_found == 0 and video_only.warnings == ()
     nobody = run_to_result(excerpt, Settings(interval=10), output=tmp_path / "c.zip", detector=box_detector([]))
     assert nobody.warnings == (NO_PERSON_WARNING,) and nobody.message.endswith(NO_PERSON_WARNING)
+
+
+def test_unwritable_working_folder_is_one_line_too(workspace, read_only_dir, box_detector, no_stray_threads):
+    before = _tree(workspace)
+    with pytest.raises(OutputError) as caught:
+        run_to_result("clip.mp4", Settings(), output="out/a.zip", detector=box_detector([BOX]), work_dir=read_only_dir)
+    assert "working folder" in str(caught.value) and "Read-only file system" in str(caught.value)
+    assert "\n" not in str(caught.value)
+    assert _tree(workspace) == before
