@@ -26,7 +26,7 @@ from .detection import Detector, ReplayDetector, csv_rows
 from .disk import ensure_free_space, estimate_output_bytes
 from .errors import Cancelled, InputError, MosaicError, OutputError
 from .events import COMPLETED, IMAGE_CAP, NO_PERSON_WARNING, SIZE_CAP, USER_STOP, Progress, Result
-from .mosaic import MaskStyle, cover_boxes
+from .maskers import MaskStyle, cover
 from .outputs import check_outputs, kept_path
 from .settings import Settings
 from .tracking import TemporalHold
@@ -300,10 +300,7 @@ class _Job:
             height, width = image.shape[:2]
             if (out_w, out_h) != (width, height):
                 image = cv2.resize(image, (out_w, out_h), interpolation=cv2.INTER_AREA)
-            boxes = detections.xyxy * np.array(
-                [out_w / width, out_h / height, out_w / width, out_h / height], np.float32
-            )
-            cover_boxes(image, boxes, self.mask)
+            cover(image, detections.scaled(out_w / width, out_h / height), self.mask)
             rows = csv_rows(frame.index, frame.time_s, detections)
             rendered = _Rendered(frame.index, frame.time_s, None, None, rows, len(detections), None)
             if captured:

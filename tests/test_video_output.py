@@ -18,7 +18,7 @@ import pytest
 
 from pipeline import Cancelled, Result, Settings, run, run_to_result
 from pipeline.detection import Detections
-from pipeline.mosaic import padded_boxes
+from pipeline.maskers import padded_boxes
 from pipeline.video import read_frames
 
 REPO = Path(__file__).resolve().parent.parent
