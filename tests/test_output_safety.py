@@ -184,32 +184,43 @@ def read_only_dir(workspace):
     subprocess.run(["umount", str(mount_point)], check=False)
 
 
-# name -> (prepare(workspace) -> argv, words the error line must contain)
+def _link(name: str, hard: bool = False):
+    """A setup step: `name` made a symlink (or hard link) to clip.mp4."""
+    def make(w: Path) -> None:
+        os.link(w / "clip.mp4", w / name) if hard else (w / name).symlink_to(w / "clip.mp4")
+    return make
+
+
+def _copy_of_clip(name: str):
+    return lambda w: shutil.copy(w / "clip.mp4", w / name)
+
+
+# name -> (argv, words the error line must name, setup step or None); paths are relative to
+# the workspace, which is the current folder
 REFUSALS = {
-    "-o is the input": (lambda w: ["clip.mp4", "-o", "clip.mp4"], ["clip.mp4", "same file as the input"]),
-    "--video is the input": (lambda w: ["clip.mp4", "-o", "out/a.zip", "--video", "clip.mp4"],
-                             ["clip.mp4", "same file as the input"]),
-    "--video is -o": (lambda w: ["clip.mp4", "-o", "out/a.zip", "--video", "out/a.zip"],
-                      ["out/a.zip", "same file"]),
-    "--video is -o spelled otherwise": (lambda w: ["clip.mp4", "-o", "out/a.zip", "--video", str(w / "out/../out/a.zip")],
-                                        ["out/a.zip", "out/../out/a.zip", "same file"]),
-    "-o is the input via ./": (lambda w: ["clip.mp4", "-o", "./clip.mp4"], ["clip.mp4", "same file as the input"]),
-    "-o is the input via ..": (lambda w: [str(w / "clip.mp4"), "-o", "out/../clip.mp4"],
-                               ["out/../clip.mp4", "same file as the input"]),
-    "input reached through a symlink": (lambda w: (w / "link.mp4").symlink_to(w / "clip.mp4") or
-                                        ["link.mp4", "--video", "clip.mp4"], ["link.mp4", "clip.mp4"]),
-    "-o is a symlink to the input": (lambda w: (w / "out" / "link.zip").symlink_to(w / "clip.mp4") or
-                                     ["clip.mp4", "-o", "out/link.zip"], ["out/link.zip", "clip.mp4"]),
-    "-o is a hard link to the input": (lambda w: os.link(w / "clip.mp4", w / "out" / "hard.zip") or
-                                       ["clip.mp4", "-o", "out/hard.zip"], ["out/hard.zip", "clip.mp4"]),
-    "stop-and-keep name of --video is the input": (
-        lambda w: shutil.copy(w / "clip.mp4", w / "v_partial.mp4") and
-        ["v_partial.mp4", "-o", "out/a.zip", "--video", "v.mp4"], ["v.mp4", "v_partial.mp4", "same file as the input"]),
-    "-o is the detections CSV": (lambda w: ["clip.mp4", "-o", "none.csv"], ["none.csv", "same file as the input"]),
-    "parent of --video is the input file": (lambda w: ["clip.mp4", "-o", "out/a.zip", "--video", "clip.mp4/v.mp4"],
-                                            ["clip.mp4", "not a folder"]),
-    "parent of -o is a file": (lambda w: ["clip.mp4", "-o", "notes.txt/sub/a.zip"], ["notes.txt", "not a folder"]),
-    "-o is a folder": (lambda w: ["clip.mp4", "-o", "out"], ["out", "is a folder"]),
+    "-o is the input": (["clip.mp4", "-o", "clip.mp4"], ["clip.mp4", "same file as the input"], None),
+    "--video is the input": (["clip.mp4", "-o", "out/a.zip", "--video", "clip.mp4"],
+                             ["clip.mp4", "same file as the input"], None),
+    "--video is -o": (["clip.mp4", "-o", "out/a.zip", "--video", "out/a.zip"], ["out/a.zip", "same file"], None),
+    "--video is -o spelled otherwise": (["clip.mp4", "-o", "out/a.zip", "--video", "out/../out/a.zip"],
+                                        ["out/a.zip", "out/../out/a.zip", "same file"], None),
+    "-o is the input via ./": (["clip.mp4", "-o", "./clip.mp4"], ["clip.mp4", "same file as the input"], None),
+    "-o is the input via ..": (["clip.mp4", "-o", "out/../clip.mp4"], ["out/../clip.mp4", "same file as the input"],
+                               None),
+    "input reached through a symlink": (["link.mp4", "--video", "clip.mp4"], ["link.mp4", "clip.mp4"],
+                                        _link("link.mp4")),
+    "-o is a symlink to the input": (["clip.mp4", "-o", "out/link.zip"], ["out/link.zip", "clip.mp4"],
+                                     _link("out/link.zip")),
+    "-o is a hard link to the input": (["clip.mp4", "-o", "out/hard.zip"], ["out/hard.zip", "clip.mp4"],
+                                       _link("out/hard.zip", hard=True)),
+    "stop-and-keep name of --video is the input": (["v_partial.mp4", "-o", "out/a.zip", "--video", "v.mp4"],
+                                                   ["v.mp4", "v_partial.mp4", "same file as the input"],
+                                                   _copy_of_clip("v_partial.mp4")),
+    "-o is the detections CSV": (["clip.mp4", "-o", "none.csv"], ["none.csv", "same file as the input"], None),
+    "parent of --video is the input file": (["clip.mp4", "-o", "out/a.zip", "--video", "clip.mp4/v.mp4"],
+                                            ["clip.mp4", "not a folder"], None),
+    "parent of -o is a file": (["clip.mp4", "-o", "notes.txt/sub/a.zip"], ["notes.txt", "not a folder"], None),
+    "-o is a folder": (["clip.mp4", "-o", "out"], ["out", "is a folder"], None),
 }
 
 
@@ -229,8 +240,9 @@ def _refused_in_process(argv: list[str], capsys) -> str:
 
 @pytest.mark.parametrize("case", list(REFUSALS))
 def test_bad_output_path_is_refused_with_one_line_and_nothing_changes(case, workspace, capsys, no_stray_threads):
-    prepare, words = REFUSALS[case]
-    argv = prepare(workspace)
+    argv, words, setup = REFUSALS[case]
+    if setup is not None:
+        setup(workspace)
     inputs = [workspace / argv[0], workspace / "none.csv"]
     before_hash = [_sha256(p) for p in inputs]
     before = _tree(workspace)
