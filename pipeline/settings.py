@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import SettingsError
@@ -120,6 +120,10 @@ class Settings:
             yield f"hold must be 0-10 seconds (got {self.hold_s!r})"
         if not is_int(self.min_cell_px) or not 1 <= self.min_cell_px <= 256:
             yield f"minimum cell size must be 1-256 px (got {self.min_cell_px!r})"
+
+    def captures(self, index: int) -> bool:
+        """Whether frame `index` (its position in the stream) goes into the ZIP."""
+        return index % self.interval == 0
 
     def output_size(self, width: int, height: int) -> tuple[int, int]:
         """(width, height) of the output for a source of this size, at scale_pct."""
