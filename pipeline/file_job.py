@@ -45,11 +45,13 @@ class FileJob:
 
     def __init__(self, video_path: Path, info: VideoInfo, settings: Settings, output: Path,
                  detector: Detector, cancel: threading.Event, job_dir: Path, started: float,
-                 video_output: Path | None = None, finish: threading.Event | None = None):
+                 video_output: Path | None = None, finish: threading.Event | None = None,
+                 detect_only: bool = False):
         self.video_path, self.info, self.settings = video_path, info, settings
         self.output, self.video_output = output, video_output
         self.cancel, self.finish = cancel, finish or threading.Event()
         self.job_dir, self.started = job_dir, started
+        self.detect_only = detect_only  # boxes for a review: detections.csv, no images
         self.engine = Engine()
         self.detect = DetectStage(detector, settings, info.fps)
         self.renderer = Renderer(settings, info)
@@ -101,6 +103,10 @@ class FileJob:
     def _render(self) -> None:
         for frame, detections in self.engine.drain(self.detected):
             clock = time.perf_counter()
+            if self.detect_only:
+                rows = self.renderer.rows(frame, detections)
+                self.engine.put(self.rendered, Rendered(frame.index, frame.time_s, None, None, rows, len(rows), None))
+                continue
             rendered = self.renderer.render(frame, detections)
             self.stage_seconds["render"] += time.perf_counter() - clock
             self.engine.put(self.rendered, rendered)
@@ -117,6 +123,8 @@ class FileJob:
             if item.data is None:  # a frame only in the video: its boxes still go in the CSV
                 if not self.sink.add_rows(item.rows):
                     return self._stop_for(SIZE_CAP, item)
+                if self.detect_only:
+                    self.people_found += item.people
                 continue
             if max_images is not None and self.sink.images >= max_images:
                 return self._stop_for(IMAGE_CAP, item)

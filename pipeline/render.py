@@ -26,7 +26,7 @@ class Rendered:
     data: bytes | None
     rows: list[list[str]]
     people: int
-    image: np.ndarray  # the masked output frame
+    image: np.ndarray | None  # the masked output frame (None for a detect-only run)
 
 
 def mask_style(settings: Settings) -> MaskStyle:
@@ -51,9 +51,12 @@ class Renderer:
             image = cv2.resize(image, (self.out_w, self.out_h), interpolation=cv2.INTER_AREA)
         return cover(image, detections.scaled(self.out_w / width, self.out_h / height), self.style)
 
+    def rows(self, frame: Frame, detections: Detections) -> list[list[str]]:
+        return csv_rows(frame.index, frame.time_s, detections, self.settings.target)
+
     def render(self, frame: Frame, detections: Detections) -> Rendered:
         image = self.mask(frame.image, detections)
-        rows = csv_rows(frame.index, frame.time_s, detections, self.settings.target)
+        rows = self.rows(frame, detections)
         rendered = Rendered(frame.index, frame.time_s, None, None, rows, len(detections), image)
         if self.settings.captures(frame.index):
             ok, encoded = cv2.imencode(f".{self.ext}", image, self.params)

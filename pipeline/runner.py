@@ -43,6 +43,7 @@ def run(
     max_download_bytes: int | None = None,
     video_output: str | Path | None = None,
     finish: threading.Event | None = None,
+    detect_only: bool = False,
 ) -> Iterator[Progress | Result]:
     """Process one video. Yields Progress events, then a Result as the last item.
 
@@ -55,7 +56,12 @@ def run(
     `finish` is "stop and keep what is done": the run stops reading, lets the frames already
     read go through, and keeps a valid ZIP (and video) under `kept_path()` names; the Result
     has stop_reason USER_STOP. Set before any frame is processed, it is a plain cancel.
+
+    `detect_only` writes no images and no video: the ZIP holds only detections.csv, for a
+    review (pipeline/review.py) that a later run renders with settings.detections_csv.
     """
+    if detect_only:
+        video_output = None
     cancel = cancel or threading.Event()
     finish = finish or threading.Event()
     started = time.monotonic()
@@ -116,7 +122,7 @@ def run(
         _check_cancel(cancel, finish)
 
         job = FileJob(video_path, info, settings, Path(output), detector, cancel, job_dir, started,
-                   Path(video_output) if video_output else None, finish)
+                   Path(video_output) if video_output else None, finish, detect_only)
         yield from job.execute()
     finally:
         stop_download.set()  # a download still running stops before its folder goes
