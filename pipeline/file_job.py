@@ -16,6 +16,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from .budget import BufferPlan, plan_buffers
 from .detect_stage import DetectStage
 from .detection import Detector
 from .engine import END, Engine, Stopped
@@ -46,7 +47,7 @@ class FileJob:
     def __init__(self, video_path: Path, info: VideoInfo, settings: Settings, output: Path,
                  detector: Detector, cancel: threading.Event, job_dir: Path, started: float,
                  video_output: Path | None = None, finish: threading.Event | None = None,
-                 detect_only: bool = False):
+                 detect_only: bool = False, plan: BufferPlan | None = None):
         self.video_path, self.info, self.settings = video_path, info, settings
         self.output, self.video_output = output, video_output
         self.cancel, self.finish = cancel, finish or threading.Event()
@@ -64,10 +65,12 @@ class FileJob:
         self.stage_seconds = {"read": 0.0, "detect": 0.0, "render": 0.0, "write": 0.0}
         if video_output:
             self.stage_seconds["video"] = 0.0
-        self.decoded: queue.Queue = queue.Queue(maxsize=2 * settings.batch)
-        self.detected: queue.Queue = queue.Queue(maxsize=2 * settings.batch)
-        self.rendered: queue.Queue = queue.Queue(maxsize=8)
-        self.to_video: queue.Queue = queue.Queue(maxsize=8)
+        # queue depths from the memory budget and the frame size (budget.py)
+        self.plan = plan or plan_buffers(settings, info, make_video=video_output is not None)
+        self.decoded: queue.Queue = queue.Queue(maxsize=self.plan.decoded)
+        self.detected: queue.Queue = queue.Queue(maxsize=self.plan.detected)
+        self.rendered: queue.Queue = queue.Queue(maxsize=self.plan.rendered)
+        self.to_video: queue.Queue = queue.Queue(maxsize=max(1, self.plan.to_video))
         self.sink: ZipSink | None = None
         self.video_sink: VideoSink | None = None
 
@@ -92,7 +95,7 @@ class FileJob:
         self.engine.put(self.decoded, END)
 
     def _detect(self) -> None:
-        for batch in self.engine.batches(self.decoded, self.settings.batch):
+        for batch in self.engine.batches(self.decoded, self.plan.batch):
             for ready in self.detect.push(batch):
                 self.engine.put(self.detected, ready)
             self.stage_seconds["detect"] = self.detect.seconds
@@ -109,9 +112,12 @@ class FileJob:
                 continue
             rendered = self.renderer.render(frame, detections)
             self.stage_seconds["render"] += time.perf_counter() - clock
+            image = rendered.image
+            if rendered.data is None:
+                rendered.image = None  # only captured frames are previewed: keep no copy
             self.engine.put(self.rendered, rendered)
             if self.video_output is not None:
-                self.engine.put(self.to_video, (frame.time_s, rendered.image))
+                self.engine.put(self.to_video, (frame.time_s, image))
         self.engine.put(self.rendered, END)
         if self.video_output is not None:
             self.engine.put(self.to_video, END)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 from . import source as source_mod
+from .budget import plan_buffers
 from .detection import Detector, ReplayDetector
 from .disk import ensure_free_space, estimate_output_bytes
 from .errors import Cancelled, InputError, OutputError
@@ -107,6 +108,7 @@ def run(
         yield Progress(stage="probing", elapsed_s=time.monotonic() - started, message="Reading video")
         info = probe_video(video_path)
         ensure_free_space(Path(output).parent, estimate_output_bytes(info, settings, video_output is not None))
+        plan = plan_buffers(settings, info, make_video=video_output is not None)  # a budget too small fails now
 
         if detector is None:
             if settings.detections_csv is not None:
@@ -122,7 +124,7 @@ def run(
         _check_cancel(cancel, finish)
 
         job = FileJob(video_path, info, settings, Path(output), detector, cancel, job_dir, started,
-                   Path(video_output) if video_output else None, finish, detect_only)
+                   Path(video_output) if video_output else None, finish, detect_only, plan)
         yield from job.execute()
     finally:
         stop_download.set()  # a download still running stops before its folder goes
