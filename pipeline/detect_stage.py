@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Sequence
 
-from .detection import Detector
+from .detection import Detector, ReplayDetector
 from .detections import Detections
 from .errors import MosaicError
 from .settings import Settings
@@ -20,7 +20,10 @@ from .video import Frame
 class DetectStage:
     def __init__(self, detector: Detector, settings: Settings, fps: float):
         self.detector = detector
-        self.hold = TemporalHold(round(settings.hold_s * fps), track_gap=round(fps))
+        replay = detector if isinstance(detector, ReplayDetector) else None  # its ids and drawn boxes
+        self.hold = TemporalHold(round(settings.hold_s * fps), track_gap=round(fps), conf=settings.conf,
+                                 first_id=max(replay.track_ids, default=0) + 1 if replay else 1,
+                                 keyframes=replay.keyframes if replay else None)
         self.seconds = 0.0  # time spent in the detector
 
     def push(self, frames: Sequence[Frame]) -> list[tuple[Frame, Detections]]:
