@@ -109,8 +109,8 @@ def run(
         ensure_free_space(Path(output).parent, estimate_output_bytes(info, settings, video_output is not None))
 
         if detector is None:
-            if settings.detections_csv is not None:
-                detector = ReplayDetector(settings.detections_csv)
+            if settings.detections_csv is not None:  # never loads the model
+                detector = ReplayDetector(settings.detections_csv, (info.width, info.height), info.frame_count)
             else:
                 yield Progress(stage="loading model", elapsed_s=time.monotonic() - started,
                                message=f"Loading {settings.model}")
