@@ -14,6 +14,7 @@ from .errors import Cancelled, MosaicError, SettingsError
 from .events import Progress, Result
 from .runner import run
 from .settings import BACKENDS, DEVICES, IMAGE_FORMATS, MODEL_ENV_VAR, STYLES, Settings
+from .unmask import parse_track_ids
 
 EXIT_BAD_INPUT = 2
 EXIT_CANCELLED = 130
@@ -24,6 +25,13 @@ def _classes(text: str) -> tuple[int, ...]:
         return tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated class ids, got {text!r}")
+
+
+def _track_ids(text: str) -> tuple[int, ...]:
+    try:
+        return parse_track_ids(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,7 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="refuse a Google Drive file larger than this (default: %(default)s)")
     p.add_argument("--detections", default=None, metavar="FILE.csv",
                    help="replay boxes from a CSV (frame,x1,y1,x2,y2[,time_s,score,class,track_id,kind]) instead of "
-                   "running the model; edit a run's detections.csv to add a missed person and re-render")
+                   "running the model; edit a run's detections.csv to add a missed person and re-render "
+                   "(kind=manual rows of one track_id are interpolated between their frames)")
+    p.add_argument("--unmask-tracks", type=_track_ids, default=d["unmask_tracks"].default, metavar="IDS",
+                   help="leave these track ids of the --detections CSV uncovered on every frame, "
+                   "held boxes included, comma-separated (e.g. 3,7)")
     return p
 
 
@@ -90,7 +102,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         image_format=args.format, jpeg_quality=args.quality, device=args.device, backend=args.backend,
         batch=args.batch, imgsz=args.imgsz, conf=args.conf, classes=args.classes, pad_pct=args.pad,
         style=args.style, mosaic_cells=args.cells, min_cell_px=args.min_cell, hold_s=args.hold,
-        detections_csv=args.detections, **extra,
+        detections_csv=args.detections, unmask_tracks=args.unmask_tracks, **extra,
     )
 
 

@@ -24,6 +24,7 @@ from .events import Progress, Result
 from .file_job import FileJob
 from .outputs import check_outputs
 from .settings import Settings
+from .unmask import check_unmask_tracks
 from .video import probe_video
 
 PROGRESS_PERIOD_S = 0.25
@@ -111,8 +112,9 @@ def run(
         plan = plan_buffers(settings, info, make_video=video_output is not None)  # a budget too small fails now
 
         if detector is None:
-            if settings.detections_csv is not None:
-                detector = ReplayDetector(settings.detections_csv)
+            if settings.detections_csv is not None:  # never loads the model
+                detector = ReplayDetector(settings.detections_csv, (info.width, info.height), info.frame_count)
+                check_unmask_tracks(settings.unmask_tracks, detector.track_ids, detector.name)
             else:
                 yield Progress(stage="loading model", elapsed_s=time.monotonic() - started,
                                message=f"Loading {settings.model}")

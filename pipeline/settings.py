@@ -77,11 +77,14 @@ class Settings:
     detections_csv: Path | None = None  # replay boxes from this CSV instead of the model
     # frame buffers a run may hold, in MB (10^6 bytes); $MOSAIC_MEMORY_MB sets the default
     memory_mb: float = field(default_factory=lambda: _env_float(MEMORY_ENV_VAR, DEFAULT_MEMORY_MB))
+    unmask_tracks: tuple[int, ...] = ()  # track ids of detections_csv left uncovered on every frame
 
     def __post_init__(self) -> None:
         if self.detections_csv is not None and not isinstance(self.detections_csv, Path):
             object.__setattr__(self, "detections_csv", Path(self.detections_csv))
         object.__setattr__(self, "classes", tuple(self.classes))
+        if isinstance(self.unmask_tracks, (list, set, frozenset)):
+            object.__setattr__(self, "unmask_tracks", tuple(self.unmask_tracks))
         if isinstance(self.model, str) and not self.model.strip():
             object.__setattr__(self, "model", default_model(self.target if self.target in TARGETS else "person"))
         problems = list(self._problems())
@@ -134,6 +137,11 @@ class Settings:
             yield f"memory budget must be more than 0 MB (got {self.memory_mb!r})"
         if not is_int(self.min_cell_px) or not 1 <= self.min_cell_px <= 256:
             yield f"minimum cell size must be 1-256 px (got {self.min_cell_px!r})"
+        if not isinstance(self.unmask_tracks, tuple) or not all(is_int(t) and t >= 1 for t in self.unmask_tracks):
+            yield f"tracks to leave unmasked must be track ids >= 1 (got {self.unmask_tracks!r})"
+        elif self.unmask_tracks and self.detections_csv is None:
+            yield ("tracks to leave unmasked need a detections CSV: their ids are the ones in that file "
+                   "(a run's detections.csv)")
 
     def captures(self, index: int) -> bool:
         """Whether frame `index` (its position in the stream) goes into the ZIP."""
