@@ -29,6 +29,7 @@ from .events import (
     USER_STOP,
     Progress,
     Result,
+    hdr_note,
 )
 from .outputs import kept_path
 from .render import Rendered, Renderer
@@ -239,6 +240,12 @@ class FileJob:
                         video_path.unlink(missing_ok=True)
         yield self._result(zip_path, video_path)
 
+    def _warnings(self) -> tuple[str, ...]:
+        warnings = [NO_PERSON_WARNING] if self.sink.rows == 0 else []
+        if self.info.hdr:
+            warnings.append(hdr_note(self.info.hdr))
+        return tuple(warnings)
+
     def _result(self, zip_path: Path, video_path: Path | None) -> Result:
         stopped_at = self.stopped_at
         return Result(
@@ -253,7 +260,7 @@ class FileJob:
             elapsed_s=time.monotonic() - self.started, stage_seconds=dict(self.stage_seconds),
             frames_promised=self.info.frame_count, video_path=video_path,
             video_frames=self.video_sink.frames if self.video_sink else 0,
-            warnings=(NO_PERSON_WARNING,) if self.sink.rows == 0 else (),
+            warnings=self._warnings(),
         )
 
 
