@@ -13,7 +13,7 @@ import threading
 from .errors import Cancelled, MosaicError, SettingsError
 from .events import Progress, Result
 from .runner import run
-from .settings import BACKENDS, DEVICES, IMAGE_FORMATS, MODEL_ENV_VAR, STYLES, Settings
+from .settings import DEFAULT_MEMORY_MB, MEMORY_ENV_VAR, BACKENDS, DEVICES, IMAGE_FORMATS, MODEL_ENV_VAR, STYLES, Settings
 from .unmask import parse_track_ids
 
 EXIT_BAD_INPUT = 2
@@ -83,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hold", type=float, default=d["hold_s"].default, metavar="SECONDS",
                    help="keep each tracked person masked this long before and after the detector "
                    "sees them, so a missed frame does not expose anyone; 0 = off (default: %(default)s)")
+    p.add_argument("--memory-mb", type=float, default=None, metavar="MB",
+                   help="frame buffers the run may hold, in MB; queue depths follow the frame size, "
+                   f"so 4K runs stay inside it (default: ${MEMORY_ENV_VAR} or {DEFAULT_MEMORY_MB:g})")
+    p.add_argument("--detect-only", action="store_true",
+                   help="write only detections.csv (in the ZIP), no images or video: review or edit it, "
+                   "then render with --detections")
     p.add_argument("--max-download-mb", type=float, default=4000, metavar="MB",
                    help="refuse a Google Drive file larger than this (default: %(default)s)")
     p.add_argument("--detections", default=None, metavar="FILE.csv",
@@ -97,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     extra = {"model": args.model} if args.model else {}
+    if args.memory_mb is not None:
+        extra["memory_mb"] = args.memory_mb
     return Settings(
         interval=args.interval, scale_pct=args.scale, max_mb=args.max_mb, max_images=args.max_images,
         image_format=args.format, jpeg_quality=args.quality, device=args.device, backend=args.backend,
@@ -116,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = settings_from_args(args)
         result: Result | None = None
         events = run(args.input, settings, output=args.output, cancel=cancel, video_output=args.video,
-                     max_download_bytes=int(args.max_download_mb * 1e6))
+                     max_download_bytes=int(args.max_download_mb * 1e6), detect_only=args.detect_only)
         for event in events:
             if isinstance(event, Result):
                 result = event
