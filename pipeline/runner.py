@@ -155,7 +155,8 @@ class _Job:
         self.errors: list[tuple[str, BaseException]] = []
         self.stop_reason = COMPLETED
         self.stopped_at: tuple[int, float] | None = None
-        self.mask = MaskStyle(settings.style, settings.mosaic_cells, settings.min_cell_px, settings.pad_pct)
+        self.mask = MaskStyle(settings.style, settings.mosaic_cells, settings.min_cell_px, settings.pad_pct,
+                              shape=settings.face_shape if settings.target == "face" else "box")
         # counters written by one stage each, read by the progress loop
         self.frames_read = 0
         self.people_found = 0
@@ -270,7 +271,7 @@ class _Job:
             if (out_w, out_h) != (width, height):
                 image = cv2.resize(image, (out_w, out_h), interpolation=cv2.INTER_AREA)
             cover(image, detections.scaled(out_w / width, out_h / height), self.mask)
-            rows = csv_rows(frame.index, frame.time_s, detections)
+            rows = csv_rows(frame.index, frame.time_s, detections, target=settings.target)
             rendered = _Rendered(frame.index, frame.time_s, None, None, rows, len(detections), None)
             if captured:
                 ok, encoded = cv2.imencode(f".{ext}", image, params)
