@@ -379,7 +379,9 @@ class _Job:
             while any(t.is_alive() for t in threads):
                 if self.cancel.is_set():
                     raise Cancelled("Cancelled; partial output removed")
-                threads[0].join(PROGRESS_PERIOD_S)
+                # wait on a live stage: the reader ends first, and joining it after that returns
+                # at once, which spun this loop (tens of thousands of events) and took a core
+                next((t for t in threads if t.is_alive()), threads[0]).join(PROGRESS_PERIOD_S)
                 yield self._progress("processing")
             if self.errors:
                 stage, err = self.errors[0]
