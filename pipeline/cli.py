@@ -13,7 +13,10 @@ import threading
 from .errors import Cancelled, MosaicError, SettingsError
 from .events import Progress, Result
 from .runner import run
-from .settings import DEFAULT_MEMORY_MB, MEMORY_ENV_VAR, BACKENDS, DEVICES, IMAGE_FORMATS, MODEL_ENV_VAR, STYLES, Settings
+from .settings import (
+    BACKENDS, DEFAULT_MEMORY_MB, DEVICES, FACE_MODEL, FACE_SHAPES, IMAGE_FORMATS, MEMORY_ENV_VAR, MODEL_ENV_VAR,
+    STYLES, TARGETS, Settings,
+)
 from .unmask import parse_track_ids
 
 EXIT_BAD_INPUT = 2
@@ -55,9 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="image format in the ZIP (default: %(default)s)")
     p.add_argument("--quality", type=int, default=d["jpeg_quality"].default, metavar="Q",
                    help="JPEG quality 1-100 (default: %(default)s)")
+    p.add_argument("--target", choices=TARGETS, default=d["target"].default,
+                   help="what to hide: person (padded box), silhouette, head, or face (CenterFace) (default: %(default)s)")
+    p.add_argument("--face-shape", choices=FACE_SHAPES, default=d["face_shape"].default,
+                   help="how the face target covers a face (default: %(default)s)")
     p.add_argument("--model", default=None, metavar="SPEC",
                    help=f"YOLO weights (.pt), an exported model folder, or a .yaml for an untrained network; "
-                   f"default: ${MODEL_ENV_VAR} or yolo11n.pt")
+                   f"default: ${MODEL_ENV_VAR} or yolo11n.pt. For --target face: '{FACE_MODEL}' (default) or a "
+                   f"CenterFace .onnx")
     p.add_argument("--device", choices=DEVICES, default=d["device"].default,
                    help="where to run detection; auto = CUDA when present (default: %(default)s)")
     p.add_argument("--backend", choices=BACKENDS, default=d["backend"].default,
@@ -107,7 +115,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         extra["memory_mb"] = args.memory_mb
     return Settings(
         interval=args.interval, scale_pct=args.scale, max_mb=args.max_mb, max_images=args.max_images,
-        image_format=args.format, jpeg_quality=args.quality, device=args.device, backend=args.backend,
+        image_format=args.format, jpeg_quality=args.quality, target=args.target, face_shape=args.face_shape,
+        device=args.device, backend=args.backend,
         batch=args.batch, imgsz=args.imgsz, conf=args.conf, classes=args.classes, pad_pct=args.pad,
         style=args.style, mosaic_cells=args.cells, min_cell_px=args.min_cell, hold_s=args.hold,
         detections_csv=args.detections, unmask_tracks=args.unmask_tracks, **extra,

@@ -84,8 +84,11 @@ class Engine:
         return any(t.is_alive() for t in self.threads)
 
     def wait(self, timeout: float) -> None:
-        if self.threads:
-            self.threads[0].join(timeout)
+        """Up to `timeout` for the stages: joins a live one (the reader ends first, and
+        joining a finished thread returns at once, which would spin the caller's loop)."""
+        live = next((t for t in self.threads if t.is_alive()), None)
+        if live is not None:
+            live.join(timeout)
 
     def shut_down(self, timeout: float = 5.0) -> None:
         self.stop.set()
