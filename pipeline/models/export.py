@@ -1,8 +1,9 @@
 """The OpenVINO export of a YOLO model: made once with dynamic shapes (FP32) beside the
 weights, under a file lock so parallel processes export once, and reused while the
-weights and the ultralytics version stay the same.
+weights and the ultralytics version stay the same. Works alike for detect, segment and
+pose models (the export keeps every output: a segmentation model's proto too).
 
-Architecture-only yaml networks ('yolo11n.yaml') are copied into a cache folder of
+Architecture-only yaml networks ('yolo11n-seg.yaml') are copied into a cache folder of
 their own first, so their export never shadows the export of real weights."""
 from __future__ import annotations
 
@@ -31,8 +32,8 @@ def yaml_copy(spec: str) -> str:
     try:
         source = Path(check_yaml(spec))
     except FileNotFoundError:
-        # 'yolo11n.yaml' names scale n of the packaged 'yolo11.yaml'
-        source = Path(check_yaml(re.sub(r"(\d+)[nslmx](\.ya?ml)$", r"\1\2", Path(spec).name)))
+        # 'yolo11n.yaml' names scale n of the packaged 'yolo11.yaml'; 'yolo11n-seg.yaml' of 'yolo11-seg.yaml'
+        source = Path(check_yaml(re.sub(r"(\d+)[nslmx](-\w+)?(\.ya?ml)$", r"\1\2\3", Path(spec).name)))
     text = source.read_bytes()
     folder = cache_root() / f"yaml-{hashlib.sha256(text + Path(spec).name.encode()).hexdigest()[:16]}"
     target = folder / Path(spec).name  # keep the name: it carries the model scale (n/s/m/...)

@@ -52,6 +52,18 @@ class Geometry:
         out[:, [1, 3]] = out[:, [1, 3]].clip(0, h)
         return out
 
+    def points_to_source(self, xy: np.ndarray, pixel_centres: bool = False) -> np.ndarray:
+        """Network-input points (..., 2) to source pixels, clipped to the frame. With
+        `pixel_centres`, the points are pixel indices (a mask's contour): the centre of
+        network pixel i maps to the source pixel whose centre lies there."""
+        h, w = self.src_hw
+        gain = np.array([self.new_wh[0] / w, self.new_wh[1] / h], np.float64)
+        shift = 0.5 if pixel_centres else 0.0
+        out = (np.asarray(xy, np.float64) + shift - (self.left, self.top)) / gain - shift
+        out[..., 0] = out[..., 0].clip(0, w - shift * 2)
+        out[..., 1] = out[..., 1].clip(0, h - shift * 2)
+        return out.astype(np.float32)
+
 
 class BatchBuffer:
     """A reused uint8 (N, H, W, 3) BGR batch, grey where the letterbox pads. Frames are

@@ -1,5 +1,6 @@
-"""One loaded YOLO network: its engine, and the lock and batch buffer every job that
-shares it goes through. Loading picks the engine for the device and backend."""
+"""One loaded YOLO network: its engine, what kind of model it is, and the lock and batch
+buffer every job that shares it goes through. Loading picks the engine for the device
+and backend, and checks that the model fits the target before any export or frame."""
 from __future__ import annotations
 
 import logging
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelError
-from ..settings import MODEL_ENV_VAR
+from ..settings import MODEL_ENV_VAR, TARGET_MODELS
 from .engines import OpenVINOEngine, TorchEngine
 from .export import openvino_export, yaml_copy
 from .letterbox import BatchBuffer, Geometry
@@ -21,6 +22,8 @@ WEIGHTS_HELP = (
     f"Put the weights file (e.g. yolo11n.pt) beside the app, or set {MODEL_ENV_VAR} "
     "(CLI: --model) to a local .pt file; 'yolo11n.yaml' builds the untrained network for tests."
 )
+TARGET_TASKS = {"person": "detect", "silhouette": "segment", "head": "pose"}
+COCO_KPT_SHAPE = (17, 3)  # the head target reads COCO keypoints 0-6 and their confidences
 
 
 @dataclass(frozen=True)
@@ -31,12 +34,48 @@ class ModelKey:
     imgsz: int
 
 
-class Network:
-    """The shared part of a detector: the engine, and the lock and letterbox buffer that
-    serialize the jobs using it."""
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a model predicts: its ultralytics task, class count and keypoint layout."""
 
-    def __init__(self, key: ModelKey, engine):
-        self.key, self.engine = key, engine
+    task: str  # detect | segment | pose | ...
+    nc: int
+    kpt_shape: tuple[int, ...] | None = None
+
+    @classmethod
+    def of_yolo(cls, yolo) -> "ModelInfo":
+        model = yolo.model
+        kpt = getattr(model, "kpt_shape", None) or (getattr(model, "yaml", None) or {}).get("kpt_shape")
+        return cls(str(yolo.task), len(getattr(model, "names", {}) or {}), tuple(kpt) if kpt else None)
+
+    @classmethod
+    def of_metadata(cls, meta: dict) -> "ModelInfo":
+        kpt = meta.get("kpt_shape")
+        return cls(str(meta.get("task", "detect")), len(meta.get("names") or {}), tuple(kpt) if kpt else None)
+
+    def check_fits(self, target: str, model: str) -> None:
+        """One clear error where this model cannot serve `target`."""
+        want = TARGET_TASKS.get(target)
+        if want is None:
+            raise ModelError(f"The '{target}' target does not run on a YOLO model")
+        if self.task != want:
+            raise ModelError(
+                f"Model '{model}' is a {self.task} model, but the '{target}' target needs a {want} model "
+                f"(e.g. {TARGET_MODELS[target]})"
+            )
+        if target == "head" and self.kpt_shape != COCO_KPT_SHAPE:
+            raise ModelError(
+                f"Model '{model}' has keypoints {list(self.kpt_shape or [])}, but the 'head' target needs "
+                f"the 17 COCO person keypoints with confidences (kpt_shape {list(COCO_KPT_SHAPE)})"
+            )
+
+
+class Network:
+    """The shared part of a detector: engine, model info, and the lock and letterbox
+    buffer that serialize the jobs using it."""
+
+    def __init__(self, key: ModelKey, engine, info: ModelInfo):
+        self.key, self.engine, self.info = key, engine, info
         self.lock = threading.Lock()
         self.buffer = BatchBuffer()
         self.backend = "openvino" if isinstance(engine, OpenVINOEngine) else "torch"
@@ -74,7 +113,9 @@ def resolve_backend(requested: str, device: str) -> str:
     return "openvino"
 
 
-def load_network(key: ModelKey) -> Network:
+def load_network(key: ModelKey, target: str) -> Network:
+    """Load `key` for `target`: the model's task is checked as soon as it is known, before
+    the (slow, first-time) OpenVINO export."""
     try:
         import torch
         from ultralytics import YOLO
@@ -95,7 +136,10 @@ def load_network(key: ModelKey) -> Network:
     if folder.is_dir() and any(folder.glob("*.xml")):  # an OpenVINO export given directly
         if key.device == "cuda":
             raise ModelError(f"'{spec}' is an OpenVINO export; it runs on the CPU only")
-        return Network(key, OpenVINOEngine(next(folder.glob("*.xml")), cores))
+        engine = OpenVINOEngine(next(folder.glob("*.xml")), cores)
+        info = ModelInfo.of_metadata(engine.metadata)
+        info.check_fits(target, key.model)
+        return Network(key, engine, info)
     try:
         if spec.endswith((".yaml", ".yml")):
             spec = yaml_copy(spec)  # its export goes beside it, never beside real weights
@@ -106,14 +150,16 @@ def load_network(key: ModelKey) -> Network:
             yolo = YOLO(spec)
     except Exception as err:
         raise ModelError(f"Could not load model '{key.model}': {one_line(err)}. {WEIGHTS_HELP}") from err
+    info = ModelInfo.of_yolo(yolo)
+    info.check_fits(target, key.model)
     if key.backend == "openvino":
         try:
-            return Network(key, OpenVINOEngine(openvino_export(yolo, spec), cores))
+            return Network(key, OpenVINOEngine(openvino_export(yolo, spec), cores), info)
         except Exception as err:
             log.warning("OpenVINO export failed (%s); using torch on CPU", one_line(err))
             torch.set_num_threads(cores)
     try:
-        return Network(key, TorchEngine(yolo, key.device))
+        return Network(key, TorchEngine(yolo, key.device), info)
     except Exception as err:
         raise ModelError(f"Could not load model '{key.model}': {one_line(err)}") from err
 

@@ -1,8 +1,9 @@
-"""YoloDetector: a light per-job view (classes, confidence) of a shared, loaded Network,
-and the process-wide cache of networks.
+"""YoloDetector: a light per-job view (classes, confidence, target) of a shared, loaded
+Network, and the process-wide cache of networks.
 
     frames -> letterbox into the network's reused batch -> engine -> ultralytics' own NMS
-           -> boxes scaled back to source pixels
+           -> per target: boxes (person), boxes + outlines (silhouette), head boxes (head)
+           -> source pixels
 
 We do not go through `YOLO.predict`: per call it rebuilds its predictor state, converts
 every frame separately, letterboxes a static export to a 640x640 square, and (when the
@@ -21,6 +22,8 @@ from ..errors import ModelError
 from ..settings import Settings
 from .letterbox import Geometry
 from .network import ModelKey, Network, load_network, one_line, resolve_backend, resolve_device
+from .pose import KPT_CONF, head_boxes
+from .segment import mask_outlines
 
 IOU = 0.7  # ultralytics' predict default
 MAX_DET = 300
@@ -30,10 +33,15 @@ class YoloDetector:
     """One job's options over a shared network. `detect` is thread-safe: the jobs that
     share a network take turns on its lock (and its batch buffer)."""
 
-    def __init__(self, network: Network, classes: Sequence[int], conf: float):
+    def __init__(self, network: Network, classes: Sequence[int], conf: float, target: str = "person"):
         self.network = network
         self.classes = list(classes)
         self.conf = conf
+        self.target = target
+        decoders = {"person": self._boxes, "silhouette": self._silhouettes, "head": self._heads}
+        if target not in decoders:
+            raise ModelError(f"The '{target}' target does not run on a YOLO model")
+        self._decode = decoders[target]
 
     @property
     def key(self) -> ModelKey:
@@ -51,9 +59,11 @@ class YoloDetector:
     def _yolo(self):  # the engine, under its old name (tests check it is shared)
         return self.network.engine
 
-    def with_options(self, classes: Sequence[int], conf: float) -> "YoloDetector":
+    def with_options(self, classes: Sequence[int], conf: float, target: str | None = None) -> "YoloDetector":
         """The same loaded network with other per-job options (no reload)."""
-        return YoloDetector(self.network, classes, conf)
+        target = target or self.target
+        self.network.info.check_fits(target, self.model_name)
+        return YoloDetector(self.network, classes, conf, target)
 
     def geometry(self, src_hw: tuple[int, int]) -> Geometry:
         return self.network.geometry(src_hw)
@@ -71,7 +81,7 @@ class YoloDetector:
                 for src_hw, members in groups.items():
                     geometry = network.geometry(src_hw)
                     outputs = network.infer([frames[i] for i in members], geometry)
-                    for i, found in zip(members, self._boxes(outputs, geometry)):
+                    for i, found in zip(members, self._decode(outputs, geometry)):
                         out[i] = found
         except ModelError:
             raise
@@ -82,8 +92,10 @@ class YoloDetector:
     def _nms(self, outputs: tuple) -> list:
         from ultralytics.utils.nms import non_max_suppression
 
+        # a detect model's channels are all classes (nc inferred); others carry extras after them
+        nc = 0 if self.network.info.task == "detect" else self.network.info.nc
         return non_max_suppression(
-            outputs[0], self.conf, IOU, self.classes, max_det=MAX_DET, end2end=self.network.engine.end2end,
+            outputs[0], self.conf, IOU, self.classes, max_det=MAX_DET, nc=nc, end2end=self.network.engine.end2end,
         )
 
     def _boxes(self, outputs: tuple, geometry: Geometry) -> list[Detections]:
@@ -94,6 +106,36 @@ class YoloDetector:
                 xyxy=geometry.to_source(det[:, :4]).astype(np.float32),
                 score=det[:, 4].astype(np.float32),
                 class_id=det[:, 5].astype(np.int32),
+            ))
+        return results
+
+    def _silhouettes(self, outputs: tuple, geometry: Geometry) -> list[Detections]:
+        if len(outputs) < 2:
+            raise ModelError(f"Model '{self.model_name}' gave no mask prototypes; it is not a segmentation model")
+        results = []
+        for det, proto in zip(self._nms(outputs), outputs[1]):
+            outlines = mask_outlines(proto, det[:, 6:], det[:, :4], geometry)
+            det = det.float().cpu().numpy()
+            results.append(Detections(
+                xyxy=geometry.to_source(det[:, :4]).astype(np.float32),
+                score=det[:, 4].astype(np.float32),
+                class_id=det[:, 5].astype(np.int32),
+                outlines=outlines,
+            ))
+        return results
+
+    def _heads(self, outputs: tuple, geometry: Geometry) -> list[Detections]:
+        shape = self.network.info.kpt_shape
+        results = []
+        for det in self._nms(outputs):
+            det = det.float().cpu().numpy()
+            people = geometry.to_source(det[:, :4])
+            keypoints = det[:, 6:].reshape(len(det), *shape)
+            keypoints[..., :2] = geometry.points_to_source(keypoints[..., :2])
+            results.append(Detections(
+                xyxy=head_boxes(people, keypoints, KPT_CONF),
+                score=det[:, 4].astype(np.float32),
+                class_id=np.zeros(len(det), np.int32),
             ))
         return results
 
@@ -111,14 +153,17 @@ _networks_lock = threading.Lock()
 
 
 def load_yolo_detector(settings: Settings) -> YoloDetector:
-    """A view of the process-wide network for these settings, loaded on first use."""
+    """A view of the process-wide network for these settings, loaded on first use. A model
+    that does not fit `settings.target` is a ModelError here, before any frame."""
     device = resolve_device(settings.device)
     backend = resolve_backend(settings.backend, device)
     key = ModelKey(settings.model.strip(), device, backend, settings.imgsz)
     with _networks_lock:
         network = _networks.get(key)
         if network is None:
-            network = load_network(key)
-            YoloDetector(network, settings.classes, settings.conf).warm_up()
+            network = load_network(key, settings.target)
+            YoloDetector(network, settings.classes, settings.conf, settings.target).warm_up()
             _networks[key] = network
-    return YoloDetector(network, settings.classes, settings.conf)
+        else:
+            network.info.check_fits(settings.target, key.model)
+    return YoloDetector(network, settings.classes, settings.conf, settings.target)
