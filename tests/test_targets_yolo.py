@@ -133,9 +133,8 @@ class OutlineDetector:
 
 def expected_cover(shape, pad_pct: float) -> np.ndarray:
     """Where the U, grown by pad % of its box (12 px), and the padded plain box are. The
-    renderer grows an outline inside the detection's padded box, whose right and bottom
-    ends are exclusive: the U's own edge pixels at x=320 / y=270 grow to 332 / 282, which
-    the padded box (to 332 / 282, exclusive) leaves out; so does this."""
+    U's own edge pixels at x=320 / y=270 grow to 332 / 282 inclusive: one past the padded
+    box's exclusive end, which the renderer keeps."""
     mask = np.zeros(shape, np.uint8)
     polygon = U_SHAPE.astype(np.int32)
     cv2.fillPoly(mask, [polygon], 1)
@@ -144,7 +143,7 @@ def expected_cover(shape, pad_pct: float) -> np.ndarray:
     mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))).astype(bool)
     x1, y1, x2, y2 = padded_box((200, 150, 320, 270), pad_pct, shape[1], shape[0])
     inside = np.zeros(shape, bool)
-    inside[y1:y2, x1:x2] = True
+    inside[y1:y2 + 1, x1:x2 + 1] = True
     mask &= inside
     x1, y1, x2, y2 = padded_box(PLAIN_BOX, pad_pct, shape[1], shape[0])
     mask[y1:y2, x1:x2] = True
