@@ -3,13 +3,18 @@
     from pipeline import Settings, run
     for event in run("clip.mp4", Settings(interval=5)):
         ...  # Progress events, then one Result
+
+Pass `cancel` (remove everything) or `finish` (stop and keep what is done, under
+`kept_path()` names; Result.stop_reason == USER_STOP) to stop a run from another thread.
 """
 from .errors import Cancelled, DownloadError, InputError, ModelError, MosaicError, OutputError, SettingsError
-from .events import Progress, Result
+from .events import COMPLETED, IMAGE_CAP, SIZE_CAP, USER_STOP, Progress, Result
+from .outputs import kept_path
 from .runner import default_output, run, run_to_result
 from .settings import Settings
 
 __all__ = [
     "Cancelled", "DownloadError", "InputError", "ModelError", "MosaicError", "OutputError",
     "SettingsError", "Progress", "Result", "Settings", "default_output", "run", "run_to_result",
+    "COMPLETED", "SIZE_CAP", "IMAGE_CAP", "USER_STOP", "kept_path",
 ]

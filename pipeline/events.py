@@ -11,6 +11,7 @@ from .video import VideoInfo
 COMPLETED = "completed"
 SIZE_CAP = "size_cap"
 IMAGE_CAP = "image_cap"
+USER_STOP = "user_stop"  # "stop and keep what is done": outputs kept under a name marked partial
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,8 @@ class Result:
     frames_read: int
     people_found: int  # boxes masked in the written images
     zip_bytes: int
-    stop_reason: str  # completed | size_cap | image_cap
-    stopped_at_frame: int | None  # first frame not written when a cap stopped the run
+    stop_reason: str  # completed | size_cap | image_cap | user_stop
+    stopped_at_frame: int | None  # first frame not written when a cap or the user stopped the run
     stopped_at_s: float | None
     elapsed_s: float
     stage_seconds: dict[str, float]
@@ -65,6 +66,13 @@ class Result:
         )
         if not self.stopped_early:
             return f"Done: {done}." + self.truncation_note
+        if self.stop_reason == USER_STOP:
+            kept = " and ".join(p.name for p in (self.zip_path, self.video_path) if p is not None)
+            return (
+                f"Stopped by you at frame {self.stopped_at_frame} (t={self.stopped_at_s:.1f} s): "
+                f"{self.images_written} images, {self.people_found} people masked, "
+                f"{self.zip_bytes / 1e6:.1f} MB kept in {kept}; the rest of the video was not processed."
+            )
         cap = "size cap" if self.stop_reason == SIZE_CAP else "image count cap"
         if self.images_expected > self.images_written:
             left = (f"{self.images_expected - self.images_written} of {self.images_expected} "

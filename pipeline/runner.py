@@ -25,8 +25,9 @@ from . import source as source_mod
 from .detection import Detector, ReplayDetector, csv_rows
 from .disk import ensure_free_space, estimate_output_bytes
 from .errors import Cancelled, InputError, MosaicError
-from .events import COMPLETED, IMAGE_CAP, SIZE_CAP, Progress, Result
+from .events import COMPLETED, IMAGE_CAP, SIZE_CAP, USER_STOP, Progress, Result
 from .maskers import MaskStyle, cover
+from .outputs import kept_path
 from .settings import Settings
 from .tracking import TemporalHold
 from .video import Frame, VideoInfo, probe_video, read_frames
@@ -70,6 +71,7 @@ def run(
     work_dir: str | Path | None = None,
     max_download_bytes: int | None = None,
     video_output: str | Path | None = None,
+    finish: threading.Event | None = None,
 ) -> Iterator[Progress | Result]:
     """Process one video. Yields Progress events, then a Result as the last item.
 
@@ -78,8 +80,13 @@ def run(
     whole mosaicked video there (every frame masked, audio kept). `detector` replaces the
     YOLO model (tests inject one); settings.detections_csv replays boxes. Raises MosaicError subclasses; Cancelled
     when `cancel` is set. Closing the generator also cancels. Nothing partial is left.
+
+    `finish` is "stop and keep what is done": the run stops reading, lets the frames already
+    read go through, and keeps a valid ZIP (and video) under `kept_path()` names; the Result
+    has stop_reason USER_STOP. Set before any frame is processed, it is a plain cancel.
     """
     cancel = cancel or threading.Event()
+    finish = finish or threading.Event()
     started = time.monotonic()
     job_dir = Path(tempfile.mkdtemp(prefix="mosaic-job-", dir=work_dir))
     stop_download = threading.Event()  # set on cancel and whenever this generator ends
@@ -96,7 +103,7 @@ def run(
             )
             worker.start()
             while not state.finished:
-                if cancel.is_set():
+                if cancel.is_set() or finish.is_set():
                     stop_download.set()
                 worker.join(PROGRESS_PERIOD_S)
                 total = f" of {state.bytes_total / 1e6:.1f} MB" if state.bytes_total else ""
@@ -111,7 +118,7 @@ def run(
         else:
             video_path = Path(text).expanduser()
             output = Path(output) if output else default_output(video_path)
-        _check_cancel(cancel)
+        _check_cancel(cancel, finish)
 
         yield Progress(stage="probing", elapsed_s=time.monotonic() - started, message="Reading video")
         info = probe_video(video_path)
@@ -126,18 +133,19 @@ def run(
                 from .model import load_detector  # heavy import only when the model is needed
 
                 detector = load_detector(settings)
-        _check_cancel(cancel)
+        _check_cancel(cancel, finish)
 
         job = _Job(video_path, info, settings, Path(output), detector, cancel, job_dir, started,
-                   Path(video_output) if video_output else None)
+                   Path(video_output) if video_output else None, finish)
         yield from job.execute()
     finally:
         stop_download.set()  # a download still running stops before its folder goes
         shutil.rmtree(job_dir, ignore_errors=True)
 
 
-def _check_cancel(cancel: threading.Event) -> None:
-    if cancel.is_set():
+def _check_cancel(cancel: threading.Event, finish: threading.Event) -> None:
+    """Before the first frame there is nothing to keep: a stop of either kind writes nothing."""
+    if cancel.is_set() or finish.is_set():
         raise Cancelled("Cancelled; nothing was written")
 
 
@@ -146,10 +154,11 @@ class _Job:
 
     def __init__(self, video_path: Path, info: VideoInfo, settings: Settings, output: Path,
                  detector: Detector, cancel: threading.Event, job_dir: Path, started: float,
-                 video_output: Path | None = None):
+                 video_output: Path | None = None, finish: threading.Event | None = None):
         self.video_path, self.info, self.settings = video_path, info, settings
         self.video_output = video_output
         self.output, self.detector, self.cancel = output, detector, cancel
+        self.finish = finish or threading.Event()
         self.job_dir, self.started = job_dir, started
         self.stop = threading.Event()
         self.errors: list[tuple[str, BaseException]] = []
@@ -213,6 +222,10 @@ class _Job:
             clock = time.perf_counter()
             for frame in frames:
                 self.stage_seconds["read"] += time.perf_counter() - clock
+                if self.finish.is_set():  # stop and keep: what is read so far still goes through
+                    if self.stop_reason == COMPLETED:  # a cap that already stopped the run wins
+                        self.stop_reason, self.stopped_at = USER_STOP, (frame.index, frame.time_s)
+                    break
                 self.frames_read = frame.index + 1
                 if frame.image is not None:
                     self._put(self.decoded, frame)
@@ -379,7 +392,10 @@ class _Job:
                 if self.cancel.is_set():
                     raise Cancelled("Cancelled; partial output removed")
                 threads[0].join(PROGRESS_PERIOD_S)
-                yield self._progress("processing")
+                if self.finish.is_set():
+                    yield self._progress("finishing", "Stopping: writing what is done")
+                else:
+                    yield self._progress("processing")
             if self.errors:
                 stage, err = self.errors[0]
                 if isinstance(err, MosaicError):
@@ -387,11 +403,13 @@ class _Job:
                 raise MosaicError(f"The {stage} stage failed: {type(err).__name__}: {err}") from err
             if self.stop_reason == COMPLETED and self.frames_read == 0:
                 raise InputError(f"{self.video_path.name} has no readable frames")
+            kept = self.stop_reason == USER_STOP  # a cut-short result is named as such
             if self.video_sink is not None:
                 yield self._progress("finishing", "Adding the audio to the video")
-                video_path = self.video_sink.close()
+                video_path = self.video_sink.close(kept_path(self.video_output) if kept else None,
+                                                   trim_audio=self.stop_reason != COMPLETED)
             yield self._progress("finishing", "Writing detections.csv")
-            zip_path = self.sink.close()
+            zip_path = self.sink.close(kept_path(self.output) if kept else None)
             finished = True
         finally:
             self.stop.set()

@@ -8,7 +8,9 @@ under the final name.
 """
 from __future__ import annotations
 
+import contextlib
 import heapq
+import itertools
 import os
 from fractions import Fraction
 from pathlib import Path
@@ -40,6 +42,7 @@ class VideoSink:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._out = av.open(str(self.video_partial), mode="w", format="mp4")
             rate = Fraction(fps).limit_denominator(100_000) if fps else Fraction(25)
+            self._rate = rate
             self._stream = self._out.add_stream("libx264", rate=rate)
             self._stream.width, self._stream.height = self.width, self.height
             self._stream.pix_fmt = "yuv420p"
@@ -77,38 +80,54 @@ class VideoSink:
             raise OutputError(f"Encoding the video failed: {err}") from err
         self.frames += 1
 
-    def close(self) -> Path:
+    @property
+    def end_s(self) -> float | None:
+        """When the last written frame stops showing (None before any frame)."""
+        if self._last_pts is None:
+            return None
+        return float(self._last_pts * self._stream.time_base + 1 / self._rate)
+
+    def close(self, dest: str | Path | None = None, trim_audio: bool = False) -> Path:
+        """Finish the video, add the audio and move it into place: `self.path`, or `dest`
+        (a run stopped by the user keeps its video under a name marked partial). With
+        `trim_audio` the audio ends with the last frame, for a run that stopped early."""
+        dest = self.path if dest is None else Path(dest)
         try:
             for packet in self._stream.encode(None):
                 self._out.mux(packet)
             self._out.close()
-            _mux_with_audio(self.video_partial, self.source, self.partial)
-            os.replace(self.partial, self.path)
+            _mux_with_audio(self.video_partial, self.source, self.partial, self.end_s if trim_audio else None)
+            os.replace(self.partial, dest)
         except (OSError, av.FFmpegError) as err:
             self.abort()
             raise OutputError(f"Finishing the video failed: {err}") from err
         finally:
             self.video_partial.unlink(missing_ok=True)
-        return self.path
+        return dest
 
     def abort(self) -> None:
-        try:
-            self._out.close()
-        except Exception:
-            pass
-        self.video_partial.unlink(missing_ok=True)
-        self.partial.unlink(missing_ok=True)
+        """Drop the working files; safe to call more than once, never raises (it runs on the
+        way out of another error, which must stay the one reported)."""
+        steps = (lambda: self._out.close(), lambda: self.video_partial.unlink(missing_ok=True),
+                 lambda: self.partial.unlink(missing_ok=True))
+        for step in steps:
+            with contextlib.suppress(Exception):
+                step()
 
 
-def _mux_with_audio(video_path: Path, source: Path, out_path: Path) -> None:
-    """Copy the encoded video and add the source's first audio track, interleaved by time."""
+def _mux_with_audio(video_path: Path, source: Path, out_path: Path, audio_until_s: float | None = None) -> None:
+    """Copy the encoded video and add the source's first audio track, interleaved by time;
+    audio from `audio_until_s` on is left out."""
     with av.open(str(video_path)) as video_in, av.open(str(source)) as source_in, \
             av.open(str(out_path), mode="w", format="mp4", options={"movflags": "+faststart"}) as out:
         video_stream = video_in.streams.video[0]
         tracks = [_timed(video_in.demux(video_stream), out.add_stream_from_template(video_stream))]
         if source_in.streams.audio:
             out_audio, audio_packets = _audio_track(source_in.streams.audio[0], source_in, out)
-            tracks.append(_timed(audio_packets, out_audio))
+            audio = _timed(audio_packets, out_audio)
+            if audio_until_s is not None:
+                audio = itertools.takewhile(lambda item: item[0] < audio_until_s, audio)
+            tracks.append(audio)
         # Each track is already in time order: merge them lazily, never the whole file in memory.
         for _, packet, stream in heapq.merge(*tracks, key=lambda item: item[0]):
             packet.stream = stream

@@ -7,6 +7,7 @@ push the finished ZIP over the cap is refused, and the caller stops there.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -45,13 +46,15 @@ class ZipSink:
         self.images = 0
         self._central_bytes = 0  # central directory entries for what is written so far
         self._csv_raw_bytes = 0
+        self._zip = self._csv_file = None
         try:
             self.partial_path.parent.mkdir(parents=True, exist_ok=True)
             self._zip = zipfile.ZipFile(self.partial_path, "w", zipfile.ZIP_STORED, allowZip64=True)
+            self._csv_file = tempfile.TemporaryFile("w+", encoding="utf-8", newline="", dir=temp_dir)
+            self._add_csv_text(_csv_text([list(CSV_HEADER)]))
         except OSError as err:
+            self.abort()  # the .partial may already exist: never leave it behind
             raise OutputError(f"Cannot write {self.path}: {err.strerror or err}") from err
-        self._csv_file = tempfile.TemporaryFile("w+", encoding="utf-8", newline="", dir=temp_dir)
-        self._add_csv_text(_csv_text([list(CSV_HEADER)]))
 
     def __enter__(self) -> "ZipSink":
         return self
@@ -109,8 +112,10 @@ class ZipSink:
         self._add_csv_text(text)
         return True
 
-    def close(self) -> Path:
-        """Add detections.csv, finish the archive and move it into place."""
+    def close(self, dest: str | Path | None = None) -> Path:
+        """Add detections.csv, finish the archive and move it into place: `self.path`, or
+        `dest` (a run stopped by the user keeps its ZIP under a name marked partial)."""
+        dest = self.path if dest is None else Path(dest)
         try:
             self._csv_file.seek(0)
             info = zipfile.ZipInfo(_CSV_NAME, date_time=(1980, 1, 1, 0, 0, 0))
@@ -120,17 +125,18 @@ class ZipSink:
                     entry.write(chunk.encode("utf-8"))
             self._zip.close()
             self._csv_file.close()
-            os.replace(self.partial_path, self.path)
+            os.replace(self.partial_path, dest)
         except OSError as err:
             self.abort()
-            raise OutputError(f"Finishing {self.path.name} failed: {err.strerror or err}") from err
-        return self.path
+            raise OutputError(f"Finishing {dest.name} failed: {err.strerror or err}") from err
+        return dest
 
     def abort(self) -> None:
-        """Drop the partial archive; safe to call more than once."""
-        for closer in (self._zip.close, self._csv_file.close):
-            try:
-                closer()
-            except Exception:
-                pass
-        self.partial_path.unlink(missing_ok=True)
+        """Drop the partial archive; safe to call more than once, never raises (it runs on
+        the way out of another error, which must stay the one reported)."""
+        for handle in (self._zip, self._csv_file):
+            if handle is not None:
+                with contextlib.suppress(Exception):
+                    handle.close()
+        with contextlib.suppress(Exception):
+            self.partial_path.unlink(missing_ok=True)
