@@ -163,13 +163,15 @@ def build_demo() -> gr.Blocks:
         buttons = [start, stop, keep, sample]
         results = [progress, size_text, gallery, result_zip, summary, result_video]
         job_outputs = [*results, video, *buttons]
-        private = dict(api_visibility="private")
+        # Page events: not in the API, and no Gradio overlay (timer, queue position, ETA) on our
+        # components; the progress bar and its text say what is going on.
+        private = dict(api_visibility="private", show_progress="hidden")
 
         # Start and the sample: first (not queued) clear the last result, lock the buttons and
         # say whether the job must wait; then the job, in the queue. Gradio's own queue and ETA
         # overlay is hidden: its estimate was wrong and it said nothing about why it waits.
         job = dict(fn=handlers.start_job, inputs=[video, drive_link, *settings_inputs, make_video],
-                   outputs=job_outputs, concurrency_id="jobs", show_progress="hidden", **private)
+                   outputs=job_outputs, concurrency_id="jobs", **private)
         run_event = start.click(handlers.begin, None, [*results, *buttons], queue=False, **private).then(**job)
         sample_event = sample.click(lambda: (str(handlers.SAMPLE_VIDEO), ""), None, [video, drive_link],
                                     queue=False, **private)
@@ -195,5 +197,5 @@ def build_demo() -> gr.Blocks:
                          api_name="process", concurrency_id="jobs")
 
         timer = gr.Timer(STATUS_REFRESH_S)
-        timer.tick(status_html, None, status, queue=False, show_progress="hidden", **private)
+        timer.tick(status_html, None, status, queue=False, **private)
     return demo
