@@ -8,7 +8,7 @@ Pass `cancel` (remove everything) or `finish` (stop and keep what is done, under
 `kept_path()` names; Result.stop_reason == USER_STOP) to stop a run from another thread.
 """
 from .errors import Cancelled, DownloadError, InputError, ModelError, MosaicError, OutputError, SettingsError
-from .events import COMPLETED, IMAGE_CAP, SIZE_CAP, USER_STOP, Progress, Result
+from .events import COMPLETED, IMAGE_CAP, NO_PERSON_WARNING, SIZE_CAP, USER_STOP, Progress, Result
 from .outputs import kept_path
 from .runner import default_output, run, run_to_result
 from .settings import Settings
@@ -16,5 +16,5 @@ from .settings import Settings
 __all__ = [
     "Cancelled", "DownloadError", "InputError", "ModelError", "MosaicError", "OutputError",
     "SettingsError", "Progress", "Result", "Settings", "default_output", "run", "run_to_result",
-    "COMPLETED", "SIZE_CAP", "IMAGE_CAP", "USER_STOP", "kept_path",
+    "COMPLETED", "SIZE_CAP", "IMAGE_CAP", "USER_STOP", "NO_PERSON_WARNING", "kept_path",
 ]

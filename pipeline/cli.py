@@ -114,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
             bar.close()
         print(json.dumps(result.summary()))
         if result.stopped_early:
-            print(result.message, file=sys.stderr)
+            print(result.outcome, file=sys.stderr)
+        for warning in result.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
         return 0
     except KeyboardInterrupt:
         cancel.set()

@@ -32,10 +32,11 @@ def csv_rows(frame_index: int, time_s: float, detections: Detections, target: st
 
 
 def read_detections_csv(csv_path: str | Path, frame_size: tuple[int, int] | None = None,
-                        frame_count: int | None = None) -> dict[int, Detections]:
+                        frame_count: int | None = None, include_held: bool = False) -> dict[int, Detections]:
     """Boxes by frame index. Every bad line is reported by number; with `frame_size`
     (width, height) boxes wholly outside the frame are refused, and with `frame_count`
-    frames past the end are."""
+    frames past the end are. Held rows are skipped unless `include_held` (a review shows
+    them; a render recreates them)."""
     path = Path(csv_path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -53,7 +54,7 @@ def read_detections_csv(csv_path: str | Path, frame_size: tuple[int, int] | None
         if not any(row.values()):
             continue  # a blank line
         kind = row.get("kind") or DETECTED
-        if kind == HELD:
+        if kind == HELD and not include_held:
             continue
         try:
             if kind not in KINDS:

@@ -12,6 +12,8 @@ COMPLETED = "completed"
 SIZE_CAP = "size_cap"
 IMAGE_CAP = "image_cap"
 USER_STOP = "user_stop"  # "stop and keep what is done": outputs kept under a name marked partial
+# An anonymizer that found nobody must not sound like it masked everyone.
+NO_PERSON_WARNING = "No person was detected: check the output before sharing."
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class Result:
     video: VideoInfo
     images_written: int
     images_expected: int
+    # Frames that went all the way through (masked, listed, in the video). On an early stop
+    # these are the frames before stopped_at_frame, even if the reader had gone further.
     frames_read: int
     people_found: int  # boxes masked in the written images
     zip_bytes: int
@@ -53,6 +57,7 @@ class Result:
     frames_promised: int = 0  # the frame count the file's header gave (0 when unknown)
     video_path: Path | None = None  # the mosaicked video, when one was asked for
     video_frames: int = 0
+    warnings: tuple[str, ...] = ()  # things to check before trusting the output (NO_PERSON_WARNING)
 
     @property
     def stopped_early(self) -> bool:
@@ -60,6 +65,12 @@ class Result:
 
     @property
     def message(self) -> str:
+        """One paragraph for people: the outcome, then any warnings."""
+        return " ".join([self.outcome, *self.warnings])
+
+    @property
+    def outcome(self) -> str:
+        """The outcome alone: done, or where and why the run stopped."""
         done = (
             f"{self.images_written} images, {self.people_found} people masked, "
             f"{self.zip_bytes / 1e6:.1f} MB in {self.elapsed_s:.1f} s"
@@ -113,5 +124,6 @@ class Result:
             "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
             "video": str(self.video_path) if self.video_path else None,
             "video_frames": self.video_frames,
+            "warnings": list(self.warnings),
             "message": self.message,
         }

@@ -52,8 +52,8 @@ def check_outputs(inputs: Sequence[str | Path], outputs: Sequence[str | Path]) -
                 if _same_file(written, source):
                     role = "" if written == given else f" (its working file {written.name})"
                     raise OutputCollision(
-                        f"The output {given}{role} is the input video {source}: choose another output "
-                        "name; the input is never overwritten."
+                        f"The output {given}{role} is the same file as the input {source}: choose "
+                        "another output name; an input is never overwritten."
                     )
     for i, (given, absolute) in enumerate(planned):
         for other, _ in planned[:i]:
@@ -61,17 +61,24 @@ def check_outputs(inputs: Sequence[str | Path], outputs: Sequence[str | Path]) -
                 raise OutputCollision(
                     f"Two outputs of this run are the same file: {other} and {given}; give each its own name."
                 )
-    for given, absolute in planned:
-        if absolute.is_dir():
-            raise OutputError(f"Cannot write {given}: it is a folder; give a file name.")
-    for folder, given in _folders_to_probe(planned):
-        _ensure_writable(folder, given)
+    try:
+        for given, absolute in planned:
+            if absolute.is_dir():
+                raise OutputError(f"Cannot write {given}: it is a folder; give a file name.")
+        for folder, given in _folders_to_probe(planned):
+            _ensure_writable(folder, given)
+    except OSError as err:  # a name too long, a loop of links, ...: still one clear line
+        raise OutputError(f"Cannot write {err.filename or outputs[0]}: {err.strerror or err}.") from err
     return [absolute for _, absolute in planned]
 
 
 def _absolute(path: str | Path) -> Path:
     """The path with `~`, `.` and `..` and every existing symlink resolved."""
-    return Path(path).expanduser().resolve()
+    path = Path(path).expanduser()
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a loop of links: compare the spelled-out path
+        return Path(os.path.abspath(path))
 
 
 def _same_file(a: str | Path, b: str | Path) -> bool:
@@ -97,15 +104,15 @@ def _folders_to_probe(planned: Iterable[tuple[Path, Path]]) -> list[tuple[Path, 
 def _ensure_writable(folder: Path, output: Path) -> None:
     """`folder` is where the output's missing folders will be made (or its own folder).
     Permission bits alone do not answer (root ignores them, a read-only mount does not show
-    in them), so a probe file is also created and removed."""
+    in them), so a probe file is also created and removed; its error names the cause."""
     if not folder.is_dir():
         raise OutputError(f"Cannot write {output}: {folder} is a file, not a folder.")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise OutputError(f"Cannot write {output}: no permission to write in the folder {folder}.")
+    reason = None if os.access(folder, os.W_OK | os.X_OK) else "no permission to write there"
     try:
         handle, probe = tempfile.mkstemp(prefix=".mosaic-write-probe-", dir=folder)
         os.close(handle)
         os.unlink(probe)
     except OSError as err:
-        raise OutputError(f"Cannot write {output}: the folder {folder} is not writable "
-                          f"({err.strerror or err}).") from err
+        reason = err.strerror or str(err)
+    if reason:
+        raise OutputError(f"Cannot write {output}: the folder {folder} is not writable ({reason}).")

@@ -24,10 +24,10 @@ import numpy as np
 from . import source as source_mod
 from .detection import Detector, ReplayDetector, csv_rows
 from .disk import ensure_free_space, estimate_output_bytes
-from .errors import Cancelled, InputError, MosaicError
-from .events import COMPLETED, IMAGE_CAP, SIZE_CAP, USER_STOP, Progress, Result
+from .errors import Cancelled, InputError, MosaicError, OutputError
+from .events import COMPLETED, IMAGE_CAP, NO_PERSON_WARNING, SIZE_CAP, USER_STOP, Progress, Result
 from .maskers import MaskStyle, cover
-from .outputs import kept_path
+from .outputs import check_outputs, kept_path
 from .settings import Settings
 from .tracking import TemporalHold
 from .video import Frame, VideoInfo, probe_video, read_frames
@@ -88,7 +88,11 @@ def run(
     cancel = cancel or threading.Event()
     finish = finish or threading.Event()
     started = time.monotonic()
-    job_dir = Path(tempfile.mkdtemp(prefix="mosaic-job-", dir=work_dir))
+    try:
+        job_dir = Path(tempfile.mkdtemp(prefix="mosaic-job-", dir=work_dir))
+    except OSError as err:  # the temp folder is full, read-only or gone: one line, no traceback
+        raise OutputError(f"Cannot make a working folder in {work_dir or tempfile.gettempdir()}: "
+                          f"{err.strerror or err}") from err
     stop_download = threading.Event()  # set on cancel and whenever this generator ends
     try:
         text = str(source).strip()
@@ -118,6 +122,9 @@ def run(
         else:
             video_path = Path(text).expanduser()
             output = Path(output) if output else default_output(video_path)
+        # Before any work: an output that is the input, or another output, or that cannot be
+        # written is refused now, not after minutes of work (and never overwrites the input).
+        check_outputs(_inputs(video_path, settings), [output] + ([video_output] if video_output else []))
         _check_cancel(cancel, finish)
 
         yield Progress(stage="probing", elapsed_s=time.monotonic() - started, message="Reading video")
@@ -141,6 +148,17 @@ def run(
     finally:
         stop_download.set()  # a download still running stops before its folder goes
         shutil.rmtree(job_dir, ignore_errors=True)
+
+
+def _inputs(video_path: Path, settings: Settings) -> list[Path]:
+    """The files a run reads; none of them may also be one of its outputs."""
+    inputs = [video_path]
+    if settings.detections_csv is not None:
+        inputs.append(settings.detections_csv)
+    with contextlib.suppress(OSError):  # a model name, not a path: nothing to protect
+        if Path(settings.model).expanduser().is_file():
+            inputs.append(Path(settings.model))
+    return inputs
 
 
 def _check_cancel(cancel: threading.Event, finish: threading.Event) -> None:
@@ -372,22 +390,28 @@ class _Job:
     def execute(self) -> Iterator[Progress | Result]:
         self.processing_started = time.monotonic() - self.started
         cv2.setNumThreads(1)  # resize/encode run beside a detector that already uses every core
-        self.sink = ZipSink(self.output, self.settings.max_bytes, temp_dir=self.job_dir)
-        threads = [
-            self._stage("reader", self._read),
-            self._stage("detector", self._detect),
-            self._stage("renderer", self._render),
-            self._stage("writer", self._write),
-        ]
-        if self.video_output is not None:
-            self.video_sink = VideoSink(
-                self.video_output, self.video_path, *self.settings.output_size(self.info.width, self.info.height),
-                self.info.fps, self.info.time_base,
-            )
-            threads.append(self._stage("video writer", self._write_video))
+        threads: list[threading.Thread] = []
         finished = False
         video_path = None
         try:
+            # Every sink opens before any stage starts: a failure here has nothing to stop,
+            # and the finally below removes what the sinks already made.
+            with _as_output_error():
+                self.sink = ZipSink(self.output, self.settings.max_bytes, temp_dir=self.job_dir)
+                if self.video_output is not None:
+                    self.video_sink = VideoSink(
+                        self.video_output, self.video_path,
+                        *self.settings.output_size(self.info.width, self.info.height),
+                        self.info.fps, self.info.time_base,
+                    )
+            threads = [
+                self._stage("reader", self._read),
+                self._stage("detector", self._detect),
+                self._stage("renderer", self._render),
+                self._stage("writer", self._write),
+            ]
+            if self.video_sink is not None:
+                threads.append(self._stage("video writer", self._write_video))
             while any(t.is_alive() for t in threads):
                 if self.cancel.is_set():
                     raise Cancelled("Cancelled; partial output removed")
@@ -400,6 +424,8 @@ class _Job:
                 stage, err = self.errors[0]
                 if isinstance(err, MosaicError):
                     raise err
+                if isinstance(err, OSError):
+                    raise OutputError(f"Writing the output failed: {err.strerror or err}") from err
                 raise MosaicError(f"The {stage} stage failed: {type(err).__name__}: {err}") from err
             if self.stop_reason == COMPLETED and self.frames_read == 0:
                 raise InputError(f"{self.video_path.name} has no readable frames")
@@ -416,18 +442,20 @@ class _Job:
             for thread in threads:
                 thread.join(timeout=5)
             if not finished:
-                self.sink.abort()
-                if self.video_sink is not None:
-                    self.video_sink.abort()
+                for sink in (self.sink, self.video_sink):
+                    if sink is not None:
+                        sink.abort()  # never raises: the error that got us here is the one to report
                 if video_path is not None:
-                    video_path.unlink(missing_ok=True)
+                    with contextlib.suppress(OSError):
+                        video_path.unlink(missing_ok=True)
         stopped_at = self.stopped_at
         yield Result(
             zip_path=zip_path,
             video=self.info,
             images_written=self.sink.images,
             images_expected=self.images_expected,
-            frames_read=self.frames_read,
+            # what went through, not how far the reader ran ahead: agrees with stopped_at_frame
+            frames_read=self.frames_read if stopped_at is None else stopped_at[0],
             people_found=self.people_found,
             zip_bytes=zip_path.stat().st_size,
             stop_reason=self.stop_reason,
@@ -438,7 +466,19 @@ class _Job:
             frames_promised=self.info.frame_count,
             video_path=video_path,
             video_frames=self.video_sink.frames if self.video_sink else 0,
+            warnings=(NO_PERSON_WARNING,) if self.sink.rows == 0 else (),
         )
+
+
+@contextlib.contextmanager
+def _as_output_error():
+    """A raw OS error from opening an output (NotADirectoryError, PermissionError, ...)
+    becomes our OutputError: one clear line, never a traceback."""
+    try:
+        yield
+    except OSError as err:
+        where = f" {err.filename}" if err.filename else ""
+        raise OutputError(f"Cannot write{where}: {err.strerror or err}") from err
 
 
 def _thumbnail(image: np.ndarray) -> np.ndarray:

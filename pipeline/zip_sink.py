@@ -44,6 +44,7 @@ class ZipSink:
         self.partial_path = self.path.with_name(self.path.name + ".partial")
         self.max_bytes = max_bytes
         self.images = 0
+        self.rows = 0  # detections.csv rows (one per masked box) so far, header not counted
         self._central_bytes = 0  # central directory entries for what is written so far
         self._csv_raw_bytes = 0
         self._zip = self._csv_file = None
@@ -100,6 +101,7 @@ class ZipSink:
         self._central_bytes += _CENTRAL_HEADER + len(name.encode("utf-8"))
         self._add_csv_text(text)
         self.images += 1
+        self.rows += len(rows)
         return True
 
     def add_rows(self, rows: list[list[str]]) -> bool:
@@ -110,6 +112,7 @@ class ZipSink:
             if self._final_size(None, len(text.encode("utf-8"))) > self.max_bytes:
                 return False
         self._add_csv_text(text)
+        self.rows += len(rows)
         return True
 
     def close(self, dest: str | Path | None = None) -> Path:

@@ -248,6 +248,8 @@ def test_stop_and_keep_gives_a_partial_zip_whose_images_decode(page, app, tmp_pa
         image = contents.decoded(name)
         assert (image.shape[1], image.shape[0]) == SAMPLE_SIZE
     assert f"{len(contents.image_names)} images" in summary and "marked partial" in summary, summary
+    stopped_at = re.search(r"Stopped by you at frame (\d+)", summary).group(1)
+    assert f"{stopped_at} frames read" in summary, "the stop frame and the frame count agree"
     assert size_text(zip_path.stat().st_size) in page.locator("#zip-size").inner_text()
     wait_for_text(page, "#progress", r"stopped, what was done is kept")
     expect(page.locator("#start-button")).to_be_enabled()

@@ -204,7 +204,7 @@ def _peak_rss_kb(video: Path, folder: Path) -> int:
     csv_path = folder / "boxes.csv"
     csv_path.write_text("frame,x1,y1,x2,y2\n" + "".join(f"{i},100,100,300,400\n" for i in range(0, 400, 3)))
     proc = subprocess.run([sys.executable, "-c", PEAK_RSS_SCRIPT, str(video), str(csv_path),
-                           str(folder / f"{video.stem}.zip"), str(folder / f"{video.stem}.mp4")],
+                           str(folder / f"{video.stem}.zip"), str(folder / f"{video.stem}_masked.mp4")],
                           cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     return int(proc.stdout.strip().splitlines()[-1])

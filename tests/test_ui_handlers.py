@@ -661,6 +661,8 @@ def test_stop_and_keep_gives_a_valid_partial_zip(long_video, isolated_results, n
     for name in contents.image_names:
         assert contents.decoded(name).shape[:2] == (SAMPLE_SIZE[1], SAMPLE_SIZE[0])
     assert f"{len(contents.image_names)} images" in summary, "the summary counts what the ZIP holds"
+    stopped_at = re.search(r"Stopped by you at frame (\d+)", summary).group(1)
+    assert f"{stopped_at} frames read" in summary, "the stop frame and the frame count agree"
     assert (interactive(last[START]), interactive(last[STOP]), interactive(last[KEEP])) == (True, False, False)
 
 

@@ -53,7 +53,6 @@ STOPPED_MESSAGE = "Stopped. Nothing was kept: the partial output was removed."
 STOPPED_WAITING = "Stopped before it started."
 LINK_ONLY = ("The link box takes only a Google Drive share link "
              "(https://drive.google.com/file/d/FILE_ID/view). For any other video, upload the file.")
-NOBODY_FOUND = "No person was detected: check the output before sharing."
 
 # -- what the page's Start / Stop / Stop-and-keep buttons act on, per browser session ------
 @dataclass
@@ -320,10 +319,8 @@ def outcome(result: Result, settings: Settings) -> Outcome:
             if result.images_expected > result.images_written:
                 details.append(f"{result.images_expected - result.images_written} of {result.images_expected} "
                                "planned images were not written.")
-        details.append(f"{source}.")
-    warnings = list(getattr(result, "warnings", ()) or ())
-    if result.people_found == 0 and not any("no person" in w.lower() for w in warnings):
-        warnings.insert(0, NOBODY_FOUND)
+        details.append(f"{source}, {result.frames_read} frames read.")  # the frames before the stop
+    warnings = list(result.warnings)  # e.g. nobody detected: the pipeline says what to check
     if warnings:  # the warning leads; what was done becomes a detail, never "Done"
         details.insert(0, headline.removeprefix("Done: "))
         headline = "Warning: " + " ".join(warnings)
