@@ -1,6 +1,7 @@
 """Throughput and memory of the pipeline against its parts and against the original loop.
 
     python benchmarks/bench.py [--video V] [--model yolo11n.yaml] [--interval 5] [--quick] [--json OUT]
+    python benchmarks/bench.py --only face [--face-video ui/assets/faces_clip.mp4] [--face-imgsz 640]
 
 Everything is measured in this one run (nothing is hard-coded). In-process rows exclude
 model loading (each model is loaded and warmed up first); the whole-process rows and the
@@ -15,12 +16,22 @@ Rows:
   detector/<be>    our YoloDetector on pre-decoded frames, in batches of Settings.batch
   decode           our read_frames, converting only the captured frames
   pipeline         pipeline.run end to end (decode, detect, mosaic, JPEG, ZIP)
+
+Face rows (also alone with `--only face`), on a clip with real faces, CenterFace at the same
+detection size (deface `--scale WxH` = what our --imgsz gives) and threshold everywhere:
+  face detector    our CenterFace detector / deface's CenterFace class, on pre-decoded frames
+  deface           the `deface` CLI, whole process: every frame detected, blurred, encoded to MP4
+  face+video       `python -m pipeline --target face --video`: every frame detected, masked and
+                   encoded to MP4 (deface's work), plus the ZIP
+  face zip         `python -m pipeline --target face`: the default output, a ZIP of every 10th
+                   frame, so only those frames are detected
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -35,6 +46,7 @@ if str(REPO) not in sys.path:
 os.environ.setdefault("YOLO_VERBOSE", "False")
 
 DEFAULT_VIDEO = REPO.parent / "shared" / "samples" / "vtest.avi"
+FACE_VIDEO = REPO / "ui" / "assets" / "faces_clip.mp4"
 
 
 # -- the original-style loop (also run as a whole process: `bench.py --original ...`) --------
@@ -167,6 +179,105 @@ def whole_process(cmd: list[str]) -> float:
     return wall
 
 
+def whole_process_cpu(cmd: list[str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the child and everything it waited for)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = whole_process(cmd)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def face_section(args, tmp: Path, rows: dict, notes: list, repeat: int) -> list[tuple]:
+    """Our face target against the deface CLI on the same clip, same detection size and
+    threshold; returns the summary checks."""
+    import numpy as np
+
+    from pipeline import Settings
+    from pipeline.face import detection_size, load_face_detector
+
+    video = args.face_video.resolve()
+    settings = Settings(target="face", imgsz=args.face_imgsz, device="cpu")
+    frames = decoded_frames(video, 1)
+    net_h, net_w = detection_size(frames[0].shape[:2], settings.imgsz)
+    deface_cli = shutil.which("deface")
+    try:
+        import onnxruntime  # noqa: F401 - deface's CLI prefers it over OpenCV's DNN when present
+        deface_backend = "onnxruntime"
+    except ImportError:
+        deface_backend = "OpenCV DNN (onnxruntime is not installed)"
+    print(f"faces: {video.name} ({len(frames)} frames, {frames[0].shape[1]}x{frames[0].shape[0]}), CenterFace at "
+          f"{net_w}x{net_h}, threshold {settings.conf}, deface's backend: {deface_backend}", flush=True)
+    notes.append(f"deface ran CenterFace on {deface_backend}; ours on OpenVINO FP32")
+
+    # the detectors alone, on the same pre-decoded frames (every 3rd, to keep this short)
+    from deface.centerface import CenterFace
+
+    sample = frames[::3]
+    ours = load_face_detector(settings)
+    ours.detect(sample[:1], [0])
+    theirs = CenterFace(in_shape=(net_w, net_h), backend="onnxrt" if deface_backend == "onnxruntime" else "opencv")
+    rgb = [np.ascontiguousarray(f[..., ::-1]) for f in sample]
+    theirs(rgb[0], threshold=settings.conf)
+    runs = [timed(detector_run, ours, sample, settings.batch)[1] for _ in range(repeat)]
+    rows["face detector/ours"] = {"frames": len(sample), "seconds": round(min(runs), 3),
+                                  "fps": round(len(sample) / min(runs), 2)}
+    runs = [timed(lambda: [theirs(f, threshold=settings.conf) for f in rgb])[1] for _ in range(repeat)]
+    rows["face detector/deface"] = {"frames": len(sample), "seconds": round(min(runs), 3),
+                                    "fps": round(len(sample) / min(runs), 2)}
+    for name in ("face detector/ours", "face detector/deface"):
+        print(f"  {name:<22} {len(sample):5d} frames {rows[name]['seconds']:7.2f} s {rows[name]['fps']:8.1f} fps",
+              flush=True)
+
+    # whole processes, start-up and model load included; best of `repeat`
+    common = [str(video), "--target", "face", "--imgsz", str(settings.imgsz), "--conf", str(settings.conf),
+              "--device", "cpu"]
+    commands = {
+        "deface": [deface_cli or "deface", str(video), "--scale", f"{net_w}x{net_h}", "--thresh", str(settings.conf),
+                   "-o", str(tmp / "deface.mp4")],
+        "face+video": [sys.executable, "-m", "pipeline", *common, "--video", str(tmp / "face.mp4"),
+                       "-o", str(tmp / "face_video.zip")],
+        "face zip": [sys.executable, "-m", "pipeline", *common, "-o", str(tmp / "face.zip")],
+    }
+    for name, cmd in commands.items():
+        if name == "deface" and deface_cli is None:
+            notes.append("the deface CLI is not on PATH: pip install deface")
+            return []
+        wall, cpu = min((whole_process_cpu(cmd) for _ in range(repeat)), key=lambda r: r[0])
+        rows[f"process {name}"] = {"seconds": round(wall, 2), "cpu_s": round(cpu, 2)}
+        print(f"  process {name:<14} {wall:7.2f} s wall {cpu:7.2f} CPU-s   {' '.join(cmd[1:] if name == 'deface' else cmd[2:])}",
+              flush=True)
+    deface_s = rows["process deface"]["seconds"]
+    return [
+        ("faces: detector alone, ours / deface's class", rows["face detector/ours"]["fps"]
+         / rows["face detector/deface"]["fps"], None, ""),
+        ("faces: deface / ours --video (same work)", deface_s / rows["process face+video"]["seconds"], 3.0, ">="),
+        ("faces: deface / ours, ZIP every 10th frame", deface_s / rows["process face zip"]["seconds"], 3.0, ">="),
+        ("faces: CPU-s deface / ours --video", rows["process deface"]["cpu_s"] / rows["process face+video"]["cpu_s"],
+         None, ""),
+    ]
+
+
+def report(rows: dict, checks: list, notes: list, settings: dict, json_path: Path | None) -> None:
+    print()
+    print(f"{'row':<22} {'frames':>6} {'s':>8} {'fps':>8}")
+    for name, r in rows.items():
+        if "fps" in r:
+            print(f"{name:<22} {r['frames']:>6} {r['seconds']:>8.2f} {r['fps']:>8.1f}")
+    print()
+    results = {}
+    for label, value, target, op in checks:
+        ok = None if target is None else (value >= target if op == ">=" else value <= target)
+        mark = "" if ok is None else (f"  target {op} {target}: " + ("PASS" if ok else "FAIL"))
+        print(f"{label:<46} {value:6.2f}x{mark}")
+        results[label] = {"value": round(value, 3), "target": target, "op": op, "pass": ok}
+    for note in notes:
+        print("note:", note)
+    print(f"load avg at end {os.getloadavg()[0]:.1f} (other processes on these cores skew every row)")
+    if json_path:
+        json_path.write_text(json.dumps({"settings": settings, "rows": rows, "ratios": results, "notes": notes},
+                                        indent=1))
+
+
 # -- the benchmark ----------------------------------------------------------------------------
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -180,12 +291,22 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true",
                    help="one run per row, skip predict/openvino, the torch detector and the 10x memory run")
     p.add_argument("--json", type=Path, help="also write all figures here")
+    p.add_argument("--only", choices=["face"], help="run only this part (face: our face target against deface)")
+    p.add_argument("--face-video", type=Path, default=FACE_VIDEO, help="clip with faces (default: %(default)s)")
+    p.add_argument("--face-imgsz", type=int, default=640, help="face detection size (default: %(default)s)")
     p.add_argument("--original", action="store_true", help=argparse.SUPPRESS)  # child: the original loop
     p.add_argument("--out", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
 
     if args.original:  # a whole process of the original loop, for the process-level comparison
         original_loop(str(args.video), args.model, args.interval, args.out)
+        return 0
+    if args.only == "face":  # no torch/YOLO in this process
+        print(f"{os.cpu_count()} cores, load avg {os.getloadavg()[0]:.1f}", flush=True)
+        tmp, rows, notes = Path(tempfile.mkdtemp(prefix="mosaic-bench-")), {}, []
+        checks = face_section(args, tmp, rows, notes, 1 if args.quick else max(1, args.repeat))
+        report(rows, checks, notes, {"face_video": str(args.face_video), "face_imgsz": args.face_imgsz}, args.json)
+        shutil.rmtree(tmp, ignore_errors=True)
         return 0
 
     import torch
@@ -332,26 +453,10 @@ def main(argv=None) -> int:
         checks.insert(3, ("pipeline / predict/openvino", pipe_fps / rows["predict/openvino"]["fps"], None, ""))
     if "rss_long" in rows:
         checks.append(("peak RSS 10x / short", rows["rss_long"]["peak_rss_mb"] / short["peak_rss_mb"], 1.25, "<="))
-    print()
-    print(f"{'row':<22} {'frames':>6} {'s':>8} {'fps':>8}")
-    for name, r in rows.items():
-        if "fps" in r:
-            print(f"{name:<22} {r['frames']:>6} {r['seconds']:>8.2f} {r['fps']:>8.1f}")
-    print()
-    results = {}
-    for label, value, target, op in checks:
-        ok = None if target is None else (value >= target if op == ">=" else value <= target)
-        mark = "" if ok is None else (f"  target {op} {target}: " + ("PASS" if ok else "FAIL"))
-        print(f"{label:<46} {value:6.2f}x{mark}")
-        results[label] = {"value": round(value, 3), "target": target, "op": op, "pass": ok}
-    for note in notes:
-        print("note:", note)
-    print(f"load avg at end {os.getloadavg()[0]:.1f} (other processes on these cores skew every row)")
-    if args.json:
-        args.json.write_text(json.dumps({"settings": {"video": str(video), "model": args.model,
-                                                      "interval": args.interval, "batch": base.batch,
-                                                      "backend": best_backend},
-                                         "rows": rows, "ratios": results, "notes": notes}, indent=1))
+    checks += face_section(args, tmp, rows, notes, repeat)
+    report(rows, checks, notes, {"video": str(video), "model": args.model, "interval": args.interval,
+                                 "batch": base.batch, "backend": best_backend, "face_video": str(args.face_video),
+                                 "face_imgsz": args.face_imgsz}, args.json)
     shutil.rmtree(tmp, ignore_errors=True)
     return 0
 

@@ -13,7 +13,11 @@ import threading
 from .errors import Cancelled, MosaicError, SettingsError
 from .events import Progress, Result
 from .runner import run
-from .settings import BACKENDS, DEVICES, IMAGE_FORMATS, MODEL_ENV_VAR, STYLES, Settings
+from .settings import (
+    BACKENDS, DEFAULT_MEMORY_MB, DEVICES, FACE_MODEL, FACE_SHAPES, IMAGE_FORMATS, MEMORY_ENV_VAR, MODEL_ENV_VAR,
+    STYLES, TARGETS, Settings,
+)
+from .unmask import parse_track_ids
 
 EXIT_BAD_INPUT = 2
 EXIT_CANCELLED = 130
@@ -24,6 +28,13 @@ def _classes(text: str) -> tuple[int, ...]:
         return tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated class ids, got {text!r}")
+
+
+def _track_ids(text: str) -> tuple[int, ...]:
+    try:
+        return parse_track_ids(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,9 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="image format in the ZIP (default: %(default)s)")
     p.add_argument("--quality", type=int, default=d["jpeg_quality"].default, metavar="Q",
                    help="JPEG quality 1-100 (default: %(default)s)")
+    p.add_argument("--target", choices=TARGETS, default=d["target"].default,
+                   help="what to hide: person (padded box), silhouette, head, or face (CenterFace) (default: %(default)s)")
+    p.add_argument("--face-shape", choices=FACE_SHAPES, default=d["face_shape"].default,
+                   help="how the face target covers a face (default: %(default)s)")
     p.add_argument("--model", default=None, metavar="SPEC",
                    help=f"YOLO weights (.pt), an exported model folder, or a .yaml for an untrained network; "
-                   f"default: ${MODEL_ENV_VAR} or yolo11n.pt")
+                   f"default: ${MODEL_ENV_VAR} or yolo11n.pt. For --target face: '{FACE_MODEL}' (default) or a "
+                   f"CenterFace .onnx")
     p.add_argument("--device", choices=DEVICES, default=d["device"].default,
                    help="where to run detection; auto = CUDA when present (default: %(default)s)")
     p.add_argument("--backend", choices=BACKENDS, default=d["backend"].default,
@@ -75,22 +91,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hold", type=float, default=d["hold_s"].default, metavar="SECONDS",
                    help="keep each tracked person masked this long before and after the detector "
                    "sees them, so a missed frame does not expose anyone; 0 = off (default: %(default)s)")
+    p.add_argument("--memory-mb", type=float, default=None, metavar="MB",
+                   help="frame buffers the run may hold, in MB; queue depths follow the frame size, "
+                   f"so 4K runs stay inside it (default: ${MEMORY_ENV_VAR} or {DEFAULT_MEMORY_MB:g})")
+    p.add_argument("--detect-only", action="store_true",
+                   help="write only detections.csv (in the ZIP), no images or video: review or edit it, "
+                   "then render with --detections")
     p.add_argument("--max-download-mb", type=float, default=4000, metavar="MB",
                    help="refuse a Google Drive file larger than this (default: %(default)s)")
     p.add_argument("--detections", default=None, metavar="FILE.csv",
                    help="replay boxes from a CSV (frame,x1,y1,x2,y2[,time_s,score,class,track_id,kind]) instead of "
-                   "running the model; edit a run's detections.csv to add a missed person and re-render")
+                   "running the model; edit a run's detections.csv to add a missed person and re-render "
+                   "(kind=manual rows of one track_id are interpolated between their frames)")
+    p.add_argument("--unmask-tracks", type=_track_ids, default=d["unmask_tracks"].default, metavar="IDS",
+                   help="leave these track ids of the --detections CSV uncovered on every frame, "
+                   "held boxes included, comma-separated (e.g. 3,7)")
     return p
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     extra = {"model": args.model} if args.model else {}
+    if args.memory_mb is not None:
+        extra["memory_mb"] = args.memory_mb
     return Settings(
         interval=args.interval, scale_pct=args.scale, max_mb=args.max_mb, max_images=args.max_images,
-        image_format=args.format, jpeg_quality=args.quality, device=args.device, backend=args.backend,
+        image_format=args.format, jpeg_quality=args.quality, target=args.target, face_shape=args.face_shape,
+        device=args.device, backend=args.backend,
         batch=args.batch, imgsz=args.imgsz, conf=args.conf, classes=args.classes, pad_pct=args.pad,
         style=args.style, mosaic_cells=args.cells, min_cell_px=args.min_cell, hold_s=args.hold,
-        detections_csv=args.detections, **extra,
+        detections_csv=args.detections, unmask_tracks=args.unmask_tracks, **extra,
     )
 
 
@@ -104,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = settings_from_args(args)
         result: Result | None = None
         events = run(args.input, settings, output=args.output, cancel=cancel, video_output=args.video,
-                     max_download_bytes=int(args.max_download_mb * 1e6))
+                     max_download_bytes=int(args.max_download_mb * 1e6), detect_only=args.detect_only)
         for event in events:
             if isinstance(event, Result):
                 result = event

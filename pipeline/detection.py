@@ -14,6 +14,7 @@ import numpy as np
 
 from .detections import DETECTED, HELD, KINDS, MANUAL, Detections
 from .detections_csv import CSV_HEADER, csv_rows, read_detections_csv
+from .tracking import drawn_keyframes
 
 __all__ = ["CSV_HEADER", "DETECTED", "HELD", "KINDS", "MANUAL", "Detections", "Detector",
            "ReplayDetector", "csv_rows", "read_detections_csv"]
@@ -27,11 +28,16 @@ class Detector(Protocol):
 
 
 class ReplayDetector:
-    """Replays boxes from a detections.csv instead of running a model (see detections_csv)."""
+    """Replays boxes from a detections.csv instead of running a model (see detections_csv).
+    `track_ids` are the ids the file uses (the tracker numbers other rows after them);
+    `keyframes` are its drawn (manual) boxes by track, for TemporalHold to interpolate."""
 
     def __init__(self, csv_path: str | Path, frame_size: tuple[int, int] | None = None,
                  frame_count: int | None = None):
+        self.name = Path(csv_path).name
         self.boxes_by_frame = read_detections_csv(csv_path, frame_size, frame_count)
+        self.track_ids = frozenset(int(t) for found in self.boxes_by_frame.values() for t in found.track_id if t)
+        self.keyframes = drawn_keyframes(self.boxes_by_frame)
 
     def detect(self, frames, indices) -> list[Detections]:
         return [self.boxes_by_frame.get(int(i), Detections.empty()) for i in indices]

@@ -46,8 +46,8 @@ def read_detections_csv(csv_path: str | Path, frame_size: tuple[int, int] | None
     fields = {f.strip() for f in (reader.fieldnames or []) if f}
     missing = [c for c in REQUIRED if c not in fields]
     if missing:
-        raise InputError(f"{path.name} is missing the column(s) {','.join(missing)}: it needs at least "
-                         "frame,x1,y1,x2,y2 (time_s, score, class, track_id, kind optional)")
+        raise InputError(f"{path.name} line 1 (the header) is missing the column(s) {','.join(missing)}: "
+                         "it needs at least frame,x1,y1,x2,y2 (time_s, score, class, track_id, kind optional)")
     rows: dict[int, list[tuple]] = {}
     for line_no, row in enumerate(reader, start=2):
         row = {k.strip(): (v or "").strip() for k, v in row.items() if k}

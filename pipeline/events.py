@@ -16,6 +16,11 @@ USER_STOP = "user_stop"  # "stop and keep what is done": outputs kept under a na
 NO_PERSON_WARNING = "No person was detected: check the output before sharing."
 
 
+def hdr_note(transfer: str) -> str:
+    return (f"The source is HDR ({transfer}); the output is SDR without tone mapping, so its "
+            "colours look flat and pale.")
+
+
 @dataclass(frozen=True)
 class Progress:
     stage: str  # downloading | probing | loading model | processing | finishing

@@ -339,6 +339,9 @@ _loaded_lock = threading.Lock()
 
 def load_detector(settings: Settings) -> YoloDetector:
     """The process-wide detector for these settings, loaded on first use."""
+    if settings.target == "face":  # CenterFace on its own engines (face.py), not YOLO
+        from .face import load_face_detector
+        return load_face_detector(settings)
     device = resolve_device(settings.device)
     backend = resolve_backend(settings.backend, device)
     key = ModelKey(settings.model.strip(), device, backend, settings.imgsz)

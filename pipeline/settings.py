@@ -17,6 +17,16 @@ TARGET_MODELS = {"person": DEFAULT_MODEL, "silhouette": "yolo11n-seg.pt", "head"
                  "face": FACE_MODEL}
 _TARGET_SUFFIX = {"person": "", "silhouette": "-seg", "head": "-pose"}
 FACE_SHAPES = ("ellipse", "box")
+MEMORY_ENV_VAR = "MOSAIC_MEMORY_MB"
+DEFAULT_MEMORY_MB = 1000.0
+
+
+def _env_float(name: str, default: float):
+    text = os.environ.get(name, "").strip()
+    try:
+        return float(text) if text else default
+    except ValueError:
+        return text  # validation names it
 IMAGE_FORMATS = ("jpg", "png")
 STYLES = ("mosaic", "blur", "fill")
 DEVICES = ("auto", "cpu", "cuda")
@@ -65,11 +75,16 @@ class Settings:
     min_cell_px: int = 4  # never smaller cells than this: tiny people stay unrecognizable
     hold_s: float = 0.5  # keep a tracked person masked this long across detector misses
     detections_csv: Path | None = None  # replay boxes from this CSV instead of the model
+    # frame buffers a run may hold, in MB (10^6 bytes); $MOSAIC_MEMORY_MB sets the default
+    memory_mb: float = field(default_factory=lambda: _env_float(MEMORY_ENV_VAR, DEFAULT_MEMORY_MB))
+    unmask_tracks: tuple[int, ...] = ()  # track ids of detections_csv left uncovered on every frame
 
     def __post_init__(self) -> None:
         if self.detections_csv is not None and not isinstance(self.detections_csv, Path):
             object.__setattr__(self, "detections_csv", Path(self.detections_csv))
         object.__setattr__(self, "classes", tuple(self.classes))
+        if isinstance(self.unmask_tracks, (list, set, frozenset)):
+            object.__setattr__(self, "unmask_tracks", tuple(self.unmask_tracks))
         if isinstance(self.model, str) and not self.model.strip():
             object.__setattr__(self, "model", default_model(self.target if self.target in TARGETS else "person"))
         problems = list(self._problems())
@@ -118,8 +133,19 @@ class Settings:
             yield f"mosaic cells must be 2-200 (got {self.mosaic_cells!r})"
         if not isinstance(self.hold_s, (int, float)) or not 0 <= self.hold_s <= 10:
             yield f"hold must be 0-10 seconds (got {self.hold_s!r})"
+        if not isinstance(self.memory_mb, (int, float)) or isinstance(self.memory_mb, bool) or not self.memory_mb > 0:
+            yield f"memory budget must be more than 0 MB (got {self.memory_mb!r})"
         if not is_int(self.min_cell_px) or not 1 <= self.min_cell_px <= 256:
             yield f"minimum cell size must be 1-256 px (got {self.min_cell_px!r})"
+        if not isinstance(self.unmask_tracks, tuple) or not all(is_int(t) and t >= 1 for t in self.unmask_tracks):
+            yield f"tracks to leave unmasked must be track ids >= 1 (got {self.unmask_tracks!r})"
+        elif self.unmask_tracks and self.detections_csv is None:
+            yield ("tracks to leave unmasked need a detections CSV: their ids are the ones in that file "
+                   "(a run's detections.csv)")
+
+    def captures(self, index: int) -> bool:
+        """Whether frame `index` (its position in the stream) goes into the ZIP."""
+        return index % self.interval == 0
 
     def output_size(self, width: int, height: int) -> tuple[int, int]:
         """(width, height) of the output for a source of this size, at scale_pct."""

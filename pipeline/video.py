@@ -16,6 +16,9 @@ import numpy as np
 from .errors import InputError
 
 
+HDR_TRANSFERS = {16: "PQ", 18: "HLG"}  # AVCOL_TRC_SMPTE2084, AVCOL_TRC_ARIB_STD_B67
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     """Facts about a video stream. fps stays a float: 23.976 is not 23."""
@@ -29,6 +32,7 @@ class VideoInfo:
     codec: str
     has_audio: bool
     time_base: Fraction | None = None  # of the video stream; the video output keeps it
+    hdr: str | None = None  # "PQ" or "HLG" when the source is HDR (we output SDR, not tone mapped)
 
     @property
     def resolution(self) -> tuple[int, int]:
@@ -86,6 +90,7 @@ def probe_video(path: str | Path) -> VideoInfo:
         if first is None:
             raise InputError(f"{path.name} has no readable frames")
         rotation = int(first.rotation or 0) % 360 if hasattr(first, "rotation") else 0
+        transfer = getattr(first, "color_trc", None) or stream.codec_context.color_trc
         width, height = first.width, first.height
         if rotation in (90, 270):
             width, height = height, width
@@ -99,6 +104,7 @@ def probe_video(path: str | Path) -> VideoInfo:
             codec=stream.codec_context.name,
             has_audio=bool(container.streams.audio),
             time_base=stream.time_base,
+            hdr=HDR_TRANSFERS.get(int(transfer or 0)),
         )
 
 

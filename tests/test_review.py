@@ -71,3 +71,16 @@ def test_edited_csv_replays_with_drawn_boxes_and_track_ids(reviewed, excerpt):
     again = Review(excerpt, edited, step=1)
     assert again.track_ids() == review.track_ids() | {new_id}
     assert again.detections_at(5).kind.tolist().count("manual") == 1
+
+
+def test_detect_only_writes_boxes_and_no_images(excerpt, tmp_path):
+    from mediakit import BoxDetector, read_zip
+
+    detector = BoxDetector([STILL])
+    result = run_to_result(excerpt, Settings(interval=5), output=tmp_path / "d.zip", detector=detector,
+                           detect_only=True)
+    contents = read_zip(result.zip_path)
+    assert contents.image_names == [] and result.images_written == 0
+    assert sorted(contents.boxes_by_frame()) == [0, 5, 10, 15, 20, 25]
+    assert detector.seen_indices == [0, 5, 10, 15, 20, 25]
+    assert result.people_found == 6 and not result.warnings
