@@ -3,13 +3,11 @@ import os
 import threading
 
 from ui import PAGE_CSS, build_demo
-from ui.handlers import MAX_INPUT_BYTES, RESULTS_ROOT, sweep_old_results, warm_model
+from ui.handlers import JOB_SLOTS, MAX_INPUT_BYTES, RESULTS_ROOT, sweep_old_results, warm_model
 
-# One job at a time per GPU by default: jobs share one model and one device.
-CONCURRENCY = int(os.environ.get("MOSAIC_CONCURRENCY", "1"))
-
+# One job at a time per GPU by default (MOSAIC_CONCURRENCY): jobs share one model and one device.
 demo = build_demo()
-demo.queue(default_concurrency_limit=CONCURRENCY)
+demo.queue(default_concurrency_limit=JOB_SLOTS)
 
 if __name__ == "__main__":
     sweep_old_results()

@@ -1,26 +1,39 @@
-"""Event handlers: turn UI inputs into Settings, and pipeline events into component values.
-No processing happens here; the pipeline does all of it."""
+"""Event handlers: turn page and API inputs into Settings, and pipeline events into component
+values. No processing happens here; the pipeline does all of it.
+
+The app is public, so this layer also decides what a caller may reach: a video only as an
+upload or a Google Drive link (pick_source), a model only from the allowlist
+(model_choice), and error texts without server details (messages.public_message). An
+uploaded original is deleted as soon as the job that used it ends."""
 from __future__ import annotations
 
 import collections
 import contextlib
 import html
+import logging
 import os
 import re
 import shutil
 import tempfile
 import threading
 import time
+import urllib.parse
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import gradio as gr
 
-from pipeline import MosaicError, Progress, Result, Settings, run
-from pipeline.errors import Cancelled, InputError
+from pipeline import COMPLETED, IMAGE_CAP, SIZE_CAP, USER_STOP, MosaicError, Progress, Result, Settings, run
+from pipeline.errors import Cancelled, InputError, SettingsError
+from pipeline.source import DRIVE_HOSTS
 
+from .messages import public_message
+from .model_choice import resolve_model
 from .status import RUNNING
+
+log = logging.getLogger("ui")
 
 SAMPLE_VIDEO = Path(__file__).parent / "assets" / "vtest_clip.mp4"
 RESULTS_ROOT = Path(os.environ.get("MOSAIC_RESULTS_DIR") or Path(tempfile.gettempdir()) / "mosaic-results")
@@ -29,51 +42,111 @@ UI_UPDATE_PERIOD_S = 0.5
 # Largest input accepted, uploaded or from Drive (the app passes it to Gradio's max_file_size).
 MAX_INPUT_MB = float(os.environ.get("MOSAIC_MAX_INPUT_MB", "2000"))
 MAX_INPUT_BYTES = int(MAX_INPUT_MB * 1e6)
+# Jobs that run at once (app.py gives it to the queue); more wait in Gradio's queue.
+JOB_SLOTS = int(os.environ.get("MOSAIC_CONCURRENCY", "1"))
 GALLERY_SIZE = 6
 DEFAULTS = Settings.__dataclass_fields__
 DEFAULT_CAP_MB = 500.0  # shown in the cap boxes; applied only when the cap is ticked
 DEFAULT_CAP_IMAGES = 1000
-STOP_WAIT_S = 10.0  # how long Stop waits for the job to end before answering "Stopping…"
-STOPPED_MESSAGE = "⏹️ Stopped. Partial output was removed."
+STOP_WAIT_S = 10.0  # how long Stop waits for the job to end before answering "Stopping"
+STOPPED_MESSAGE = "Stopped. Nothing was kept: the partial output was removed."
+STOPPED_WAITING = "Stopped before it started."
+LINK_ONLY = ("The link box takes only a Google Drive share link "
+             "(https://drive.google.com/file/d/FILE_ID/view). For any other video, upload the file.")
 
-_cancel_events: dict[str, threading.Event] = {}  # per browser session, so Stop hits only its own job
-_cancel_lock = threading.Lock()
+# -- what the page's Start / Stop / Stop-and-keep buttons act on, per browser session ------
+@dataclass
+class _Job:
+    cancel: threading.Event = field(default_factory=threading.Event)
+    finish: threading.Event = field(default_factory=threading.Event)
+    upload_deleted: bool = False
+
+
+_jobs: dict[str, _Job] = {}  # running jobs, so Stop hits only its own tab's job
+_waiting: set[str] = set()  # sessions whose Start waits in the queue
+_jobs_lock = threading.Lock()
+
+
+# -- inputs ------------------------------------------------------------------------------
+def _number(value):
+    """A number from the page or the API, meaning unchanged: 10.0 becomes 10, but 2.5 stays
+    2.5 (Settings refuses it for a whole-number field) and text that is not a number stays
+    text (Settings names the field)."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        try:
+            value = float(value)
+        except ValueError:
+            return value.strip()[:40]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def settings_from_inputs(interval, scale_pct, limit_size, max_mb, limit_images, max_images,
                          image_format, jpeg_quality, style, mosaic_cells, pad_pct, conf, model,
                          hold_s=DEFAULTS["hold_s"].default) -> Settings:
-    """UI/API values to validated Settings. A cap applies only when its box is ticked; an
-    empty or 0 cap that is ticked is an error, never silently 'no cap'."""
-    def whole(value):
-        return int(value) if isinstance(value, float) and value.is_integer() else value
+    """Page/API values to validated Settings; every check is Settings' own. A cap applies
+    only when its box is ticked (its number is then ignored, whatever it is); a ticked cap
+    that is empty or 0 is an error, never silently 'no cap'. The model must be on the
+    allowlist: that is checked here, before anything is loaded."""
+    max_mb, max_images = _number(max_mb), _number(max_images)
+    model_spec = resolve_model(model)
+    try:
+        return Settings(
+            interval=_number(interval),
+            scale_pct=_number(scale_pct),
+            max_mb=(0.0 if max_mb is None else max_mb) if limit_size else None,
+            max_images=(0 if max_images is None else max_images) if limit_images else None,
+            image_format=image_format,
+            jpeg_quality=_number(jpeg_quality),
+            style=style,
+            mosaic_cells=_number(mosaic_cells),
+            pad_pct=_number(pad_pct),
+            conf=_number(conf),
+            hold_s=_number(hold_s),
+            model=model_spec,
+        )
+    except TypeError:  # a comparison Settings makes on a value of the wrong type
+        raise SettingsError("Invalid settings: every number field needs a number.") from None
 
-    model = (model or "").strip()
-    extra = {"model": model} if model else {}
-    return Settings(
-        interval=whole(interval),
-        scale_pct=whole(scale_pct),
-        max_mb=(float(max_mb) if max_mb not in (None, "") else 0.0) if limit_size else None,
-        max_images=(whole(max_images) if max_images not in (None, "") else 0) if limit_images else None,
-        image_format=image_format,
-        jpeg_quality=whole(jpeg_quality),
-        style=style,
-        mosaic_cells=whole(mosaic_cells),
-        pad_pct=float(pad_pct),
-        conf=float(conf),
-        hold_s=float(hold_s),
-        **extra,
-    )
+
+def _drive_link(text: str) -> str:
+    """The link as the pipeline gets it: always https?://<a Drive host>/..., so the pipeline
+    never reads it as a path. Anything else is refused with one line that neither repeats
+    the text nor depends on what exists on the server's disk."""
+    if any(c.isspace() or ord(c) < 32 for c in text):
+        raise InputError(LINK_ONLY)
+    lowered = text.lower()
+    if not lowered.startswith(("http://", "https://")):
+        if not lowered.startswith(tuple(f"{host}/" for host in DRIVE_HOSTS)):
+            raise InputError(LINK_ONLY)
+        text = "https://" + text  # a Drive address pasted without its scheme
+    try:
+        parsed = urllib.parse.urlsplit(text)
+        port = parsed.port
+    except ValueError:
+        raise InputError(LINK_ONLY) from None
+    if (parsed.scheme.lower() not in ("http", "https") or (parsed.hostname or "") not in DRIVE_HOSTS
+            or parsed.username or parsed.password or port not in (None, 80, 443)):
+        raise InputError(LINK_ONLY)
+    return text
 
 
 def pick_source(video_file, drive_link) -> str:
-    link = (drive_link or "").strip()
+    """The job's input: an upload (Gradio hands over a path in its upload cache; the API
+    accepts nothing else there) or a Google Drive link. Local paths, file:// and every
+    other scheme typed into the link box are refused."""
+    link = (drive_link or "").strip() if isinstance(drive_link, str) or drive_link is None else str(drive_link)
     path = video_file if isinstance(video_file, (str, Path)) or video_file is None else getattr(video_file, "name", None)
     if path and link:
         raise InputError("Give either a video file or a Google Drive link, not both.")
     if not path and not link:
         raise InputError("Upload a video or paste a Google Drive link first.")
-    return str(path) if path else link
+    return str(path) if path else _drive_link(link)
 
 
 def _safe_stem(source: str) -> str:
@@ -83,6 +156,59 @@ def _safe_stem(source: str) -> str:
     return stem[:60]
 
 
+# -- uploaded originals ------------------------------------------------------------------
+_upload_users: collections.Counter = collections.Counter()  # jobs using each upload
+_upload_lock = threading.Lock()
+
+
+def _upload_folder() -> Path:
+    return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio").resolve()
+
+
+def _as_upload(source: str) -> Path | None:
+    """The file if `source` is an upload in Gradio's cache (<cache>/<hash>/<name>), else
+    None: the bundled sample, a Drive link, any other path are never deleted."""
+    if "://" in source:
+        return None
+    try:
+        path = Path(source).resolve()
+        folder = _upload_folder()
+        if path.parent.parent != folder or not path.is_file():
+            return None
+        if path.stat().st_size == SAMPLE_VIDEO.stat().st_size and path.read_bytes() == SAMPLE_VIDEO.read_bytes():
+            return None  # the sample's cached copy: public footage, shared by every tab that runs it
+    except OSError:
+        return None
+    return path
+
+
+@contextlib.contextmanager
+def _using_upload(source: str, job: _Job | None = None):
+    """While the block runs, the upload is in use; when the last job using it ends (done,
+    failed, stopped, tab closed), it is deleted with its cache folder. Identical uploads
+    share one cached file, hence the count."""
+    upload = _as_upload(source)
+    if upload is None:
+        yield
+        return
+    with _upload_lock:
+        _upload_users[upload] += 1
+    try:
+        yield
+    finally:
+        with _upload_lock:
+            _upload_users[upload] -= 1
+            last = _upload_users[upload] <= 0
+            if last:
+                del _upload_users[upload]
+                upload.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    upload.parent.rmdir()  # the hash folder, if nothing else is in it
+        if job is not None and last:
+            job.upload_deleted = True
+
+
+# -- results -----------------------------------------------------------------------------
 def sweep_old_results(now: float | None = None) -> None:
     """Delete result folders older than RESULT_TTL_S."""
     now = time.time() if now is None else now
@@ -102,6 +228,28 @@ def _new_result_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="job-", dir=RESULTS_ROOT))
 
 
+def size_text(n_bytes: int) -> str:
+    """Bytes in the units of the size cap (1 MB = 10^6 bytes), as the page shows them."""
+    if n_bytes < 1_000_000:
+        return f"{n_bytes / 1e3:.1f} kB"
+    return f"{n_bytes / 1e6:.1f} MB"
+
+
+def _size_line(written: int, max_bytes: int | None) -> str:
+    cap = f"cap {size_text(max_bytes)}" if max_bytes else "no cap"
+    return f"ZIP size: **{size_text(written)}** ({cap})"
+
+
+# -- what the page shows -----------------------------------------------------------------
+def _bar_html(pct: float, text_html: str, state: str = "running") -> str:
+    """The progress bar; `state` (running, waiting, done, warning, stopped, failed) colours it."""
+    return (
+        f'<div id="job-progress" class="{state}">'
+        f'<div class="bar"><div class="fill" style="width:{pct:.1f}%"></div></div>'
+        f'<div class="text">{text_html}</div></div>'
+    )
+
+
 def _progress_html(event: Progress) -> str:
     pct = 100.0 * event.fraction
     parts = [html.escape(event.stage)]
@@ -117,37 +265,91 @@ def _progress_html(event: Progress) -> str:
     return _bar_html(pct, " · ".join(parts))
 
 
-def _bar_html(pct: float, text_html: str) -> str:
-    return (
-        '<div id="job-progress">'
-        f'<div class="bar"><div class="fill" style="width:{pct:.1f}%"></div></div>'
-        f'<div class="text">{text_html}</div></div>'
-    )
+def _state_html(text: str, state: str, pct: float = 100.0) -> str:
+    return _bar_html(pct, html.escape(text), state)
 
 
-def _bytes_text(written: int, max_bytes: int | None) -> str:
-    cap = f"{max_bytes / 1e6:.1f} MB" if max_bytes else "no cap"
-    return f"ZIP size: **{written / 1e6:.1f} MB / {cap}**"
+@dataclass
+class Outcome:
+    """How a finished job is reported: its state, a headline and detail lines (plain text),
+    and whether its ZIP is worth offering."""
+
+    state: str  # done | warning | stopped | failed
+    headline: str
+    details: list[str]
+    offer_zip: bool = True
+
+    @property
+    def text(self) -> str:
+        return " ".join([self.headline, *self.details])
+
+    def html(self) -> str:
+        lines = [f'<p class="headline">{html.escape(self.headline)}</p>']
+        lines += [f"<p>{html.escape(line)}</p>" for line in self.details]
+        return f'<div class="outcome {self.state}">{"".join(lines)}</div>'
 
 
-def _finished_html(text: str) -> str:
-    return _bar_html(100.0, html.escape(text))
-
-
-def _result_markdown(result: Result) -> str:
-    lines = [("⚠️ " if result.stopped_early else "✅ ") + result.message]
-    lines.append(
-        f"\nSource: {result.video.width}x{result.video.height}, {result.video.fps:.3f} fps, "
-        f"{result.frames_read} frames read. The ZIP holds `detections.csv` listing every masked box."
-    )
+def outcome(result: Result, settings: Settings) -> Outcome:
+    """The words for a finished job. Counts and sizes use the units the rest of the page
+    uses; a run that masked nobody is a warning, never a plain "done"."""
+    size = size_text(result.zip_bytes)
+    got = f"{result.images_written} images, {result.people_found} people masked, {size}, in {result.elapsed_s:.1f} s."
+    info = result.video
+    source = f"Source: {info.width}x{info.height}, {info.fps:.3f} fps"
+    details: list[str] = []
+    if result.images_written == 0:
+        cap = size_text(settings.max_bytes) if settings.max_bytes else "the cap"
+        return Outcome("failed", f"Nothing was written: the size cap ({cap}) is smaller than one image.",
+                       ["Raise the cap, or lower the resolution or the JPEG quality."], offer_zip=False)
+    if result.stop_reason == COMPLETED:
+        headline, state = f"Done: {got}", "done"
+        details.append(f"{source}, {result.frames_read} frames read.")
+        if result.truncated:
+            details.append(f"The video ended after {result.frames_read} frames although its header says "
+                           f"{result.frames_promised}: the file may be truncated.")
+    else:
+        at = f"frame {result.stopped_at_frame} (t={result.stopped_at_s:.1f} s)"
+        if result.stop_reason == USER_STOP:
+            headline, state = f"Stopped by you at {at}; kept what was done: {got}", "stopped"
+            details.append(f"The ZIP is marked partial in its name ({result.zip_path.name}); "
+                           "the rest of the video was not processed.")
+        else:
+            cap = {SIZE_CAP: "size cap", IMAGE_CAP: "image count cap"}.get(result.stop_reason, "a cap")
+            headline, state = f"Stopped early by the {cap} at {at}: {got}", "warning"
+            if result.images_expected > result.images_written:
+                details.append(f"{result.images_expected - result.images_written} of {result.images_expected} "
+                               "planned images were not written.")
+        details.append(f"{source}, {result.frames_read} frames read.")  # the frames before the stop
+    warnings = list(result.warnings)  # e.g. nobody detected: the pipeline says what to check
+    if warnings:  # the warning leads; what was done becomes a detail, never "Done"
+        details.insert(0, headline.removeprefix("Done: "))
+        headline = "Warning: " + " ".join(warnings)
+        state = "warning" if state == "done" else state
+    details.append("The ZIP holds detections.csv listing every masked box.")
     if result.video_path:
-        audio = "with the source audio" if result.video.has_audio else "the source has no audio"
-        lines.append(f"\nVideo: {result.video_frames} frames, every one masked; {audio}.")
-    return "\n".join(lines)
+        audio = "with the source audio" if info.has_audio else "the source has no audio"
+        details.append(f"Video: {result.video_frames} frames, masked like the images; {audio}.")
+    return Outcome(state, headline, details)
 
 
+def _no_zip():
+    return gr.update(value=None, visible=False)
+
+
+def _zip_button(result: Result):
+    """The download button for a finished ZIP, labelled with its name and size in the
+    units the rest of the page uses."""
+    return gr.update(value=str(result.zip_path), visible=True,
+                     label=f"Download {result.zip_path.name} ({size_text(result.zip_bytes)})")
+
+
+def _error_html(err: MosaicError) -> str:
+    return Outcome("failed", "Error: " + public_message(err), []).html()
+
+
+# -- running a job -----------------------------------------------------------------------
 def _job_events(source: str, settings: Settings, cancel: threading.Event | None = None,
-                make_video: bool = False):
+                make_video: bool = False, finish: threading.Event | None = None):
     """Run one job in its own result folder, yielding the pipeline's events. The folder is
     removed if the job does not finish; the job shows in the status panel while it runs.
     closing(): when the caller drops this generator (Stop, a closed tab), the run is closed
@@ -156,8 +358,9 @@ def _job_events(source: str, settings: Settings, cancel: threading.Event | None 
     output = out_dir / f"{_safe_stem(source)}_mosaic.zip"
     events = run(source, settings, output=output, cancel=cancel, work_dir=out_dir,
                  video_output=output.with_suffix(".mp4") if make_video else None,
-                 max_download_bytes=MAX_INPUT_BYTES)
+                 max_download_bytes=MAX_INPUT_BYTES, finish=finish)
     job_id = uuid.uuid4().hex
+    RUNNING.update(job_id, 0.0, 0, 0)
     finished = False
     try:
         with contextlib.closing(events):
@@ -174,6 +377,30 @@ def _job_events(source: str, settings: Settings, cancel: threading.Event | None 
         RUNNING.finish(job_id)
 
 
+def _buttons(running: bool, keep: bool = False):
+    """(Start, Stop, Stop and keep, Try the sample): each enabled only when it applies."""
+    return (gr.update(interactive=not running), gr.update(interactive=running),
+            gr.update(interactive=keep), gr.update(interactive=not running))
+
+
+def begin(request: gr.Request | None = None):
+    """Start and Try the sample, before the job is queued: clear the last result, lock the
+    buttons, and say whether the job waits for another one. Outputs: (progress, size,
+    gallery, zip, summary, video, Start, Stop, Stop and keep, Try the sample)."""
+    session = getattr(request, "session_hash", None)
+    if session:
+        with _jobs_lock:
+            _waiting.add(session)
+    running = len(RUNNING.snapshot())
+    if running >= JOB_SLOTS:
+        jobs = "another job is" if running == 1 else f"{running} jobs are"
+        bar = _state_html(f"Waiting: {jobs} running on this server. Yours starts as soon as one ends.",
+                          "waiting", 0.0)
+    else:
+        bar = _state_html("starting", "running", 0.0)
+    return (bar, "", [], _no_zip(), "", gr.update(value=None), *_buttons(True))
+
+
 def start_job(
     video_file, drive_link="", interval=DEFAULTS["interval"].default, scale_pct=DEFAULTS["scale_pct"].default,
     limit_size=False, max_mb=DEFAULT_CAP_MB, limit_images=False, max_images=DEFAULT_CAP_IMAGES,
@@ -183,75 +410,138 @@ def start_job(
     hold_s=DEFAULTS["hold_s"].default, make_video=False,
     request: gr.Request | None = None,
 ):
-    """The Start button: yields (progress, bytes, gallery, zip, summary, video) as it runs."""
+    """The Start button: yields (progress, size, gallery, zip, summary, video, video input,
+    Start, Stop, Stop and keep, Try the sample) as it runs."""
     session = getattr(request, "session_hash", None) or uuid.uuid4().hex
-    cancel = threading.Event()
-    with _cancel_lock:
-        _cancel_events[session] = cancel
+    job = _Job()
+    with _jobs_lock:
+        _waiting.discard(session)
+        _jobs[session] = job
     gallery: collections.deque = collections.deque(maxlen=GALLERY_SIZE)
     last_preview = -1
     last_update = 0.0
+    keep_offered = False
+    skip = gr.skip()
+    idle = _buttons(False)
+
+    def cleared_input():
+        return gr.update(value=None) if job.upload_deleted else skip
+
     try:
         settings = settings_from_inputs(
             interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
             jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s,
         )
         source = pick_source(video_file, drive_link)
-        yield _finished_html("starting"), _bytes_text(0, settings.max_bytes), [], None, "Working…", None
-        for event in _job_events(source, settings, cancel, make_video):
-            if isinstance(event, Result):
-                yield (
-                    _finished_html("done" if not event.stopped_early else "stopped early by a cap"),
-                    _bytes_text(event.zip_bytes, settings.max_bytes),
-                    list(gallery),
-                    str(event.zip_path),
-                    _result_markdown(event),
-                    str(event.video_path) if event.video_path else None,
-                )
-                return
-            if event.preview is not None and event.preview_index != last_preview:
-                last_preview = event.preview_index
-                gallery.appendleft((cv2.cvtColor(event.preview, cv2.COLOR_BGR2RGB), f"frame {event.preview_index}"))
-            now = time.monotonic()
-            if now - last_update >= UI_UPDATE_PERIOD_S:
-                last_update = now
-                yield (_progress_html(event), _bytes_text(event.bytes_written, event.max_bytes),
-                       list(gallery), None, "Working…", None)
+        yield (_state_html("starting", "running", 0.0), _size_line(0, settings.max_bytes), [], _no_zip(),
+               "", skip, skip, *_buttons(True))
+        result = None
+        with _using_upload(source, job):
+            for event in _job_events(source, settings, job.cancel, bool(make_video), job.finish):
+                if isinstance(event, Result):
+                    result = event
+                    break
+                if event.preview is not None and event.preview_index != last_preview:
+                    last_preview = event.preview_index
+                    gallery.appendleft((cv2.cvtColor(event.preview, cv2.COLOR_BGR2RGB), f"frame {event.preview_index}"))
+                now = time.monotonic()
+                if now - last_update >= UI_UPDATE_PERIOD_S:
+                    last_update = now
+                    keep = skip
+                    if event.stage == "processing" and not keep_offered and not job.finish.is_set():
+                        keep, keep_offered = gr.update(interactive=True), True
+                    yield (_progress_html(event), _size_line(event.bytes_written, event.max_bytes),
+                           list(gallery), skip, skip, skip, skip, skip, skip, keep, skip)
+        told = outcome(result, settings)
+        if not told.offer_zip:  # an empty ZIP is not a result
+            shutil.rmtree(result.zip_path.parent, ignore_errors=True)
+        label = {SIZE_CAP: "stopped early by the size cap", IMAGE_CAP: "stopped early by the image count cap",
+                 USER_STOP: "stopped, what was done is kept"}.get(result.stop_reason, "done")
+        if told.state == "failed":
+            label = "failed"
+        elif told.state == "warning" and result.stop_reason == COMPLETED:
+            label = "done, with a warning"
+        yield (
+            _state_html(label, told.state),
+            _size_line(result.zip_bytes, settings.max_bytes) if told.offer_zip else "",
+            list(gallery) if told.offer_zip else [],
+            _zip_button(result) if told.offer_zip else _no_zip(),
+            told.html(),
+            gr.update(value=str(result.video_path)) if result.video_path and told.offer_zip else gr.update(value=None),
+            cleared_input(),
+            *idle,
+        )
     except Cancelled:
-        yield _finished_html("stopped"), gr.skip(), gr.skip(), None, STOPPED_MESSAGE, None
+        yield (_state_html("stopped", "stopped"), "", [], _no_zip(), STOPPED_MESSAGE, gr.update(value=None),
+               cleared_input(), *idle)
     except MosaicError as err:
-        yield _finished_html("failed"), gr.skip(), gr.skip(), None, f"❌ **Error:** {html.escape(str(err))}", None
+        yield (_state_html("failed", "failed"), "", [], _no_zip(), _error_html(err), gr.update(value=None),
+               cleared_input(), *idle)
+    except Exception:  # a bug: the page still says it failed; the log has the trace
+        log.exception("job failed")
+        yield (_state_html("failed", "failed"), "", [], _no_zip(),
+               Outcome("failed", "Error: processing failed on the server.", []).html(),
+               gr.update(value=None), cleared_input(), *idle)
     finally:
-        with _cancel_lock:
-            if _cancel_events.get(session) is cancel:
-                del _cancel_events[session]
-
-
-def stop_job(request: gr.Request | None = None) -> str:
-    """Cancel this browser session's running job, and say so once it has ended. The Stop
-    button also cancels the Start event, so the job's own "Stopped" message never reaches
-    the page: this return value is the last word the summary gets."""
-    session = getattr(request, "session_hash", None)
-    with _cancel_lock:
-        cancel = _cancel_events.get(session) if session else None
-    if cancel is None:
-        return "Nothing is running."
-    cancel.set()
-    deadline = time.monotonic() + STOP_WAIT_S
-    while time.monotonic() < deadline:
-        with _cancel_lock:
-            if _cancel_events.get(session) is not cancel:  # start_job's cleanup has run
-                return STOPPED_MESSAGE
-        time.sleep(0.05)
-    return "⏹️ Stopping…"
+        with _jobs_lock:
+            if _jobs.get(session) is job:
+                del _jobs[session]
 
 
 def stop_button(request: gr.Request | None = None):
-    """The Stop button: (progress bar, summary). The bar is reset only if a job stopped."""
-    message = stop_job(request)
-    return (_finished_html("stopped") if message == STOPPED_MESSAGE else gr.skip()), message
+    """Stop: cancel this session's job and, once it has ended, clear what is gone. The Start
+    event is cancelled too, so its own last message never reaches the page: these values are
+    the last word. With nothing running (a job that just ended), nothing but the buttons
+    changes, so a finished job's summary stays. Same outputs as start_job."""
+    session = getattr(request, "session_hash", None)
+    skip = gr.skip()
+    with _jobs_lock:
+        job = _jobs.get(session) if session else None
+        was_waiting = session in _waiting
+        _waiting.discard(session)
+    idle = _buttons(False)
+    if job is None:
+        if was_waiting:
+            return (_state_html(STOPPED_WAITING, "stopped", 0.0), skip, skip, skip, "", skip, skip, *idle)
+        return (skip, skip, skip, skip, skip, skip, skip, *idle)
+    job.cancel.set()
+    deadline = time.monotonic() + STOP_WAIT_S
+    while time.monotonic() < deadline:
+        with _jobs_lock:
+            if _jobs.get(session) is not job:  # start_job's cleanup has run
+                cleared = gr.update(value=None) if job.upload_deleted else skip
+                return (_state_html("stopped", "stopped"), "", [], _no_zip(), STOPPED_MESSAGE,
+                        gr.update(value=None), cleared, *idle)
+        time.sleep(0.05)
+    return (_state_html("stopping", "stopped"), "", [], _no_zip(), "Stopping: removing the partial output.",
+            gr.update(value=None), skip, *idle)
 
 
+def keep_button(request: gr.Request | None = None):
+    """Stop and keep what is done: the job finishes early with a valid ZIP of the frames so
+    far, named as partial; its own last yield shows it. Outputs: (progress, Stop and keep)."""
+    session = getattr(request, "session_hash", None)
+    with _jobs_lock:
+        job = _jobs.get(session) if session else None
+    if job is None:
+        return gr.skip(), gr.update(interactive=False)
+    job.finish.set()
+    return _state_html("stopping: writing what is done", "running"), gr.update(interactive=False)
+
+
+def stop_job(request: gr.Request | None = None) -> str:
+    """Cancel this session's job and wait for it to end; returns what happened (for tests
+    and scripts that drive the handlers without a page)."""
+    session = getattr(request, "session_hash", None)
+    with _jobs_lock:
+        job = _jobs.get(session) if session else None
+    if job is None:
+        return "Nothing is running."
+    values = stop_button(request)
+    return values[4] if isinstance(values[4], str) else "Stopping"
+
+
+# -- the public API ----------------------------------------------------------------------
 def process_api(
     video_file, drive_link="", interval=DEFAULTS["interval"].default, scale_pct=DEFAULTS["scale_pct"].default,
     limit_size=False, max_mb=DEFAULT_CAP_MB, limit_images=False, max_images=DEFAULT_CAP_IMAGES,
@@ -259,18 +549,38 @@ def process_api(
     style=DEFAULTS["style"].default, mosaic_cells=DEFAULTS["mosaic_cells"].default,
     pad_pct=DEFAULTS["pad_pct"].default, conf=DEFAULTS["conf"].default, model="",
     hold_s=DEFAULTS["hold_s"].default,
-) -> str:
-    """The /process API endpoint: runs to the end and returns the ZIP's path."""
+):
+    """Mask every person in a video. While it runs it sends (None, a progress line); its last
+    output is (the ZIP of masked frames, a one-line summary that says when a cap stopped the
+    run early or nobody was detected). It is a generator so that a caller who cancels (or
+    goes away) stops the job: Gradio closes it at its next output."""
     try:
         settings = settings_from_inputs(
             interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
             jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s,
         )
         source = pick_source(video_file, drive_link)
-        result = [e for e in _job_events(source, settings) if isinstance(e, Result)][-1]
-        return str(result.zip_path)
+        result = None
+        last_update = 0.0
+        with _using_upload(source):
+            for event in _job_events(source, settings):
+                if isinstance(event, Result):
+                    result = event
+                    break
+                now = time.monotonic()
+                if now - last_update >= 1.0:
+                    last_update = now
+                    line = event.stage if event.stage != "processing" else (
+                        f"processing: {event.frames_read} / {event.frames_total or '?'} frames, "
+                        f"{event.images_written} images")
+                    yield None, line
+        told = outcome(result, settings)
+        if not told.offer_zip:
+            shutil.rmtree(result.zip_path.parent, ignore_errors=True)
+            raise gr.Error(told.text, print_exception=False)
+        yield str(result.zip_path), told.text
     except MosaicError as err:
-        raise gr.Error(str(err), print_exception=False) from None
+        raise gr.Error(public_message(err), print_exception=False) from None
 
 
 def warm_model() -> str | None:

@@ -50,9 +50,14 @@ class DeviceStatus:
     gpu_mem_total_gb: float
     gpu_util_pct: float | None
     cpu_cores: int
-    cpu_pct: float
-    ram_used_gb: float
+    cpu_pct: float  # the whole machine, every process
+    ram_used_gb: float  # the whole machine
     ram_total_gb: float
+    app_cpu_pct: float = 0.0  # this app's process, as a share of all cores
+    app_ram_gb: float = 0.0  # this app's resident memory
+
+
+_THIS_PROCESS = psutil.Process()
 
 
 def read_status() -> DeviceStatus:
@@ -68,15 +73,23 @@ def read_status() -> DeviceStatus:
     except Exception:
         gpu_name = None
     memory = psutil.virtual_memory()
+    cores = os.cpu_count() or 1
+    try:
+        app_cpu = _THIS_PROCESS.cpu_percent(interval=None) / cores  # since the last call
+        app_ram = _THIS_PROCESS.memory_info().rss / 1e9
+    except psutil.Error:
+        app_cpu, app_ram = 0.0, 0.0
     return DeviceStatus(
         gpu_name=gpu_name,
         gpu_mem_used_gb=used,
         gpu_mem_total_gb=total,
         gpu_util_pct=util,
-        cpu_cores=os.cpu_count() or 1,
+        cpu_cores=cores,
         cpu_pct=psutil.cpu_percent(interval=None),
         ram_used_gb=(memory.total - memory.available) / 1e9,
         ram_total_gb=memory.total / 1e9,
+        app_cpu_pct=min(app_cpu, 100.0),
+        app_ram_gb=app_ram,
     )
 
 
@@ -104,19 +117,22 @@ def status_html(status: DeviceStatus | None = None, jobs: list[JobRate] | None =
         device = f'<span class="dev-cpu">CPU only ({status.cpu_cores} cores), no GPU</span>'
     if jobs:
         rates = ", ".join(f"{j.fps:.0f} frames/s ({j.frames_read}/{j.frames_total or '?'})" for j in jobs)
-        work = f"{len(jobs)} job(s) running: {rates}"
+        work = f"{len(jobs)} job{'s' if len(jobs) > 1 else ''} running: {rates}"
     else:
         work = "idle"
-    return (
-        '<div id="status-panel">'
-        f"{device} · CPU {status.cpu_pct:.0f} % · "
-        f"RAM {status.ram_used_gb:.1f} / {status.ram_total_gb:.1f} GB · {work}"
-        "</div>"
-    )
+    # Each item keeps its words together; a narrow screen wraps between items, not inside.
+    items = [
+        device,
+        f"this app: CPU {status.app_cpu_pct:.0f} %, RAM {status.app_ram_gb:.1f} GB",
+        f"whole machine: CPU {status.cpu_pct:.0f} %, RAM {status.ram_used_gb:.1f}/{status.ram_total_gb:.1f} GB",
+        html.escape(work),
+    ]
+    return '<div id="status-panel">' + " · ".join(f'<span class="item">{i}</span>' for i in items) + "</div>"
 
 
 STATUS_CSS = """
 #status-panel { font-family: monospace; padding: 6px 10px; border-radius: 6px; }
+#status-panel .item { display: inline-block; max-width: 100%; }
 #status-panel .dev-gpu { color: #15803d; font-weight: bold; }
 #status-panel .dev-cpu { color: #b91c1c; font-weight: bold; }
 """
