@@ -27,15 +27,20 @@ import gradio as gr
 
 from pipeline import COMPLETED, IMAGE_CAP, SIZE_CAP, USER_STOP, MosaicError, Progress, Result, Settings, run
 from pipeline.errors import Cancelled, InputError, SettingsError
+from pipeline.settings import TARGETS
+from pipeline.unmask import parse_track_ids
 from pipeline.source import DRIVE_HOSTS
 
 from .messages import public_message
 from .model_choice import resolve_model
+from .review import ReviewSource, edited_csv, review_source
 from .status import RUNNING
 
 log = logging.getLogger("ui")
 
 SAMPLE_VIDEO = Path(__file__).parent / "assets" / "vtest_clip.mp4"
+FACES_SAMPLE = Path(__file__).parent / "assets" / "faces_clip.mp4"  # real faces, for the face target
+SAMPLES = (SAMPLE_VIDEO, FACES_SAMPLE)
 RESULTS_ROOT = Path(os.environ.get("MOSAIC_RESULTS_DIR") or Path(tempfile.gettempdir()) / "mosaic-results")
 RESULT_TTL_S = int(os.environ.get("MOSAIC_RESULT_TTL_S", "3600"))  # results older than this are swept
 UI_UPDATE_PERIOD_S = 0.5
@@ -88,13 +93,14 @@ def _number(value):
 
 def settings_from_inputs(interval, scale_pct, limit_size, max_mb, limit_images, max_images,
                          image_format, jpeg_quality, style, mosaic_cells, pad_pct, conf, model,
-                         hold_s=DEFAULTS["hold_s"].default) -> Settings:
+                         hold_s=DEFAULTS["hold_s"].default, target=DEFAULTS["target"].default,
+                         face_shape=DEFAULTS["face_shape"].default) -> Settings:
     """Page/API values to validated Settings; every check is Settings' own. A cap applies
     only when its box is ticked (its number is then ignored, whatever it is); a ticked cap
     that is empty or 0 is an error, never silently 'no cap'. The model must be on the
     allowlist: that is checked here, before anything is loaded."""
     max_mb, max_images = _number(max_mb), _number(max_images)
-    model_spec = resolve_model(model)
+    model_spec = resolve_model(model, target if target in TARGETS else "person")
     try:
         return Settings(
             interval=_number(interval),
@@ -108,6 +114,8 @@ def settings_from_inputs(interval, scale_pct, limit_size, max_mb, limit_images, 
             pad_pct=_number(pad_pct),
             conf=_number(conf),
             hold_s=_number(hold_s),
+            target=target,
+            face_shape=face_shape,
             model=model_spec,
         )
     except TypeError:  # a comparison Settings makes on a value of the wrong type
@@ -175,11 +183,21 @@ def _as_upload(source: str) -> Path | None:
         folder = _upload_folder()
         if path.parent.parent != folder or not path.is_file():
             return None
-        if path.stat().st_size == SAMPLE_VIDEO.stat().st_size and path.read_bytes() == SAMPLE_VIDEO.read_bytes():
-            return None  # the sample's cached copy: public footage, shared by every tab that runs it
+        if _is_sample(str(path)):
+            return None  # a sample's cached copy: public footage, shared by every tab that runs it
     except OSError:
         return None
     return path
+
+
+def _is_sample(source: str) -> bool:
+    """`source` is one of the bundled samples or a cached copy of one (same bytes)."""
+    try:
+        path = Path(source)
+        size = path.stat().st_size
+        return any(size == sample.stat().st_size and path.read_bytes() == sample.read_bytes() for sample in SAMPLES)
+    except OSError:
+        return False
 
 
 @contextlib.contextmanager
@@ -347,9 +365,44 @@ def _error_html(err: MosaicError) -> str:
     return Outcome("failed", "Error: " + public_message(err), []).html()
 
 
+def detected_outcome(result: Result) -> Outcome:
+    """Detect only: no images, the boxes are for the review below."""
+    frames = f"{result.frames_read} frames read"
+    if result.people_found == 0:
+        return Outcome("warning", "Detection done: nobody was found.",
+                       [f"{frames}. Check the frames in the review below and draw a box over anyone the "
+                        "detector missed before rendering."])
+    return Outcome("done", f"Detection done: {result.people_found} boxes found, no images written yet.",
+                   [f"{frames}. Review the people below, then press Render."])
+
+
+# -- what a finished job leaves for the review ------------------------------------------
+review_sources: dict[str, ReviewSource] = {}  # per browser session: its last finished job
+
+
+def keep_for_review(source: str, result: Result, settings: Settings, make_video: bool) -> ReviewSource | None:
+    """Keep what a review and its re-render need in the job's own result folder (swept
+    with it): the run's detections.csv, and the video. An upload is moved there instead of
+    being deleted (it leaves Gradio's cache all the same); a Drive download is not kept."""
+    folder = result.zip_path.parent
+    upload = _as_upload(source)
+    if upload is not None:
+        video = folder / f"original{upload.suffix.lower()}"
+        try:
+            shutil.move(str(upload), video)
+        except OSError:
+            log.exception("could not keep the upload for review")
+            return None
+    elif "://" in source:
+        return None
+    else:
+        video = Path(source)
+    return review_source(video, result.zip_path, folder, 1 if make_video else settings.interval)
+
+
 # -- running a job -----------------------------------------------------------------------
 def _job_events(source: str, settings: Settings, cancel: threading.Event | None = None,
-                make_video: bool = False, finish: threading.Event | None = None):
+                make_video: bool = False, finish: threading.Event | None = None, detect_only: bool = False):
     """Run one job in its own result folder, yielding the pipeline's events. The folder is
     removed if the job does not finish; the job shows in the status panel while it runs.
     closing(): when the caller drops this generator (Stop, a closed tab), the run is closed
@@ -358,7 +411,7 @@ def _job_events(source: str, settings: Settings, cancel: threading.Event | None 
     output = out_dir / f"{_safe_stem(source)}_mosaic.zip"
     events = run(source, settings, output=output, cancel=cancel, work_dir=out_dir,
                  video_output=output.with_suffix(".mp4") if make_video else None,
-                 max_download_bytes=MAX_INPUT_BYTES, finish=finish)
+                 max_download_bytes=MAX_INPUT_BYTES, finish=finish, detect_only=detect_only)
     job_id = uuid.uuid4().hex
     RUNNING.update(job_id, 0.0, 0, 0)
     finished = False
@@ -407,12 +460,30 @@ def start_job(
     image_format=DEFAULTS["image_format"].default, jpeg_quality=DEFAULTS["jpeg_quality"].default,
     style=DEFAULTS["style"].default, mosaic_cells=DEFAULTS["mosaic_cells"].default,
     pad_pct=DEFAULTS["pad_pct"].default, conf=DEFAULTS["conf"].default, model="",
-    hold_s=DEFAULTS["hold_s"].default, make_video=False,
+    hold_s=DEFAULTS["hold_s"].default, target=DEFAULTS["target"].default,
+    face_shape=DEFAULTS["face_shape"].default, make_video=False, detect_only=False,
     request: gr.Request | None = None,
 ):
-    """The Start button: yields (progress, size, gallery, zip, summary, video, video input,
-    Start, Stop, Stop and keep, Try the sample) as it runs."""
+    """The Start button (and Detect only): yields (progress, size, gallery, zip, summary,
+    video, video input, Start, Stop, Stop and keep, Try the sample) as it runs."""
     session = getattr(request, "session_hash", None) or uuid.uuid4().hex
+
+    def prepare():
+        settings = settings_from_inputs(
+            interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
+            jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s, target, face_shape,
+        )
+        if detect_only and make_video:  # a review of a video run covers every frame
+            settings = settings.replace(interval=1)
+        return settings, pick_source(video_file, drive_link)
+
+    yield from page_job(session, prepare, bool(make_video) and not detect_only, bool(detect_only))
+
+
+def page_job(session: str, prepare, make_video: bool, detect_only: bool = False):
+    """One job for the page: `prepare()` gives (settings, source) or raises our error; the
+    job's events become component values (see start_job). A finished job is offered for
+    review: its detections and the video stay in its result folder (review_sources)."""
     job = _Job()
     with _jobs_lock:
         _waiting.discard(session)
@@ -428,18 +499,16 @@ def start_job(
         return gr.update(value=None) if job.upload_deleted else skip
 
     try:
-        settings = settings_from_inputs(
-            interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
-            jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s,
-        )
-        source = pick_source(video_file, drive_link)
+        settings, source = prepare()
         yield (_state_html("starting", "running", 0.0), _size_line(0, settings.max_bytes), [], _no_zip(),
                "", skip, skip, *_buttons(True))
         result = None
+        review_sources.pop(session, None)
         with _using_upload(source, job):
-            for event in _job_events(source, settings, job.cancel, bool(make_video), job.finish):
+            for event in _job_events(source, settings, job.cancel, make_video, job.finish, detect_only):
                 if isinstance(event, Result):
                     result = event
+                    review_sources[session] = keep_for_review(source, result, settings, make_video)
                     break
                 if event.preview is not None and event.preview_index != last_preview:
                     last_preview = event.preview_index
@@ -452,7 +521,7 @@ def start_job(
                         keep, keep_offered = gr.update(interactive=True), True
                     yield (_progress_html(event), _size_line(event.bytes_written, event.max_bytes),
                            list(gallery), skip, skip, skip, skip, skip, skip, keep, skip)
-        told = outcome(result, settings)
+        told = detected_outcome(result) if detect_only else outcome(result, settings)
         if not told.offer_zip:  # an empty ZIP is not a result
             shutil.rmtree(result.zip_path.parent, ignore_errors=True)
         label = {SIZE_CAP: "stopped early by the size cap", IMAGE_CAP: "stopped early by the image count cap",
@@ -486,6 +555,26 @@ def start_job(
         with _jobs_lock:
             if _jobs.get(session) is job:
                 del _jobs[session]
+
+
+def render_job(review_state, interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
+               jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s, target, face_shape,
+               make_video=False, request: gr.Request | None = None):
+    """Render: the reviewed run again from its edited detections (no model), with the page's
+    current settings. Same outputs as start_job."""
+    session = getattr(request, "session_hash", None) or uuid.uuid4().hex
+
+    def prepare():
+        if not review_state:
+            raise InputError("Run a job (or Detect only) first; Render re-renders its reviewed detections.")
+        settings = settings_from_inputs(
+            interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
+            jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s, target, face_shape,
+        )
+        edited, unmask = edited_csv(review_state, Path(review_state["csv"]).parent)
+        return settings.replace(detections_csv=edited, unmask_tracks=unmask), review_state["video"]
+
+    yield from page_job(session, prepare, bool(make_video))
 
 
 def stop_button(request: gr.Request | None = None):
@@ -548,7 +637,8 @@ def process_api(
     image_format=DEFAULTS["image_format"].default, jpeg_quality=DEFAULTS["jpeg_quality"].default,
     style=DEFAULTS["style"].default, mosaic_cells=DEFAULTS["mosaic_cells"].default,
     pad_pct=DEFAULTS["pad_pct"].default, conf=DEFAULTS["conf"].default, model="",
-    hold_s=DEFAULTS["hold_s"].default,
+    hold_s=DEFAULTS["hold_s"].default, target=DEFAULTS["target"].default,
+    face_shape=DEFAULTS["face_shape"].default,
 ):
     """Mask every person in a video. While it runs it sends (None, a progress line); its last
     output is (the ZIP of masked frames, a one-line summary that says when a cap stopped the
@@ -557,30 +647,65 @@ def process_api(
     try:
         settings = settings_from_inputs(
             interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
-            jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s,
+            jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s, target, face_shape,
         )
         source = pick_source(video_file, drive_link)
-        result = None
-        last_update = 0.0
-        with _using_upload(source):
-            for event in _job_events(source, settings):
-                if isinstance(event, Result):
-                    result = event
-                    break
-                now = time.monotonic()
-                if now - last_update >= 1.0:
-                    last_update = now
-                    line = event.stage if event.stage != "processing" else (
-                        f"processing: {event.frames_read} / {event.frames_total or '?'} frames, "
-                        f"{event.images_written} images")
-                    yield None, line
-        told = outcome(result, settings)
-        if not told.offer_zip:
-            shutil.rmtree(result.zip_path.parent, ignore_errors=True)
-            raise gr.Error(told.text, print_exception=False)
-        yield str(result.zip_path), told.text
+        yield from _api_job(source, settings)
     except MosaicError as err:
         raise gr.Error(public_message(err), print_exception=False) from None
+
+
+def render_api(
+    video_file, detections_csv, unmask_tracks="", interval=DEFAULTS["interval"].default,
+    scale_pct=DEFAULTS["scale_pct"].default, limit_size=False, max_mb=DEFAULT_CAP_MB, limit_images=False,
+    max_images=DEFAULT_CAP_IMAGES, image_format=DEFAULTS["image_format"].default,
+    jpeg_quality=DEFAULTS["jpeg_quality"].default, style=DEFAULTS["style"].default,
+    mosaic_cells=DEFAULTS["mosaic_cells"].default, pad_pct=DEFAULTS["pad_pct"].default,
+    hold_s=DEFAULTS["hold_s"].default, target=DEFAULTS["target"].default,
+    face_shape=DEFAULTS["face_shape"].default,
+):
+    """Render a video from an edited detections.csv without running the model: the boxes
+    listed are covered (manual rows interpolated per track, held like detections), the
+    tracks in `unmask_tracks` ("3,7") are left uncovered. Outputs as /process."""
+    try:
+        settings = settings_from_inputs(
+            interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
+            jpeg_quality, style, mosaic_cells, pad_pct, DEFAULTS["conf"].default, "", hold_s, target, face_shape,
+        )
+        csv_path = detections_csv if isinstance(detections_csv, (str, Path)) else getattr(detections_csv, "name", None)
+        if not csv_path or _as_upload(str(csv_path)) is None:
+            raise InputError("Upload the edited detections.csv (the one in a run's ZIP) as detections_csv.")
+        settings = settings.replace(detections_csv=Path(csv_path), unmask_tracks=parse_track_ids(unmask_tracks or ""))
+        source = pick_source(video_file, "")
+        if _as_upload(source) is None and not _is_sample(source):
+            raise InputError("Upload the video as video_file.")
+        with _using_upload(str(csv_path)):
+            yield from _api_job(source, settings)
+    except MosaicError as err:
+        raise gr.Error(public_message(err), print_exception=False) from None
+
+
+def _api_job(source: str, settings: Settings):
+    """Run one API job: (None, a progress line) while it runs, then (ZIP, summary)."""
+    result = None
+    last_update = 0.0
+    with _using_upload(source):
+        for event in _job_events(source, settings):
+            if isinstance(event, Result):
+                result = event
+                break
+            now = time.monotonic()
+            if now - last_update >= 1.0:
+                last_update = now
+                line = event.stage if event.stage != "processing" else (
+                    f"processing: {event.frames_read} / {event.frames_total or '?'} frames, "
+                    f"{event.images_written} images")
+                yield None, line
+    told = outcome(result, settings)
+    if not told.offer_zip:
+        shutil.rmtree(result.zip_path.parent, ignore_errors=True)
+        raise gr.Error(told.text, print_exception=False)
+    yield str(result.zip_path), told.text
 
 
 def warm_model() -> str | None:

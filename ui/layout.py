@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import gradio as gr
 
-from pipeline.settings import IMAGE_FORMATS, STYLES, Settings
+from pipeline.settings import FACE_SHAPES, IMAGE_FORMATS, STYLES, TARGETS, Settings
 
 from . import handlers
+from . import review as review_ui
 from .model_choice import allowed_models, dropdown_choices
 from .status import STATUS_CSS, status_html
 
@@ -43,6 +44,12 @@ PAGE_CSS = STATUS_CSS + """
   h1 { font-size: 1.4em !important; margin-bottom: 0 !important; }
 }
 """
+
+TARGET_CHOICES = [("Whole people (padded box)", "person"), ("Silhouettes (the body's outline)", "silhouette"),
+                  ("Heads", "head"), ("Faces", "face")]
+TARGET_HELP = """**Whole people**: each person's box; hides the most. **Silhouettes**: the body's own
+outline, grown by the padding; keeps the scene. **Heads**: who someone is, not what they do.
+**Faces**: faces only, from a face detector (CenterFace)."""
 
 INTRO = """# Video person anonymizer
 Every person YOLO11 finds is covered with a mosaic; every N-th frame goes into a ZIP with
@@ -95,6 +102,8 @@ def _api_inputs(d: Settings) -> list:
              enum=["", *allowed_models()]),
         number(d.hold_s, "Keep a tracked person masked this many seconds across detector misses, 0-10.",
                minimum=0, maximum=10),
+        text(d.target, "What to hide: person (box), silhouette (outline), head, or face.", enum=list(TARGETS)),
+        text(d.face_shape, "How faces are covered (target face): ellipse or box.", enum=list(FACE_SHAPES)),
     ]
 
 
@@ -119,6 +128,9 @@ def build_demo() -> gr.Blocks:
                     keep = gr.Button("Stop and keep what is done", elem_id="keep-button", interactive=False,
                                      min_width=120, scale=2)
                     sample = gr.Button("Try the sample", elem_id="sample-button", min_width=100)
+                detect = gr.Button("Detect only, then review", elem_id="detect-button", size="sm")
+                target = gr.Radio(TARGET_CHOICES, value=d.target, label="What to hide", elem_id="target")
+                gr.Markdown(TARGET_HELP, elem_id="target-help")
                 interval = gr.Number(label="Capture every N frames", value=d.interval, elem_id="interval",
                                      info="1 = every frame; 10 = frames 0, 10, 20… go into the ZIP.")
                 scale = gr.Number(label="Output resolution (%)", value=d.scale_pct, elem_id="scale",
@@ -138,6 +150,7 @@ def build_demo() -> gr.Blocks:
                     quality = gr.Slider(1, 100, value=d.jpeg_quality, step=1, label="JPEG quality",
                                         elem_id="quality", visible=d.image_format == "jpg")
                     style = gr.Radio(list(STYLES), value=d.style, label="Mask style")
+                    face_shape = gr.Radio(list(FACE_SHAPES), value=d.face_shape, label="Face shape (faces target)")
                     cells = gr.Slider(*CELLS_RANGE, value=d.mosaic_cells, step=1, elem_id="cells",
                                       label="Mosaic cells across a person: fewer = coarser, hides more "
                                             "(blur: fewer = stronger)")
@@ -157,10 +170,12 @@ def build_demo() -> gr.Blocks:
                 gallery = gr.Gallery(label="Latest mosaicked frames", columns=3, height=300, elem_id="gallery")
                 result_video = gr.Video(label="Mosaicked video", elem_id="result-video", interactive=False,
                                         visible=False)
+                review = review_ui.build_panel(d)
 
         settings_inputs = [interval, scale, limit_size, max_mb, limit_images, max_images, image_format, quality,
-                           style, cells, pad, conf, model, hold]
+                           style, cells, pad, conf, model, hold, target, face_shape]
         buttons = [start, stop, keep, sample]
+        detect_flag, run_flag = gr.State(True), gr.State(False)
         results = [progress, size_text, gallery, result_zip, summary, result_video]
         job_outputs = [*results, video, *buttons]
         # Page events: not in the API, and no Gradio overlay (timer, queue position, ETA) on our
@@ -170,14 +185,30 @@ def build_demo() -> gr.Blocks:
         # Start and the sample: first (not queued) clear the last result, lock the buttons and
         # say whether the job must wait; then the job, in the queue. Gradio's own queue and ETA
         # overlay is hidden: its estimate was wrong and it said nothing about why it waits.
-        job = dict(fn=handlers.start_job, inputs=[video, drive_link, *settings_inputs, make_video],
+        job = dict(fn=handlers.start_job, inputs=[video, drive_link, *settings_inputs, make_video, run_flag],
                    outputs=job_outputs, concurrency_id="jobs", **private)
-        run_event = start.click(handlers.begin, None, [*results, *buttons], queue=False, **private).then(**job)
-        sample_event = sample.click(lambda: (str(handlers.SAMPLE_VIDEO), ""), None, [video, drive_link],
+        opened = dict(fn=review_ui.open_for_session, inputs=None, outputs=review_ui.panel_outputs(review),
+                      queue=False, **private)
+        begin = dict(fn=handlers.begin, inputs=None, outputs=[*results, *buttons], queue=False, **private)
+        run_event = start.click(**begin).then(**job)
+        run_event.then(**opened)
+        detect_event = detect.click(**begin).then(**{**job, "inputs": [video, drive_link, *settings_inputs,
+                                                                          make_video, detect_flag]})
+        detect_event.then(**opened)
+        # the sample: real faces under the face target, so a first run shows a real detector's masks
+        sample_event = sample.click(lambda: (str(handlers.FACES_SAMPLE), "", "face"), None, [video, drive_link, target],
                                     queue=False, **private)
-        sample_run = sample_event.then(handlers.begin, None, [*results, *buttons], queue=False,
-                                       **private).then(**job)
-        stop.click(handlers.stop_button, None, job_outputs, cancels=[run_event, sample_run], queue=False, **private)
+        sample_run = sample_event.then(**begin).then(**job)
+        sample_run.then(**opened)
+        render_event = review["render"].click(**begin).then(
+            handlers.render_job, [review["state"], *settings_inputs, make_video], job_outputs,
+            concurrency_id="jobs", **private)
+        render_event.then(review_ui.edited_file, review["state"], review["csv"], queue=False, **private)
+        review_ui.wire_panel(review, private)
+        stop.click(handlers.stop_button, None, job_outputs, cancels=[run_event, sample_run, detect_event, render_event],
+                   queue=False, **private)
+        target.change(lambda t: gr.update(choices=dropdown_choices(t), value=""), target, model, queue=False,
+                      **private)
         keep.click(handlers.keep_button, None, [progress, keep], queue=False, **private)
 
         # Inputs that only apply in some states say so.
@@ -195,6 +226,15 @@ def build_demo() -> gr.Blocks:
                                   "such as nobody detected. Read it before using the ZIP.")
         api_button.click(handlers.process_api, [_documented(video, VIDEO_DOC), *_api_inputs(d)], [api_zip, api_summary],
                          api_name="process", concurrency_id="jobs")
+        render_inputs = [_documented(gr.File(visible=False), "The edited detections.csv (from a run's ZIP): "
+                                     "kind=manual rows are covered and interpolated per track_id."),
+                         _documented(gr.Textbox(value="", visible=False), "Track ids to leave uncovered, "
+                                     "comma-separated (e.g. 3,7); they must be in the CSV.")]
+        api_inputs = _api_inputs(d)
+        no_model = [api_inputs[i] for i in range(len(api_inputs)) if i not in (0, 12, 13)]  # no link, conf, model
+        gr.Button(visible=False).click(
+            handlers.render_api, [_documented(gr.File(visible=False), VIDEO_DOC), *render_inputs, *no_model],
+            [api_zip, api_summary], api_name="render", concurrency_id="jobs")
 
         timer = gr.Timer(STATUS_REFRESH_S)
         timer.tick(status_html, None, status, queue=False, **private)

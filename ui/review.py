@@ -9,7 +9,9 @@ cache, crops) are kept here, a few at a time, keyed by the run's detections file
 from __future__ import annotations
 
 import collections
+import shutil
 import threading
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +34,17 @@ class ReviewSource:
     video: str
     detections_csv: str
     step: int
+
+
+def review_source(video: Path, zip_path: Path, folder: Path, step: int) -> ReviewSource | None:
+    """The review's inputs from a finished run: its detections.csv taken out of the ZIP."""
+    target = Path(folder) / "detections.csv"
+    try:
+        with zipfile.ZipFile(zip_path) as archive, archive.open("detections.csv") as src, open(target, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return None
+    return ReviewSource(str(video), str(target), int(step))
 
 
 def new_state(source: ReviewSource | None) -> dict | None:
@@ -81,6 +94,67 @@ def _track_choices(review: Review, state: dict) -> list:
 
 def _frame_label(review: Review, frame: int) -> str:
     return f"Frame {frame} (t={review.time_of(frame):.2f} s) of {review.frames[-1]}"
+
+
+def open_for_session(request: gr.Request | None = None):
+    """After a job: (review state, *open_panel outputs) for this browser session's last
+    finished job, or a hidden panel when it left nothing to review."""
+    from .handlers import review_sources  # the job runner records what each session may review
+
+    session = getattr(request, "session_hash", None)
+    state = new_state(review_sources.get(session)) if session else None
+    try:
+        return (state, *open_panel(state))
+    except Exception:  # noqa: BLE001 - a review that cannot open must not break the finished job
+        return (None, gr.update(visible=False)) + (gr.skip(),) * 7
+
+
+def build_panel(d) -> dict:
+    """The Review panel's components (hidden until a job finished), by name."""
+    c = {}
+    with gr.Group(visible=False, elem_id="review") as c["panel"]:
+        gr.Markdown("### Review before export", elem_id="review-title")
+        c["note"] = gr.Markdown("", elem_id="review-note")
+        c["cards"] = gr.Gallery(label="People found (largest view of each)", columns=6, height=170,
+                                allow_preview=False, elem_id="review-cards")
+        c["unmask"] = gr.CheckboxGroup([], label="Leave unmasked (people who must stay visible)",
+                                       elem_id="review-unmask")
+        c["slider"] = gr.Slider(0, 1, value=0, step=1, label="Frame", elem_id="review-frame")
+        c["image"] = gr.Image(label="As it will be rendered: click two corners to cover someone missed",
+                              interactive=False, type="numpy", elem_id="review-image")
+        with gr.Row():
+            c["track"] = gr.Dropdown([NEW_TRACK], value=NEW_TRACK, label="A drawn box belongs to",
+                                     elem_id="review-track")
+            c["drawn"] = gr.Dropdown([], value=None, label="Drawn boxes", elem_id="review-drawn")
+            c["delete"] = gr.Button("Delete drawn box", elem_id="review-delete", size="sm")
+        c["render"] = gr.Button("Render with these corrections", variant="primary", elem_id="render-button")
+        c["csv"] = gr.File(label="Edited detections.csv", interactive=False, elem_id="review-csv")
+    c["state"] = gr.State(None)
+    return c
+
+
+def wire_panel(c: dict, private: dict) -> None:
+    """The panel's own events (all quick, unqueued)."""
+    c["slider"].change(show_frame, [c["slider"], c["state"]], [c["image"], c["slider"]], queue=False, **private)
+    c["unmask"].change(set_unmasked, [c["unmask"], c["slider"], c["state"]], [c["image"], c["state"]],
+                       queue=False, **private)
+    c["image"].select(click, [c["slider"], c["track"], c["state"]],
+                      [c["image"], c["state"], c["track"], c["drawn"], c["note"]], queue=False, **private)
+    c["delete"].click(delete_drawn, [c["drawn"], c["slider"], c["state"]],
+                      [c["image"], c["state"], c["drawn"], c["note"]], queue=False, **private)
+
+
+def panel_outputs(c: dict) -> list:
+    """What open_for_session fills, in its order."""
+    return [c["state"], c["panel"], c["cards"], c["unmask"], c["slider"], c["image"], c["track"], c["drawn"], c["note"]]
+
+
+def edited_file(state: dict | None):
+    """The edited detections.csv offered on its own (written when Render starts)."""
+    if not state:
+        return None
+    path = Path(state["csv"]).parent / "detections_edited.csv"
+    return str(path) if path.exists() else None
 
 
 def open_panel(state: dict | None):
