@@ -2,7 +2,8 @@
 
 Runs the detector on a batch, gives every box a track id, adds held and interpolated boxes
 across misses (TemporalHold, which delays frames by its look-ahead), and leaves out the
-tracks the reviewer chose to show. A file run and a live stream drive the same object.
+tracks the reviewer chose to show. A file run and a live stream drive the same object; a
+live stream passes `look_ahead=False`, so each pushed frame comes back at once.
 """
 from __future__ import annotations
 
@@ -18,9 +19,9 @@ from .video import Frame
 
 
 class DetectStage:
-    def __init__(self, detector: Detector, settings: Settings, fps: float):
+    def __init__(self, detector: Detector, settings: Settings, fps: float, look_ahead: bool = True):
         self.detector = detector
-        self.hold = TemporalHold(round(settings.hold_s * fps), track_gap=round(fps))
+        self.hold = TemporalHold(round(settings.hold_s * fps), track_gap=round(fps), look_ahead=look_ahead)
         self.seconds = 0.0  # time spent in the detector
 
     def push(self, frames: Sequence[Frame]) -> list[tuple[Frame, Detections]]:

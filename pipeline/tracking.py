@@ -4,7 +4,9 @@ A detector misses a person now and then (motion blur, occlusion); in a video one
 frame can identify someone. So each track's box is also applied to the frames up to
 `hold` frames after it was last seen and `hold` frames before it first appears; across a
 short gap the box is interpolated between the two sightings. That needs `hold` frames of
-look-ahead, so TemporalHold delays frames by that much (bounded memory).
+look-ahead, so TemporalHold delays frames by that much (bounded memory). A live stream
+cannot wait for it: with `look_ahead=False` every frame is released as it is pushed, and
+tracks are held only after they were last seen.
 """
 from __future__ import annotations
 
@@ -82,10 +84,12 @@ class TemporalHold:
     """push(index, item, detections) -> the items now ready, with their Detections (track
     ids set, held boxes added with kind 'held'), in order.
     `hold` and `track_gap` are in source frames; hold 0 passes detections through with
-    track ids only."""
+    track ids only. `look_ahead=False` (live): nothing is delayed, each push returns its own
+    frame, held only by the sightings before it."""
 
-    def __init__(self, hold: int, track_gap: int = 0):
+    def __init__(self, hold: int, track_gap: int = 0, look_ahead: bool = True):
         self.hold = hold
+        self.look_ahead = look_ahead
         # ids survive gaps of track_gap frames even when the hold is shorter (or off)
         self.tracker = IoUTracker(max_gap=max(hold, track_gap))
         self._pending: collections.deque = collections.deque()  # (index, item, detections, ids)
@@ -93,6 +97,8 @@ class TemporalHold:
     def push(self, index: int, item, detections: Detections) -> list:
         ids = self.tracker.update(index, detections)
         self._pending.append((index, item, detections, ids))
+        if not self.look_ahead:
+            return self.flush()
         ready = []
         while self._pending and self._pending[0][0] < index - self.hold:
             ready.append(self._release())
