@@ -47,6 +47,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="image format in the ZIP (default: %(default)s)")
     p.add_argument("--quality", type=int, default=d["jpeg_quality"].default, metavar="Q",
                    help="JPEG quality 1-100 (default: %(default)s)")
+    add_detector_flags(p)
+    add_mask_flags(p)
+    p.add_argument("--video", default=None, metavar="OUT.mp4",
+                   help="also write the whole mosaicked video (H.264 MP4, every frame masked, source audio kept)")
+    p.add_argument("--hold", type=float, default=d["hold_s"].default, metavar="SECONDS",
+                   help="keep each tracked person masked this long before and after the detector "
+                   "sees them, so a missed frame does not expose anyone; 0 = off (default: %(default)s)")
+    p.add_argument("--max-download-mb", type=float, default=4000, metavar="MB",
+                   help="refuse a Google Drive file larger than this (default: %(default)s)")
+    p.add_argument("--detections", default=None, metavar="FILE.csv",
+                   help="replay boxes from a CSV (frame,x1,y1,x2,y2[,time_s,score,class,track_id,kind]) instead of "
+                   "running the model; edit a run's detections.csv to add a missed person and re-render")
+    return p
+
+
+def add_detector_flags(p: argparse.ArgumentParser) -> None:
+    """What finds people: model, device, backend, batch, size, confidence, classes (shared
+    by `python -m pipeline` and `python -m pipeline live`)."""
+    d = Settings.__dataclass_fields__
     p.add_argument("--model", default=None, metavar="SPEC",
                    help=f"YOLO weights (.pt), an exported model folder, or a .yaml for an untrained network; "
                    f"default: ${MODEL_ENV_VAR} or yolo11n.pt")
@@ -62,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="minimum detection confidence; lower masks more (default: %(default)s)")
     p.add_argument("--classes", type=_classes, default=d["classes"].default, metavar="IDS",
                    help="COCO class ids to mask, comma-separated (default: 0 = person)")
+
+
+def add_mask_flags(p: argparse.ArgumentParser) -> None:
+    """How people are covered: padding, style, mosaic cells (shared with the live command)."""
+    d = Settings.__dataclass_fields__
     p.add_argument("--pad", type=float, default=d["pad_pct"].default, metavar="PCT",
                    help="grow each box by this percent of its size on each side (default: %(default)s)")
     p.add_argument("--style", choices=STYLES, default=d["style"].default,
@@ -70,17 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="mosaic cells across a box; for blur, the strength (default: %(default)s)")
     p.add_argument("--min-cell", type=int, default=d["min_cell_px"].default, metavar="PX",
                    help="smallest mosaic cell in pixels, so small people stay unrecognizable (default: %(default)s)")
-    p.add_argument("--video", default=None, metavar="OUT.mp4",
-                   help="also write the whole mosaicked video (H.264 MP4, every frame masked, source audio kept)")
-    p.add_argument("--hold", type=float, default=d["hold_s"].default, metavar="SECONDS",
-                   help="keep each tracked person masked this long before and after the detector "
-                   "sees them, so a missed frame does not expose anyone; 0 = off (default: %(default)s)")
-    p.add_argument("--max-download-mb", type=float, default=4000, metavar="MB",
-                   help="refuse a Google Drive file larger than this (default: %(default)s)")
-    p.add_argument("--detections", default=None, metavar="FILE.csv",
-                   help="replay boxes from a CSV (frame,x1,y1,x2,y2[,time_s,score,class,track_id,kind]) instead of "
-                   "running the model; edit a run's detections.csv to add a missed person and re-render")
-    return p
+
+
+def mask_settings(args: argparse.Namespace) -> dict:
+    """The Settings fields the shared detector and mask flags give."""
+    extra = {"model": args.model} if args.model else {}
+    return dict(device=args.device, backend=args.backend, batch=args.batch, imgsz=args.imgsz, conf=args.conf,
+                classes=args.classes, pad_pct=args.pad, style=args.style, mosaic_cells=args.cells,
+                min_cell_px=args.min_cell, **extra)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -95,6 +116,11 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["live"]:  # `python -m pipeline live SOURCE -o OUT`: see live_cli.py
+        from .live_cli import main as live_main
+
+        return live_main(argv[1:])
     args = build_parser().parse_args(argv)
     from tqdm import tqdm
 

@@ -110,3 +110,146 @@ def test_a_detection_too_old_to_move_forward_is_waited_for_not_used():
             image = masker.mask(frame)
             assert _uncovered(image, frame.index) == 0
     assert detector.seen_indices == list(range(8)), "every frame had to wait for its own detection"
+
+
+# -- python -m pipeline live, end to end ----------------------------------------------------
+def _free_udp_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _listening(port: int) -> bool:
+    """Whether a UDP socket is bound to 127.0.0.1:port (the receiver is ready)."""
+    text = Path("/proc/net/udp").read_text()
+    return any(line.split()[1].upper() == f"0100007F:{port:04X}" for line in text.splitlines()[1:])
+
+
+def _live(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "pipeline", "live", *args], cwd=REPO, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _wait_listening(proc: subprocess.Popen, port: int, timeout_s: float = 30.0) -> float:
+    deadline = time.monotonic() + timeout_s
+    while not _listening(port):
+        assert proc.poll() is None, f"live exited early: {proc.communicate()}"
+        assert time.monotonic() < deadline, "the live run never listened on its port"
+        time.sleep(0.02)
+    return time.monotonic()
+
+
+def _send(port: int, frames: int, pause_at: int = -1, pause_s: float = 0.0) -> float:
+    """Serve `frames` at FPS in real time (blocks); returns when the last one was sent."""
+    subprocess.run([sys.executable, str(SENDER), str(port), "--frames", str(frames), "--fps", str(FPS),
+                    "--pause-at", str(pause_at), "--pause-s", str(pause_s)], check=True, timeout=60,
+                   capture_output=True)
+    return time.monotonic()
+
+
+def _masked_indices(path: Path) -> list[int]:
+    """The sent index of every frame of the output, after checking that the file plays,
+    its frames are in order, and each frame's box is covered (fill: black, codec noise
+    aside) on every pixel."""
+    with av.open(str(path)) as container:
+        images = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
+    assert images, f"{path} has no frames"
+    indices = [read_index(image) for image in images]
+    assert indices == sorted(set(indices)), "output frames in order, none twice"
+    for image, index in zip(images, indices):
+        assert image.shape[:2] == (HEIGHT, WIDTH)
+        x1, y1, x2, y2 = (int(round(v)) for v in moving_box(index))
+        worst = int(image[y1:y2, x1:x2].max())
+        assert worst < 40, f"sent frame {index}: its box is not covered (a pixel of {worst})"
+    return indices
+
+
+def test_a_udp_stream_is_masked_on_every_frame_and_the_run_ends_when_the_sender_stops(tmp_path):
+    port, out = _free_udp_port(), tmp_path / "out.mp4"
+    proc = _live(f"udp://127.0.0.1:{port}", "-o", str(out), "--detections", str(write_csv(tmp_path / "b.csv", 200)),
+                 "--style", "fill", "--timeout", "3")
+    try:
+        _wait_listening(proc, port)
+        sent_at = _send(port, 75)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    ended_after = time.monotonic() - sent_at
+    assert proc.returncode == 0, stderr
+    assert ended_after < 3 + 4, f"the run ended {ended_after:.1f} s after the sender stopped (--timeout 3)"
+    assert "the source went quiet (no video for 3 s); output kept" in stderr
+    assert "live: in" in stderr and "dropped" in stderr  # the stats lines
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    assert summary["ended"] == "source went quiet" and summary["output"] == str(out)
+    indices = _masked_indices(out)
+    assert len(indices) >= 0.95 * 75, f"only {len(indices)} of 75 sent frames are in the output"
+    assert summary["frames_out"] == len(indices)
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_a_sender_that_pauses_shorter_than_the_timeout_is_waited_for(tmp_path):
+    port, out = _free_udp_port(), tmp_path / "out.mp4"
+    proc = _live(f"udp://127.0.0.1:{port}", "-o", str(out), "--detections", str(write_csv(tmp_path / "b.csv", 200)),
+                 "--style", "fill", "--timeout", "5")
+    try:
+        _wait_listening(proc, port)
+        _send(port, 50, pause_at=25, pause_s=3.0)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr
+    indices = _masked_indices(out)
+    assert len(indices) >= 0.95 * 50 and indices[-1] >= 48, f"frames after the pause are missing: {indices}"
+    assert "went quiet" in stderr
+
+
+def test_a_source_that_never_sends_fails_within_the_timeout_with_one_line_and_no_file(tmp_path):
+    port, out = _free_udp_port(), tmp_path / "out.mp4"
+    proc = _live(f"udp://127.0.0.1:{port}", "-o", str(out), "--timeout", "2", "--detections",
+                 str(write_csv(tmp_path / "b.csv", 10)))
+    listening_at = _wait_listening(proc, port)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert time.monotonic() - listening_at < 2 + 1.5
+    assert proc.returncode == 2
+    assert stderr.strip().splitlines() == [f"error: udp://127.0.0.1:{port} did not connect within 2 s: "
+                                           "no video arrived"]
+    assert stdout == "" and list(tmp_path.iterdir()) == [tmp_path / "b.csv"]
+
+
+def test_ctrl_c_closes_the_output_cleanly_with_the_real_model(tmp_path, excerpt):
+    out = tmp_path / "out.mkv"
+    proc = _live(str(excerpt), "-o", str(out), "--realtime", "--model", "yolo11n.yaml")
+    try:
+        assert proc.stderr.readline().startswith("live: in"), "a stats line after the first second"
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "stopped; output kept" in stderr
+    with av.open(str(out)) as container:
+        count = sum(1 for _ in container.decode(video=0))
+    assert json.loads(stdout)["frames_out"] == count and 5 <= count < 30
+
+
+def test_duration_and_refusals(tmp_path, excerpt):
+    out = tmp_path / "first_second.mp4"
+    done = subprocess.run([sys.executable, "-m", "pipeline", "live", str(excerpt), "-o", str(out), "--realtime",
+                           "--duration", "1", "--detections", str(write_csv(tmp_path / "b.csv", 30))],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "duration reached; output kept" in done.stderr
+    with av.open(str(out)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 10  # 10 fps: frames at 0.0-0.9 s
+    for args, message in (
+        ([str(excerpt), "-o", str(excerpt)], "is the same file as the input"),
+        ([str(tmp_path / "nope.mp4"), "-o", str(out)], "Input not found"),
+        ([str(excerpt), "-o", str(tmp_path / "out.avi")], "must end in .mp4 or .mkv"),
+        (["ftp://127.0.0.1/x", "-o", str(out)], "Unsupported source"),
+    ):
+        done = subprocess.run([sys.executable, "-m", "pipeline", "live", *args], cwd=REPO, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 2 and done.stderr.startswith("error: ") and message in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
