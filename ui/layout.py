@@ -7,6 +7,7 @@ import gradio as gr
 from pipeline.settings import IMAGE_FORMATS, STYLES, Settings
 
 from . import handlers
+from .live_tab import build_live_tab
 from .status import STATUS_CSS, status_html
 
 STATUS_REFRESH_S = 2.0
@@ -83,6 +84,9 @@ def build_demo() -> gr.Blocks:
         api_button = gr.Button(visible=False)
         api_button.click(handlers.process_api, [video, drive_link, *settings_inputs], result_zip,
                          api_name="process", concurrency_id="jobs")
+
+        with gr.Tab("Live"):  # the webcam, masked as it streams (ui/live_tab.py)
+            build_live_tab()
 
         timer = gr.Timer(STATUS_REFRESH_S)
         timer.tick(status_html, None, status, queue=False, api_visibility="private", show_progress="hidden")
