@@ -125,8 +125,8 @@ def main() -> int:
                "detection >= 15 Hz": result.detect_hz >= 15, "p95 latency <= 200 ms": result.latency_p95_ms <= 200}
     print()
     for key, value in figures.items():
-        print(f"{key:>16}: {value}")
-    print("         targets: " + ", ".join(f"{name} {'met' if ok else 'NOT met'}" for name, ok in targets.items()))
+        print(f"{key:>17}: {value}")
+    print("          targets: " + ", ".join(f"{name} {'met' if ok else 'NOT met'}" for name, ok in targets.items()))
     if args.json:
         Path(args.json).write_text(json.dumps({**figures, "targets": targets}, indent=2))
     return 0

@@ -119,7 +119,7 @@ class LiveMasker:
         if self.strict:
             return [waiting.popleft() for _ in range(min(self.batch, len(waiting)))]
         n = len(waiting)
-        picks = sorted({round((k + 1) * n / self.batch) - 1 for k in range(min(self.batch, n))})
+        picks = sorted({n - 1 - n * k // self.batch for k in range(min(self.batch, n))})  # newest first
         frames = [waiting[i] for i in picks]
         waiting.clear()
         return frames

@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from .detection import Detector, ReplayDetector
-from .errors import Cancelled
+from .errors import Cancelled, MosaicError
 from .live import LiveMasker
 from .outputs import check_outputs
 from .settings import Settings
@@ -141,7 +141,15 @@ class _Loop:
                     ended = self._step()
                 if time.monotonic() - period["start"] >= STATS_PERIOD_S:
                     self._report(period)
-        except BaseException:
+        except MosaicError as err:  # every frame written was masked: keep them, say where
+            if self.sink is None:
+                raise
+            try:
+                kept = self.sink.close()
+            except MosaicError:
+                raise err from None
+            raise type(err)(f"{err}; the output so far is kept: {kept}") from err
+        except BaseException:  # a second Ctrl-C: no time to finish (an MP4 is still playable)
             if self.sink is not None:
                 self.sink.abort()
             raise

@@ -84,7 +84,8 @@ def open_feed(source: str, timeout_s: float = 10.0, realtime: bool = False, star
     except av.ExitError as err:
         raise InputError(f"{source} did not connect within {timeout_s:g} s: no video arrived") from err
     except (av.FFmpegError, OSError, ValueError) as err:
-        raise InputError(f"Cannot open {source}: {getattr(err, 'strerror', None) or err}") from err
+        named = f"camera {source} ({spec.url})" if spec.kind == "camera" and spec.url != source else source
+        raise InputError(f"Cannot open {named}: {getattr(err, 'strerror', None) or err}") from err
     if not container.streams.video:
         container.close()
         raise InputError(f"No video stream in {source}")
