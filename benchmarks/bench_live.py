@@ -30,7 +30,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 os.environ.setdefault("YOLO_VERBOSE", "False")
 
-from pipeline.live_cli import LIVE_BATCH  # noqa: E402
+from pipeline.live_job import LIVE_BATCH  # noqa: E402
 
 FOOTAGE = REPO.parent / "shared" / "samples" / "vtest.avi"
 CACHE = Path(__file__).resolve().parent / ".cache"

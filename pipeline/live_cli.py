@@ -16,14 +16,9 @@ import threading
 
 from .cli import EXIT_BAD_INPUT, EXIT_CANCELLED, add_detector_flags, add_mask_flags, mask_settings
 from .errors import Cancelled, MosaicError, SettingsError
-from .live_job import run_live
+from .live_job import LIVE_BATCH, run_live
 from .settings import Settings
 from .stream_source import FAILED, QUIET
-
-# Frames per detection call: the newest and one between it and the previous call. They run
-# side by side on the CPU engine's two inference streams (or in one GPU batch), so the
-# detection rate doubles at the same delay (see LiveMasker).
-LIVE_BATCH = 2
 
 
 def build_live_parser() -> argparse.ArgumentParser:

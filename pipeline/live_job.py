@@ -25,6 +25,10 @@ from .stream_sink import StreamSink, check_target, is_url
 from .stream_source import FrameFeed, open_feed, parse_source
 
 STATS_PERIOD_S = 1.0
+# Frames per detection call: the newest and one between it and the previous call. They run
+# side by side on the CPU engine's two inference streams (or in one GPU batch), so the
+# detection rate doubles at the same delay (see LiveMasker).
+LIVE_BATCH = 2
 DURATION, STOPPED = "duration reached", "stopped"
 
 
@@ -91,7 +95,7 @@ def load_live_detector(settings: Settings) -> Detector:
 
 def run_live(source: str, output: str, settings: Settings, *, detector: Detector | None = None,
              strict: bool = False, duration_s: float | None = None, realtime: bool = False,
-             timeout_s: float = 10.0, stop: threading.Event | None = None, batch: int = 1,
+             timeout_s: float = 10.0, stop: threading.Event | None = None, batch: int = LIVE_BATCH,
              on_stats: Callable[[LiveStats], None] | None = None) -> LiveResult:
     check_live_output(source, output, settings)
     detector = detector or load_live_detector(settings)  # before the source: frames would pile up
@@ -100,7 +104,7 @@ def run_live(source: str, output: str, settings: Settings, *, detector: Detector
         raise Cancelled("Stopped before the source was opened; nothing was written")
     feed = open_feed(source, timeout_s, realtime, start=False)  # InputError when nothing comes
     try:
-        warm_up(detector, feed.size)
+        warm_up(detector, feed.size, batch)
         feed.start()
         with LiveMasker(detector, settings, feed.fps, strict=strict, batch=batch) as masker:
             return _Loop(feed, masker, output, duration_s, stop, on_stats).run()
@@ -108,12 +112,13 @@ def run_live(source: str, output: str, settings: Settings, *, detector: Detector
         feed.close()
 
 
-def warm_up(detector: Detector, size: tuple[int, int]) -> None:
-    """One detection at the stream's frame size before its first frame is read: an engine
-    compiled per input shape (OpenVINO) would otherwise make the first frames wait."""
+def warm_up(detector: Detector, size: tuple[int, int], batch: int = 1) -> None:
+    """One detection call at the stream's frame size before its first frame is read: an
+    engine set up per input shape (OpenVINO's compile, cuDNN's autotune) would otherwise
+    make the first frames wait."""
     width, height = size
     if width > 0 and height > 0:
-        detector.detect([np.zeros((height, width, 3), np.uint8)], [-1])
+        detector.detect([np.zeros((height, width, 3), np.uint8)] * batch, [-1] * batch)
 
 
 class _Loop:

@@ -5,7 +5,6 @@ against the exact box it had to cover."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -37,7 +36,7 @@ def test_hold_without_look_ahead_releases_every_frame_at_once_and_holds_after():
     box = Detections(np.array([[10, 10, 50, 90]], np.float32))
     assert [item for item, _ in hold.push(0, "f0", box)] == ["f0"]  # nothing waits for later frames
     for index in (1, 2, 3):
-        (item, found), = hold.push(index, f"f{index}", Detections.empty())
+        (_, found), = hold.push(index, f"f{index}", Detections.empty())
         assert list(found.kind) == [HELD] and np.allclose(found.xyxy, box.xyxy)  # held after
     (_, found), = hold.push(4, "f4", Detections.empty())
     assert len(found) == 0  # beyond the hold
@@ -198,7 +197,7 @@ def test_a_sender_that_pauses_shorter_than_the_timeout_is_waited_for(tmp_path):
     try:
         _wait_listening(proc, port)
         _send(port, 50, pause_at=25, pause_s=3.0)
-        stdout, stderr = proc.communicate(timeout=30)
+        _, stderr = proc.communicate(timeout=30)
     finally:
         proc.kill()
     assert proc.returncode == 0, stderr
@@ -215,8 +214,8 @@ def test_a_source_that_never_sends_fails_within_the_timeout_with_one_line_and_no
     stdout, stderr = proc.communicate(timeout=30)
     assert time.monotonic() - listening_at < 2 + 1.5
     assert proc.returncode == 2
-    assert stderr.strip().splitlines() == [f"error: udp://127.0.0.1:{port} did not connect within 2 s: "
-                                           "no video arrived"]
+    assert stderr.strip().splitlines() == [
+        f"error: udp://127.0.0.1:{port} did not connect within 2 s: no video arrived"]
     assert stdout == "" and list(tmp_path.iterdir()) == [tmp_path / "b.csv"]
 
 
