@@ -254,3 +254,19 @@ def test_duration_and_refusals(tmp_path, excerpt):
                               text=True, timeout=60)
         assert done.returncode == 2 and done.stderr.startswith("error: ") and message in done.stderr, done.stderr
         assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_the_live_tab_handler_returns_only_masked_pictures(tmp_path, monkeypatch):
+    from ui import live_tab
+
+    csv = tmp_path / "box.csv"
+    csv.write_text("frame,x1,y1,x2,y2\n" + "".join(f"{i},40,60,120,200\n" for i in range(10)))
+    monkeypatch.setenv(live_tab.REPLAY_ENV_VAR, str(csv))
+    rgb = np.ascontiguousarray(footage()[0][:, :, ::-1])
+    session = None
+    for _ in range(3):
+        masked, session, stats = live_tab.live_frame(rgb, session, "person", "fill", 15, 0)
+        assert masked.shape == rgb.shape and masked[60:200, 40:120].max() == 0
+        assert (masked[:, 130:] == rgb[:, 130:]).all() and "fps** shown" in stats and "test mode" in stats
+    masked, session, stats = live_tab.live_frame(rgb, session, "person", "fill", 1, 0)  # 1 cell: refused
+    assert masked is None and session is None and stats.startswith("❌") and "mosaic cells" in stats
