@@ -58,34 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="image format in the ZIP (default: %(default)s)")
     p.add_argument("--quality", type=int, default=d["jpeg_quality"].default, metavar="Q",
                    help="JPEG quality 1-100 (default: %(default)s)")
-    p.add_argument("--target", choices=TARGETS, default=d["target"].default,
-                   help="what to hide: person (padded box), silhouette, head, or face (CenterFace) (default: %(default)s)")
-    p.add_argument("--face-shape", choices=FACE_SHAPES, default=d["face_shape"].default,
-                   help="how the face target covers a face (default: %(default)s)")
-    p.add_argument("--model", default=None, metavar="SPEC",
-                   help=f"YOLO weights (.pt), an exported model folder, or a .yaml for an untrained network; "
-                   f"default: ${MODEL_ENV_VAR} or yolo11n.pt. For --target face: '{FACE_MODEL}' (default) or a "
-                   f"CenterFace .onnx")
-    p.add_argument("--device", choices=DEVICES, default=d["device"].default,
-                   help="where to run detection; auto = CUDA when present (default: %(default)s)")
-    p.add_argument("--backend", choices=BACKENDS, default=d["backend"].default,
-                   help="inference backend; auto = torch FP16 on CUDA, OpenVINO on CPU (default: %(default)s)")
-    p.add_argument("--batch", type=int, default=d["batch"].default, metavar="N",
-                   help="frames per detection batch (default: %(default)s)")
-    p.add_argument("--imgsz", type=int, default=d["imgsz"].default, metavar="PX",
-                   help="detection input size; larger finds smaller people, slower (default: %(default)s)")
-    p.add_argument("--conf", type=float, default=d["conf"].default, metavar="C",
-                   help="minimum detection confidence; lower masks more (default: %(default)s)")
-    p.add_argument("--classes", type=_classes, default=d["classes"].default, metavar="IDS",
-                   help="COCO class ids to mask, comma-separated (default: 0 = person)")
-    p.add_argument("--pad", type=float, default=d["pad_pct"].default, metavar="PCT",
-                   help="grow each box by this percent of its size on each side (default: %(default)s)")
-    p.add_argument("--style", choices=STYLES, default=d["style"].default,
-                   help="how to cover people (default: %(default)s)")
-    p.add_argument("--cells", type=int, default=d["mosaic_cells"].default, metavar="N",
-                   help="mosaic cells across a box; for blur, the strength (default: %(default)s)")
-    p.add_argument("--min-cell", type=int, default=d["min_cell_px"].default, metavar="PX",
-                   help="smallest mosaic cell in pixels, so small people stay unrecognizable (default: %(default)s)")
+    add_detector_flags(p)
+    add_mask_flags(p)
     p.add_argument("--video", default=None, metavar="OUT.mp4",
                    help="also write the whole mosaicked video (H.264 MP4, every frame masked, source audio kept)")
     p.add_argument("--hold", type=float, default=d["hold_s"].default, metavar="SECONDS",
@@ -109,21 +83,68 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def settings_from_args(args: argparse.Namespace) -> Settings:
+def add_detector_flags(p: argparse.ArgumentParser) -> None:
+    """What finds people: model, device, backend, batch, size, confidence, classes (shared
+    by `python -m pipeline` and `python -m pipeline live`)."""
+    d = Settings.__dataclass_fields__
+    p.add_argument("--model", default=None, metavar="SPEC",
+                   help=f"YOLO weights (.pt), an exported model folder, or a .yaml for an untrained network; "
+                   f"default: ${MODEL_ENV_VAR} or yolo11n.pt. For --target face: '{FACE_MODEL}' (default) or a "
+                   f"CenterFace .onnx")
+    p.add_argument("--device", choices=DEVICES, default=d["device"].default,
+                   help="where to run detection; auto = CUDA when present (default: %(default)s)")
+    p.add_argument("--backend", choices=BACKENDS, default=d["backend"].default,
+                   help="inference backend; auto = torch FP16 on CUDA, OpenVINO on CPU (default: %(default)s)")
+    p.add_argument("--batch", type=int, default=d["batch"].default, metavar="N",
+                   help="frames per detection batch (default: %(default)s)")
+    p.add_argument("--imgsz", type=int, default=d["imgsz"].default, metavar="PX",
+                   help="detection input size; larger finds smaller people, slower (default: %(default)s)")
+    p.add_argument("--conf", type=float, default=d["conf"].default, metavar="C",
+                   help="minimum detection confidence; lower masks more (default: %(default)s)")
+    p.add_argument("--classes", type=_classes, default=d["classes"].default, metavar="IDS",
+                   help="COCO class ids to mask, comma-separated (default: 0 = person)")
+
+
+def add_mask_flags(p: argparse.ArgumentParser) -> None:
+    """How people are covered: padding, style, mosaic cells (shared with the live command)."""
+    d = Settings.__dataclass_fields__
+    p.add_argument("--pad", type=float, default=d["pad_pct"].default, metavar="PCT",
+                   help="grow each box by this percent of its size on each side (default: %(default)s)")
+    p.add_argument("--style", choices=STYLES, default=d["style"].default,
+                   help="how to cover people (default: %(default)s)")
+    p.add_argument("--cells", type=int, default=d["mosaic_cells"].default, metavar="N",
+                   help="mosaic cells across a box; for blur, the strength (default: %(default)s)")
+    p.add_argument("--min-cell", type=int, default=d["min_cell_px"].default, metavar="PX",
+                   help="smallest mosaic cell in pixels, so small people stay unrecognizable (default: %(default)s)")
+    p.add_argument("--target", choices=TARGETS, default=d["target"].default,
+                   help="what to hide: person (padded box), silhouette, head, or face (CenterFace) (default: %(default)s)")
+    p.add_argument("--face-shape", choices=FACE_SHAPES, default=d["face_shape"].default,
+                   help="how the face target covers a face (default: %(default)s)")
+
+
+def mask_settings(args: argparse.Namespace) -> dict:
+    """The Settings fields the shared detector and mask flags give."""
     extra = {"model": args.model} if args.model else {}
-    if args.memory_mb is not None:
-        extra["memory_mb"] = args.memory_mb
+    return dict(device=args.device, backend=args.backend, batch=args.batch, imgsz=args.imgsz, conf=args.conf,
+                classes=args.classes, pad_pct=args.pad, style=args.style, mosaic_cells=args.cells,
+                min_cell_px=args.min_cell, target=args.target, face_shape=args.face_shape, **extra)
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    extra = {"memory_mb": args.memory_mb} if args.memory_mb is not None else {}
     return Settings(
         interval=args.interval, scale_pct=args.scale, max_mb=args.max_mb, max_images=args.max_images,
-        image_format=args.format, jpeg_quality=args.quality, target=args.target, face_shape=args.face_shape,
-        device=args.device, backend=args.backend,
-        batch=args.batch, imgsz=args.imgsz, conf=args.conf, classes=args.classes, pad_pct=args.pad,
-        style=args.style, mosaic_cells=args.cells, min_cell_px=args.min_cell, hold_s=args.hold,
-        detections_csv=args.detections, unmask_tracks=args.unmask_tracks, **extra,
+        image_format=args.format, jpeg_quality=args.quality, hold_s=args.hold,
+        detections_csv=args.detections, unmask_tracks=args.unmask_tracks, **mask_settings(args), **extra,
     )
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["live"]:  # `python -m pipeline live SOURCE -o OUT`: see live_cli.py
+        from .live_cli import main as live_main
+
+        return live_main(argv[1:])
     args = build_parser().parse_args(argv)
     from tqdm import tqdm
 

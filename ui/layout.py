@@ -13,6 +13,7 @@ from pipeline.settings import FACE_SHAPES, IMAGE_FORMATS, STYLES, TARGETS, Setti
 
 from . import handlers
 from . import review as review_ui
+from .live_tab import build_live_tab
 from .model_choice import allowed_models, dropdown_choices
 from .status import STATUS_CSS, status_html
 
@@ -235,6 +236,9 @@ def build_demo() -> gr.Blocks:
         gr.Button(visible=False).click(
             handlers.render_api, [_documented(gr.File(visible=False), VIDEO_DOC), *render_inputs, *no_model],
             [api_zip, api_summary], api_name="render", concurrency_id="jobs")
+
+        with gr.Tab("Live"):  # the webcam, masked as it streams (ui/live_tab.py)
+            build_live_tab()
 
         timer = gr.Timer(STATUS_REFRESH_S)
         timer.tick(status_html, None, status, queue=False, **private)
