@@ -14,6 +14,7 @@ import threading
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -60,7 +61,7 @@ def check_zip(path, interval: int, size: tuple[int, int], sources=None):
 def test_process_is_the_only_endpoint_and_only_the_video_is_required(app, client):
     with urllib.request.urlopen(app.url + "gradio_api/info", timeout=10) as response:
         info = json.load(response)
-    assert set(info["named_endpoints"]) == {"/process"}, "Start/Stop/timer handlers must stay private"
+    assert set(info["named_endpoints"]) == {"/process", "/render"}, "Start/Stop/timer handlers must stay private"
     assert not info.get("unnamed_endpoints")
     params = info["named_endpoints"]["/process"]["parameters"]
     assert [p["parameter_name"] for p in params if not p["parameter_has_default"]] == ["video_file"]
@@ -84,7 +85,36 @@ def test_process_is_the_only_endpoint_and_only_the_video_is_required(app, client
     assert [r["component"] for r in returns] == ["File", "Textbox"], "the ZIP first, then the summary"
 
     api = client.view_api(print_info=False, return_format="dict")
-    assert set(api["named_endpoints"]) == {"/process"}
+    assert set(api["named_endpoints"]) == {"/process", "/render"}
+
+
+def test_render_honours_an_edited_csv_without_the_model(app, client, tmp_path, sample_frames):
+    """/render: the video and an edited detections.csv in, the ZIP out: a drawn (manual)
+    track covered on every frame between its two boxes, a detected track left uncovered by
+    unmask_tracks, and the rest of every frame untouched."""
+    edited = tmp_path / "detections.csv"
+    rows = ["frame,x1,y1,x2,y2,track_id,kind"]
+    rows += [f"{f},100,100,200,300,1,detected" for f in range(0, SAMPLE_FRAMES, 5)]  # left visible
+    rows += ["10,400,200,480,360,2,manual", "30,480,200,560,360,2,manual"]  # drawn on frames 10 and 30
+    edited.write_text("\n".join(rows) + "\n")
+    result, summary = client.predict(handle_file(str(SAMPLE)), handle_file(str(edited)), unmask_tracks="1",
+                                     interval=5, image_format="png", style="fill", api_name="/render")
+    assert summary.startswith("Done"), summary
+    contents = read_zip(Path(result))
+    assert contents.frame_indices() == list(range(0, SAMPLE_FRAMES, 5))
+    for index in (10, 20, 30):
+        image, source = contents.image_for_frame(index), sample_frames[index]
+        x = 400 + (index - 10) * 4  # the manual track moves 80 px over 20 frames
+        assert (image[210:350, x + 10:x + 70] == 0).all(), f"the drawn person is not covered on frame {index}"
+        assert np.array_equal(image[100:300, 100:200], source[100:300, 100:200]), "track 1 must stay visible"
+        assert np.array_equal(image[:, :90], source[:, :90]), "nothing else changes"
+    assert not any(r["track_id"] == "1" for r in contents.csv_rows())
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("frame,x1,y1\n0,1,2\n")
+    with pytest.raises(Exception) as caught:
+        client.predict(handle_file(str(SAMPLE)), handle_file(str(bad)), api_name="/render")
+    assert "missing the column" in str(caught.value) and "x2" in str(caught.value)
 
 
 def test_process_with_only_a_video_returns_a_zip_of_the_frames(app, client, sample_frames):

@@ -19,13 +19,14 @@ import time
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from playwright.sync_api import expect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from app_server import SAMPLE, SAMPLE_FRAMES, SAMPLE_SIZE, long_clip, running_app  # noqa: E402
-from mediakit import CSV_COLUMNS, image_size, read_zip  # noqa: E402
-from ui.handlers import LINK_ONLY, size_text  # noqa: E402
+from mediakit import CSV_COLUMNS, decode_frames, image_size, read_zip  # noqa: E402
+from ui.handlers import FACES_SAMPLE, LINK_ONLY, size_text  # noqa: E402
 from ui.model_choice import dropdown_choices  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -34,6 +35,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 JOB_TIMEOUT_MS = 90_000
 RESULT_BUTTON = "#result-zip"  # the download button, shown only when a ZIP is offered
+FACES_FRAMES, FACES_SIZE = 124, (960, 540)  # ui/assets/faces_clip.mp4, what "Try the sample" runs
 
 
 @pytest.fixture(scope="module")
@@ -199,12 +201,60 @@ def test_upload_start_download_and_screenshot(page, app, tmp_path):
     assert shot.stat().st_size > 10_000
 
 
-def test_sample_button_runs_the_sample(page, tmp_path):
+def test_sample_button_runs_real_faces_and_the_review_renders_the_corrections(page, tmp_path):
+    """The sample is real faces under the face target (CenterFace, real weights): faces are
+    masked. Then the review: one person ticked "leave unmasked", one box drawn by clicking two
+    corners on frame 0, Render: the new ZIP leaves that person as the source and covers the
+    drawn box, without running the model again."""
     page.click("#sample-button")
-    zip_path = download_result(page, tmp_path)
-    check_sample_zip(zip_path)
-    wait_for_text(page, "#summary", r"4 images, 0 people masked")
-    assert SAMPLE.stem in page.locator("#video-input").inner_text(), "the sample is shown as the input"
+    first = download_result(page, tmp_path / "first")
+    contents = read_zip(first)
+    assert contents.frame_indices() == list(range(0, FACES_FRAMES, 10))
+    assert {image_size(data) for data in contents.images.values()} == {FACES_SIZE}
+    summary = wait_for_text(page, "#summary", r"people masked")
+    assert re.search(rf"{len(contents.image_names)} images, [1-9]\d* people masked", summary), summary
+    assert FACES_SAMPLE.stem in page.locator("#video-input").inner_text(), "the sample is shown as the input"
+    assert contents.csv_rows() and {r["target"] for r in contents.csv_rows()} == {"face"}
+
+    expect(page.locator("#review-cards")).to_be_visible(timeout=30_000)
+    assert page.locator("#review-cards img").count() >= 2, "one card per tracked face"
+    boxes = {}  # track id -> its box on frame 0
+    for row in contents.csv_rows():
+        if row["frame"] == "0":
+            boxes[int(row["track_id"])] = tuple(float(row[k]) for k in ("x1", "y1", "x2", "y2"))
+    kept = next(t for t, box in boxes.items()  # a face whose padded box touches no other face's
+                if all(box[2] + 20 < b[0] or b[2] + 20 < box[0] or box[3] + 20 < b[1] or b[3] + 20 < box[1]
+                       for u, b in boxes.items() if u != t))
+    page.locator(f"#review-unmask input[name='{kept}']").first.check()
+
+    shown = page.locator("#review-image img")
+    shown.wait_for()
+    frame = shown.bounding_box()
+    scale = FACES_SIZE[0] / frame["width"]
+    corners = [(0.02, 0.72), (0.14, 0.95)]  # bottom-left, where no face is
+    for fx, fy in corners:
+        shown.click(position={"x": frame["width"] * fx, "y": frame["height"] * fy})
+        time.sleep(0.5)
+    wait_for_text(page, "#review-note", r"Drew a box for #\d+ on frame 0")
+
+    page.get_by_text("Advanced").click()  # PNG, so the render can be checked pixel for pixel
+    page.locator("label").filter(has_text=re.compile(r"^\s*png\s*$")).first.click()
+    page.click("#render-button")
+    wait_for_text(page, "#summary", r"^Done", JOB_TIMEOUT_MS)
+    rendered = read_zip(download_result(page, tmp_path / "rendered"))
+    source = decode_frames(FACES_SAMPLE, [0])[0]
+    image = rendered.image_for_frame(0)
+    x1, y1, x2, y2 = (int(round(v)) for v in boxes[kept])
+    assert np.array_equal(image[y1 + 2:y2 - 2, x1 + 2:x2 - 2], source[y1 + 2:y2 - 2, x1 + 2:x2 - 2]), \
+        "the unticked person must be left as the source"
+    (ax, ay), (bx, by) = ((fx * frame["width"] * scale, fy * frame["height"] * scale) for fx, fy in corners)
+    drawn = image[int(ay) + 6:int(by) - 6, int(ax) + 6:int(bx) - 6]
+    under = source[int(ay) + 6:int(by) - 6, int(ax) + 6:int(bx) - 6]
+    colours = lambda region: len(np.unique(region.reshape(-1, 3), axis=0))  # noqa: E731
+    assert colours(drawn) * 5 < colours(under), "the drawn box is covered by a mosaic (a few flat cells)"
+    assert (drawn == under).all(axis=2).mean() < 0.5
+    assert not any(int(r["track_id"] or 0) == kept for r in rendered.csv_rows())
+    assert page.locator("#review-csv a").count() >= 1, "the edited detections.csv is offered on its own"
 
 
 def test_stop_ends_the_running_job_clears_what_is_gone_and_leaves_nothing(page, app, tmp_path):
@@ -417,7 +467,7 @@ def test_a_second_visitor_is_told_another_job_is_running(page, app, browser, tmp
         expect(other.locator("#stop-button")).to_be_enabled()  # a waiting job can be withdrawn
         page.click("#stop-button")
         wait_for_text(page, "#summary", r"Stopped", 20_000)
-        wait_for_text(other, "#summary", r"4 images, 0 people masked", JOB_TIMEOUT_MS)
+        wait_for_text(other, "#summary", r"\d+ images, \d+ people masked", JOB_TIMEOUT_MS)
         expect(other.locator(RESULT_BUTTON)).to_be_visible()
     finally:
         second.close()
