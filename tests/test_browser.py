@@ -403,7 +403,8 @@ def test_inputs_apply_only_when_they_should(page):
     help_text = page.locator("#input-help").inner_text()
     assert "mp4" in help_text and re.search(r"up to \d+ MB", help_text), "accepted formats and the size limit"
     assert "frames 0, 10, 20" in page.locator("#interval").inner_text(), "help for Capture every N frames"
-    assert "fewer = coarser" in page.get_by_text("Mosaic cells across a person").inner_text(), "which way is stronger"
+    assert "fewer = coarser" in page.locator("#cells").get_by_text("Mosaic cells across a person").inner_text(), \
+        "which way is stronger"
 
 
 def test_inputs_are_checked_by_settings_and_its_message_shown(page, app, tmp_path):

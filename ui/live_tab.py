@@ -114,7 +114,7 @@ def build_live_tab() -> None:
                               elem_id="live-webcam")
             target = gr.Radio(list(TARGETS), value=d.target, label="What to hide", elem_id="live-target")
             style = gr.Radio(list(STYLES), value=d.style, label="Mask style", elem_id="live-style")
-            cells = gr.Slider(2, 60, value=d.mosaic_cells, step=1, label="Mosaic cells across a person (blur strength)")
+            cells = gr.Slider(2, 200, value=d.mosaic_cells, step=1, label="Mosaic cells across a person: fewer = coarser, hides more (blur: fewer = stronger)")
             pad = gr.Slider(0, 50, value=d.pad_pct, step=1, label="Padding around each box (%)")
         with gr.Column(scale=1):
             masked = gr.Image(label="Masked", format="jpeg", interactive=False, elem_id="live-output")
