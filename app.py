@@ -2,7 +2,7 @@
 import os
 import threading
 
-from ui import PAGE_CSS, build_demo
+from ui import PAGE_CSS, build_demo, page_translations
 from ui.handlers import JOB_SLOTS, MAX_INPUT_BYTES, RESULTS_ROOT, sweep_old_results, warm_model
 
 # One job at a time per GPU by default (MOSAIC_CONCURRENCY): jobs share one model and one device.
@@ -17,4 +17,5 @@ if __name__ == "__main__":
         css=PAGE_CSS,
         max_file_size=MAX_INPUT_BYTES,  # the same limit applies to Drive downloads
         allowed_paths=[str(RESULTS_ROOT)],
+        i18n=page_translations(),  # the page in the browser's language (ui/i18n.py)
     )

@@ -269,4 +269,4 @@ def test_the_live_tab_handler_returns_only_masked_pictures(tmp_path, monkeypatch
         assert masked.shape == rgb.shape and masked[60:200, 40:120].max() == 0
         assert (masked[:, 130:] == rgb[:, 130:]).all() and "fps** shown" in stats and "test mode" in stats
     masked, session, stats = live_tab.live_frame(rgb, session, "person", "fill", 1, 0)  # 1 cell: refused
-    assert masked is None and session is None and stats.startswith("❌") and "mosaic cells" in stats
+    assert masked is None and session is None and stats.startswith("Error: ") and "mosaic cells" in stats

@@ -32,7 +32,7 @@ from mediakit import CSV_COLUMNS, IMAGE_NAME, decode_frames, image_size, read_zi
 from pipeline import Settings  # noqa: E402
 from pipeline.errors import InputError, SettingsError  # noqa: E402
 from ui import handlers  # noqa: E402
-from ui.status import RUNNING, STATUS_CSS, DeviceStatus, JobRate, read_status, status_html  # noqa: E402
+from ui.status import RUNNING, STATUS_CSS, DeviceStatus, JobRate, read_status, status_html, status_panel  # noqa: E402
 
 # start_job's outputs, in the order the layout lists them
 PROGRESS, SIZE, GALLERY, ZIP, SUMMARY, VIDEO, VIDEO_INPUT, START, STOP, KEEP, SAMPLE_BUTTON = range(11)
@@ -741,5 +741,5 @@ def test_the_page_refreshes_the_status_panel_with_a_timer():
     timers = [b for b in demo.blocks.values() if isinstance(b, gr.Timer)]
     assert len(timers) == 1 and 0 < timers[0].value <= 5
     ticks = [f for f in demo.fns.values() if (timers[0]._id, "tick") in f.targets]
-    assert len(ticks) == 1 and ticks[0].fn is status_html
+    assert len(ticks) == 1 and ticks[0].fn is status_panel
     assert [o.elem_id for o in ticks[0].outputs] == ["status"]

@@ -31,8 +31,9 @@ from pipeline.settings import TARGETS
 from pipeline.unmask import parse_track_ids
 from pipeline.source import DRIVE_HOSTS
 
+from .i18n import DEFAULT_LANGUAGE, language, say, tr
 from .messages import public_message
-from .model_choice import resolve_model
+from .model_choice import dropdown_choices, resolve_model
 from .review import ReviewSource, edited_csv, review_source
 from .status import RUNNING
 
@@ -54,10 +55,14 @@ DEFAULTS = Settings.__dataclass_fields__
 DEFAULT_CAP_MB = 500.0  # shown in the cap boxes; applied only when the cap is ticked
 DEFAULT_CAP_IMAGES = 1000
 STOP_WAIT_S = 10.0  # how long Stop waits for the job to end before answering "Stopping"
-STOPPED_MESSAGE = "Stopped. Nothing was kept: the partial output was removed."
-STOPPED_WAITING = "Stopped before it started."
-LINK_ONLY = ("The link box takes only a Google Drive share link "
-             "(https://drive.google.com/file/d/FILE_ID/view). For any other video, upload the file.")
+# English, for the API and the tests; the page says them in its language (ui/i18n.py)
+STOPPED_MESSAGE = tr("run.stopped_message")
+STOPPED_WAITING = tr("run.stopped_waiting")
+LINK_ONLY = tr("err.link_only")
+# Progress.stage as the page says it
+STAGES = {"downloading": "run.stage.downloading", "probing": "run.stage.probing",
+          "loading model": "run.stage.loading_model", "processing": "run.stage.processing",
+          "finishing": "run.stage.finishing"}
 
 # -- what the page's Start / Stop / Stop-and-keep buttons act on, per browser session ------
 @dataclass
@@ -119,7 +124,7 @@ def settings_from_inputs(interval, scale_pct, limit_size, max_mb, limit_images, 
             model=model_spec,
         )
     except TypeError:  # a comparison Settings makes on a value of the wrong type
-        raise SettingsError("Invalid settings: every number field needs a number.") from None
+        raise SettingsError(tr("err.settings.numbers"), key="err.settings.numbers") from None
 
 
 def _drive_link(text: str) -> str:
@@ -127,20 +132,20 @@ def _drive_link(text: str) -> str:
     never reads it as a path. Anything else is refused with one line that neither repeats
     the text nor depends on what exists on the server's disk."""
     if any(c.isspace() or ord(c) < 32 for c in text):
-        raise InputError(LINK_ONLY)
+        raise InputError(LINK_ONLY, key="err.link_only")
     lowered = text.lower()
     if not lowered.startswith(("http://", "https://")):
         if not lowered.startswith(tuple(f"{host}/" for host in DRIVE_HOSTS)):
-            raise InputError(LINK_ONLY)
+            raise InputError(LINK_ONLY, key="err.link_only")
         text = "https://" + text  # a Drive address pasted without its scheme
     try:
         parsed = urllib.parse.urlsplit(text)
         port = parsed.port
     except ValueError:
-        raise InputError(LINK_ONLY) from None
+        raise InputError(LINK_ONLY, key="err.link_only") from None
     if (parsed.scheme.lower() not in ("http", "https") or (parsed.hostname or "") not in DRIVE_HOSTS
             or parsed.username or parsed.password or port not in (None, 80, 443)):
-        raise InputError(LINK_ONLY)
+        raise InputError(LINK_ONLY, key="err.link_only")
     return text
 
 
@@ -151,9 +156,9 @@ def pick_source(video_file, drive_link) -> str:
     link = (drive_link or "").strip() if isinstance(drive_link, str) or drive_link is None else str(drive_link)
     path = video_file if isinstance(video_file, (str, Path)) or video_file is None else getattr(video_file, "name", None)
     if path and link:
-        raise InputError("Give either a video file or a Google Drive link, not both.")
+        raise InputError(tr("err.both_inputs"), key="err.both_inputs")
     if not path and not link:
-        raise InputError("Upload a video or paste a Google Drive link first.")
+        raise InputError(tr("err.no_input"), key="err.no_input")
     return str(path) if path else _drive_link(link)
 
 
@@ -253,9 +258,9 @@ def size_text(n_bytes: int) -> str:
     return f"{n_bytes / 1e6:.1f} MB"
 
 
-def _size_line(written: int, max_bytes: int | None) -> str:
-    cap = f"cap {size_text(max_bytes)}" if max_bytes else "no cap"
-    return f"ZIP size: **{size_text(written)}** ({cap})"
+def _size_line(written: int, max_bytes: int | None, lang: str = DEFAULT_LANGUAGE) -> str:
+    cap = tr("run.size_cap", lang, size=size_text(max_bytes)) if max_bytes else tr("run.no_cap", lang)
+    return tr("run.size_line", lang, size=size_text(written), cap=cap)
 
 
 # -- what the page shows -----------------------------------------------------------------
@@ -268,18 +273,18 @@ def _bar_html(pct: float, text_html: str, state: str = "running") -> str:
     )
 
 
-def _progress_html(event: Progress) -> str:
+def _progress_html(event: Progress, lang: str = DEFAULT_LANGUAGE) -> str:
     pct = 100.0 * event.fraction
-    parts = [html.escape(event.stage)]
+    stage = STAGES.get(event.stage)
+    parts = [html.escape(tr(stage, lang) if stage else event.stage)]
     if event.stage == "processing":
-        total = event.frames_total or "?"
-        parts.append(f"{event.frames_read} / {total} frames")
-        parts.append(f"{event.fps:.1f} frames/s")
+        parts.append(tr("run.frames", lang, read=event.frames_read, total=event.frames_total or "?"))
+        parts.append(tr("run.fps", lang, fps=event.fps))
         if event.eta_s is not None:
-            parts.append(f"ETA {event.eta_s:.0f} s")
-        parts.append(f"{event.images_written} images, {event.people_found} people masked")
+            parts.append(tr("run.eta", lang, eta_s=event.eta_s))
+        parts.append(tr("run.counts", lang, images=event.images_written, people=event.people_found))
     elif event.message:
-        parts.append(html.escape(event.message))
+        parts.append(html.escape(say(event.message, lang)))
     return _bar_html(pct, " · ".join(parts))
 
 
@@ -307,46 +312,47 @@ class Outcome:
         return f'<div class="outcome {self.state}">{"".join(lines)}</div>'
 
 
-def outcome(result: Result, settings: Settings) -> Outcome:
-    """The words for a finished job. Counts and sizes use the units the rest of the page
-    uses; a run that masked nobody is a warning, never a plain "done"."""
+def outcome(result: Result, settings: Settings, lang: str = DEFAULT_LANGUAGE) -> Outcome:
+    """The words for a finished job, in `lang`. Counts and sizes use the units the rest of
+    the page uses; a run that masked nobody is a warning, never a plain "done"."""
     size = size_text(result.zip_bytes)
-    got = f"{result.images_written} images, {result.people_found} people masked, {size}, in {result.elapsed_s:.1f} s."
+    got = tr("out.got", lang, images=result.images_written, people=result.people_found, size=size,
+             elapsed_s=result.elapsed_s)
     info = result.video
-    source = f"Source: {info.width}x{info.height}, {info.fps:.3f} fps"
+    # the frames before the stop, when a cap or the user stopped the run
+    source = tr("out.source", lang, width=info.width, height=info.height, fps=info.fps, frames=result.frames_read)
     details: list[str] = []
     if result.images_written == 0:
-        cap = size_text(settings.max_bytes) if settings.max_bytes else "the cap"
-        return Outcome("failed", f"Nothing was written: the size cap ({cap}) is smaller than one image.",
-                       ["Raise the cap, or lower the resolution or the JPEG quality."], offer_zip=False)
+        cap = size_text(settings.max_bytes) if settings.max_bytes else tr("out.the_cap", lang)
+        return Outcome("failed", tr("out.nothing_written", lang, cap=cap), [tr("out.raise_cap", lang)],
+                       offer_zip=False)
     if result.stop_reason == COMPLETED:
-        headline, state = f"Done: {got}", "done"
-        details.append(f"{source}, {result.frames_read} frames read.")
+        headline, state, plain = tr("out.done", lang, got=got), "done", got
+        details.append(source)
         if result.truncated:
-            details.append(f"The video ended after {result.frames_read} frames although its header says "
-                           f"{result.frames_promised}: the file may be truncated.")
+            details.append(tr("out.truncated", lang, read=result.frames_read, promised=result.frames_promised))
     else:
-        at = f"frame {result.stopped_at_frame} (t={result.stopped_at_s:.1f} s)"
+        at = tr("out.at", lang, frame=result.stopped_at_frame, time_s=result.stopped_at_s)
         if result.stop_reason == USER_STOP:
-            headline, state = f"Stopped by you at {at}; kept what was done: {got}", "stopped"
-            details.append(f"The ZIP is marked partial in its name ({result.zip_path.name}); "
-                           "the rest of the video was not processed.")
+            headline, state = tr("out.user_stop", lang, at=at, got=got), "stopped"
+            details.append(tr("out.partial_zip", lang, name=result.zip_path.name))
         else:
-            cap = {SIZE_CAP: "size cap", IMAGE_CAP: "image count cap"}.get(result.stop_reason, "a cap")
-            headline, state = f"Stopped early by the {cap} at {at}: {got}", "warning"
+            key = "out.image_cap_stop" if result.stop_reason == IMAGE_CAP else "out.size_cap_stop"
+            headline, state = tr(key, lang, at=at, got=got), "warning"
             if result.images_expected > result.images_written:
-                details.append(f"{result.images_expected - result.images_written} of {result.images_expected} "
-                               "planned images were not written.")
-        details.append(f"{source}, {result.frames_read} frames read.")  # the frames before the stop
+                details.append(tr("out.not_written", lang, missing=result.images_expected - result.images_written,
+                                  planned=result.images_expected))
+        plain = headline
+        details.append(source)
     warnings = list(result.warnings)  # e.g. nobody detected: the pipeline says what to check
     if warnings:  # the warning leads; what was done becomes a detail, never "Done"
-        details.insert(0, headline.removeprefix("Done: "))
-        headline = "Warning: " + " ".join(warnings)
+        details.insert(0, plain)
+        headline = tr("out.warning", lang, warnings=" ".join(say(w, lang) for w in warnings))
         state = "warning" if state == "done" else state
-    details.append("The ZIP holds detections.csv listing every masked box.")
+    details.append(tr("out.csv_note", lang))
     if result.video_path:
-        audio = "with the source audio" if info.has_audio else "the source has no audio"
-        details.append(f"Video: {result.video_frames} frames, masked like the images; {audio}.")
+        key = "out.video_audio" if info.has_audio else "out.video_no_audio"
+        details.append(tr(key, lang, frames=result.video_frames))
     return Outcome(state, headline, details)
 
 
@@ -354,26 +360,24 @@ def _no_zip():
     return gr.update(value=None, visible=False)
 
 
-def _zip_button(result: Result):
+def _zip_button(result: Result, lang: str = DEFAULT_LANGUAGE):
     """The download button for a finished ZIP, labelled with its name and size in the
     units the rest of the page uses."""
     return gr.update(value=str(result.zip_path), visible=True,
-                     label=f"Download {result.zip_path.name} ({size_text(result.zip_bytes)})")
+                     label=tr("out.download", lang, name=result.zip_path.name, size=size_text(result.zip_bytes)))
 
 
-def _error_html(err: MosaicError) -> str:
-    return Outcome("failed", "Error: " + public_message(err), []).html()
+def _error_html(err: MosaicError, lang: str = DEFAULT_LANGUAGE) -> str:
+    return Outcome("failed", tr("out.error", lang, message=public_message(err, lang)), []).html()
 
 
-def detected_outcome(result: Result) -> Outcome:
+def detected_outcome(result: Result, lang: str = DEFAULT_LANGUAGE) -> Outcome:
     """Detect only: no images, the boxes are for the review below."""
-    frames = f"{result.frames_read} frames read"
     if result.people_found == 0:
-        return Outcome("warning", "Detection done: nobody was found.",
-                       [f"{frames}. Check the frames in the review below and draw a box over anyone the "
-                        "detector missed before rendering."])
-    return Outcome("done", f"Detection done: {result.people_found} boxes found, no images written yet.",
-                   [f"{frames}. Review the people below, then press Render."])
+        return Outcome("warning", tr("out.detect_nobody", lang),
+                       [tr("out.detect_nobody_detail", lang, frames=result.frames_read)])
+    return Outcome("done", tr("out.detect_found", lang, boxes=result.people_found),
+                   [tr("out.detect_found_detail", lang, frames=result.frames_read)])
 
 
 # -- what a finished job leaves for the review ------------------------------------------
@@ -441,17 +445,22 @@ def begin(request: gr.Request | None = None):
     buttons, and say whether the job waits for another one. Outputs: (progress, size,
     gallery, zip, summary, video, Start, Stop, Stop and keep, Try the sample)."""
     session = getattr(request, "session_hash", None)
+    lang = language(request)
     if session:
         with _jobs_lock:
             _waiting.add(session)
     running = len(RUNNING.snapshot())
     if running >= JOB_SLOTS:
-        jobs = "another job is" if running == 1 else f"{running} jobs are"
-        bar = _state_html(f"Waiting: {jobs} running on this server. Yours starts as soon as one ends.",
-                          "waiting", 0.0)
+        waiting = tr("run.waiting_one", lang) if running == 1 else tr("run.waiting_many", lang, jobs=running)
+        bar = _state_html(waiting, "waiting", 0.0)
     else:
-        bar = _state_html("starting", "running", 0.0)
+        bar = _state_html(tr("run.starting", lang), "running", 0.0)
     return (bar, "", [], _no_zip(), "", gr.update(value=None), *_buttons(True))
+
+
+def model_choices(target, request: gr.Request | None = None):
+    """The model dropdown for a newly chosen target: its default model first, in the page's language."""
+    return gr.update(choices=dropdown_choices(target if target in TARGETS else "person", language(request)), value="")
 
 
 def start_job(
@@ -477,13 +486,14 @@ def start_job(
             settings = settings.replace(interval=1)
         return settings, pick_source(video_file, drive_link)
 
-    yield from page_job(session, prepare, bool(make_video) and not detect_only, bool(detect_only))
+    yield from page_job(session, prepare, bool(make_video) and not detect_only, bool(detect_only), language(request))
 
 
-def page_job(session: str, prepare, make_video: bool, detect_only: bool = False):
+def page_job(session: str, prepare, make_video: bool, detect_only: bool = False, lang: str = DEFAULT_LANGUAGE):
     """One job for the page: `prepare()` gives (settings, source) or raises our error; the
-    job's events become component values (see start_job). A finished job is offered for
-    review: its detections and the video stay in its result folder (review_sources)."""
+    job's events become component values (see start_job), in the page's language `lang`. A
+    finished job is offered for review: its detections and the video stay in its result
+    folder (review_sources)."""
     job = _Job()
     with _jobs_lock:
         _waiting.discard(session)
@@ -500,7 +510,8 @@ def page_job(session: str, prepare, make_video: bool, detect_only: bool = False)
 
     try:
         settings, source = prepare()
-        yield (_state_html("starting", "running", 0.0), _size_line(0, settings.max_bytes), [], _no_zip(),
+        yield (_state_html(tr("run.starting", lang), "running", 0.0), _size_line(0, settings.max_bytes, lang),
+               [], _no_zip(),
                "", skip, skip, *_buttons(True))
         result = None
         review_sources.pop(session, None)
@@ -512,44 +523,45 @@ def page_job(session: str, prepare, make_video: bool, detect_only: bool = False)
                     break
                 if event.preview is not None and event.preview_index != last_preview:
                     last_preview = event.preview_index
-                    gallery.appendleft((cv2.cvtColor(event.preview, cv2.COLOR_BGR2RGB), f"frame {event.preview_index}"))
+                    caption = tr("run.frame_caption", lang, frame=event.preview_index)
+                    gallery.appendleft((cv2.cvtColor(event.preview, cv2.COLOR_BGR2RGB), caption))
                 now = time.monotonic()
                 if now - last_update >= UI_UPDATE_PERIOD_S:
                     last_update = now
                     keep = skip
                     if event.stage == "processing" and not keep_offered and not job.finish.is_set():
                         keep, keep_offered = gr.update(interactive=True), True
-                    yield (_progress_html(event), _size_line(event.bytes_written, event.max_bytes),
+                    yield (_progress_html(event, lang), _size_line(event.bytes_written, event.max_bytes, lang),
                            list(gallery), skip, skip, skip, skip, skip, skip, keep, skip)
-        told = detected_outcome(result) if detect_only else outcome(result, settings)
+        told = detected_outcome(result, lang) if detect_only else outcome(result, settings, lang)
         if not told.offer_zip:  # an empty ZIP is not a result
             shutil.rmtree(result.zip_path.parent, ignore_errors=True)
-        label = {SIZE_CAP: "stopped early by the size cap", IMAGE_CAP: "stopped early by the image count cap",
-                 USER_STOP: "stopped, what was done is kept"}.get(result.stop_reason, "done")
+        label = {SIZE_CAP: "end.size_cap", IMAGE_CAP: "end.image_cap",
+                 USER_STOP: "end.user_stop"}.get(result.stop_reason, "end.done")
         if told.state == "failed":
-            label = "failed"
+            label = "end.failed"
         elif told.state == "warning" and result.stop_reason == COMPLETED:
-            label = "done, with a warning"
+            label = "end.warning"
         yield (
-            _state_html(label, told.state),
-            _size_line(result.zip_bytes, settings.max_bytes) if told.offer_zip else "",
+            _state_html(tr(label, lang), told.state),
+            _size_line(result.zip_bytes, settings.max_bytes, lang) if told.offer_zip else "",
             list(gallery) if told.offer_zip else [],
-            _zip_button(result) if told.offer_zip else _no_zip(),
+            _zip_button(result, lang) if told.offer_zip else _no_zip(),
             told.html(),
             gr.update(value=str(result.video_path)) if result.video_path and told.offer_zip else gr.update(value=None),
             cleared_input(),
             *idle,
         )
     except Cancelled:
-        yield (_state_html("stopped", "stopped"), "", [], _no_zip(), STOPPED_MESSAGE, gr.update(value=None),
-               cleared_input(), *idle)
+        yield (_state_html(tr("end.stopped", lang), "stopped"), "", [], _no_zip(), tr("run.stopped_message", lang),
+               gr.update(value=None), cleared_input(), *idle)
     except MosaicError as err:
-        yield (_state_html("failed", "failed"), "", [], _no_zip(), _error_html(err), gr.update(value=None),
-               cleared_input(), *idle)
+        yield (_state_html(tr("end.failed", lang), "failed"), "", [], _no_zip(), _error_html(err, lang),
+               gr.update(value=None), cleared_input(), *idle)
     except Exception:  # a bug: the page still says it failed; the log has the trace
         log.exception("job failed")
-        yield (_state_html("failed", "failed"), "", [], _no_zip(),
-               Outcome("failed", "Error: processing failed on the server.", []).html(),
+        yield (_state_html(tr("end.failed", lang), "failed"), "", [], _no_zip(),
+               Outcome("failed", tr("out.error", lang, message=tr("err.processing_failed", lang)), []).html(),
                gr.update(value=None), cleared_input(), *idle)
     finally:
         with _jobs_lock:
@@ -566,7 +578,7 @@ def render_job(review_state, interval, scale_pct, limit_size, max_mb, limit_imag
 
     def prepare():
         if not review_state:
-            raise InputError("Run a job (or Detect only) first; Render re-renders its reviewed detections.")
+            raise InputError(tr("err.render_first"), key="err.render_first")
         settings = settings_from_inputs(
             interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
             jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s, target, face_shape,
@@ -574,7 +586,7 @@ def render_job(review_state, interval, scale_pct, limit_size, max_mb, limit_imag
         edited, unmask = edited_csv(review_state, Path(review_state["csv"]).parent)
         return settings.replace(detections_csv=edited, unmask_tracks=unmask), review_state["video"]
 
-    yield from page_job(session, prepare, bool(make_video))
+    yield from page_job(session, prepare, bool(make_video), lang=language(request))
 
 
 def stop_button(request: gr.Request | None = None):
@@ -583,6 +595,7 @@ def stop_button(request: gr.Request | None = None):
     the last word. With nothing running (a job that just ended), nothing but the buttons
     changes, so a finished job's summary stays. Same outputs as start_job."""
     session = getattr(request, "session_hash", None)
+    lang = language(request)
     skip = gr.skip()
     with _jobs_lock:
         job = _jobs.get(session) if session else None
@@ -591,7 +604,8 @@ def stop_button(request: gr.Request | None = None):
     idle = _buttons(False)
     if job is None:
         if was_waiting:
-            return (_state_html(STOPPED_WAITING, "stopped", 0.0), skip, skip, skip, "", skip, skip, *idle)
+            return (_state_html(tr("run.stopped_waiting", lang), "stopped", 0.0), skip, skip, skip, "", skip, skip,
+                    *idle)
         return (skip, skip, skip, skip, skip, skip, skip, *idle)
     job.cancel.set()
     deadline = time.monotonic() + STOP_WAIT_S
@@ -599,10 +613,10 @@ def stop_button(request: gr.Request | None = None):
         with _jobs_lock:
             if _jobs.get(session) is not job:  # start_job's cleanup has run
                 cleared = gr.update(value=None) if job.upload_deleted else skip
-                return (_state_html("stopped", "stopped"), "", [], _no_zip(), STOPPED_MESSAGE,
-                        gr.update(value=None), cleared, *idle)
+                return (_state_html(tr("end.stopped", lang), "stopped"), "", [], _no_zip(),
+                        tr("run.stopped_message", lang), gr.update(value=None), cleared, *idle)
         time.sleep(0.05)
-    return (_state_html("stopping", "stopped"), "", [], _no_zip(), "Stopping: removing the partial output.",
+    return (_state_html(tr("run.stopping", lang), "stopped"), "", [], _no_zip(), tr("run.stopping_message", lang),
             gr.update(value=None), skip, *idle)
 
 
@@ -615,7 +629,7 @@ def keep_button(request: gr.Request | None = None):
     if job is None:
         return gr.skip(), gr.update(interactive=False)
     job.finish.set()
-    return _state_html("stopping: writing what is done", "running"), gr.update(interactive=False)
+    return _state_html(tr("run.keeping", language(request)), "running"), gr.update(interactive=False)
 
 
 def stop_job(request: gr.Request | None = None) -> str:
@@ -625,7 +639,7 @@ def stop_job(request: gr.Request | None = None) -> str:
     with _jobs_lock:
         job = _jobs.get(session) if session else None
     if job is None:
-        return "Nothing is running."
+        return tr("run.nothing_running")
     values = stop_button(request)
     return values[4] if isinstance(values[4], str) else "Stopping"
 

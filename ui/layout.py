@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import gradio as gr
 
-from pipeline.settings import FACE_SHAPES, IMAGE_FORMATS, STYLES, TARGETS, Settings
+from pipeline.settings import FACE_SHAPES, IMAGE_FORMATS, STYLES, TARGETS, Settings, default_model
 
 from . import handlers
 from . import review as review_ui
+from .i18n import FACE_SHAPE_LABELS, STYLE_LABELS, TARGET_LABELS, i18n, page_i18n, tr
 from .live_tab import build_live_tab
-from .model_choice import allowed_models, dropdown_choices
-from .status import STATUS_CSS, status_html
+from .model_choice import allowed_models, dropdown_choices, public_name
+from .status import STATUS_CSS, status_panel
 
 STATUS_REFRESH_S = 2.0
 VIDEO_DOC = (f"The video, sent with handle_file(path): mp4, mov, avi, mkv, webm or another common format, "
@@ -46,16 +47,13 @@ PAGE_CSS = STATUS_CSS + """
 }
 """
 
-TARGET_CHOICES = [("Whole people (padded box)", "person"), ("Silhouettes (the body's outline)", "silhouette"),
-                  ("Heads", "head"), ("Faces", "face")]
-TARGET_HELP = """**Whole people**: each person's box; hides the most. **Silhouettes**: the body's own
-outline, grown by the padding; keeps the scene. **Heads**: who someone is, not what they do.
-**Faces**: faces only, from a face detector (CenterFace)."""
+# Every text on the page is a key of ui/i18n.py: Gradio shows it in the browser's language.
+TARGET_CHOICES = [(i18n(TARGET_LABELS[t]), t) for t in TARGETS]
 
-INTRO = """# Video person anonymizer
-Every person YOLO11 finds is covered with a mosaic; every N-th frame goes into a ZIP with
-`detections.csv` listing what was masked.
-"""
+
+def page_translations() -> "gr.I18n":
+    """What app.py gives launch(i18n=...): the table, with the page's own figures filled in."""
+    return page_i18n(max_input_mb=handlers.MAX_INPUT_MB, default_model=public_name(default_model("person")))
 
 
 def _documented(component, description: str, **schema):
@@ -110,66 +108,65 @@ def _api_inputs(d: Settings) -> list:
 
 def build_demo() -> gr.Blocks:
     d = Settings()  # the pipeline's defaults are the page's defaults
-    with gr.Blocks(title="Video person anonymizer", delete_cache=(1800, 3600)) as demo:
-        gr.Markdown(INTRO)
-        status = gr.HTML(status_html(), elem_id="status")
+    # the browser tab's title stays English: Gradio translates components, not the title
+    with gr.Blocks(title=tr("page.title"), delete_cache=(1800, 3600)) as demo:
+        gr.Markdown(i18n("page.intro"))
+        status = gr.HTML("", elem_id="status")  # filled on load and by its timer, in the page's language
         with gr.Row():
             with gr.Column(scale=1):
-                video = gr.File(label="Video", file_types=["video"], elem_id="video-input", height=140)
-                gr.Markdown(
-                    f"mp4, mov, avi, mkv, webm and other common video formats, up to "
-                    f"{handlers.MAX_INPUT_MB:g} MB. Your upload is deleted from the server as soon as "
-                    "its job ends.", elem_id="input-help")
-                drive_link = gr.Textbox(label="…or a Google Drive link", value="",
-                                        placeholder="https://drive.google.com/file/d/FILE_ID/view",
-                                        info="A Google Drive share link ('Anyone with the link'); no other sites.")
+                video = gr.File(label=i18n("page.video"), file_types=["video"], elem_id="video-input", height=140)
+                gr.Markdown(i18n("page.input_help"), elem_id="input-help")
+                drive_link = gr.Textbox(label=i18n("page.drive_link"), value="",
+                                        placeholder=i18n("page.drive_placeholder"),
+                                        info=i18n("page.drive_info"))
                 with gr.Row():
-                    start = gr.Button("Start", variant="primary", elem_id="start-button", min_width=80)
-                    stop = gr.Button("Stop", variant="stop", elem_id="stop-button", interactive=False, min_width=80)
-                    keep = gr.Button("Stop and keep what is done", elem_id="keep-button", interactive=False,
+                    start = gr.Button(i18n("page.start"), variant="primary", elem_id="start-button", min_width=80)
+                    stop = gr.Button(i18n("page.stop"), variant="stop", elem_id="stop-button", interactive=False,
+                                     min_width=80)
+                    keep = gr.Button(i18n("page.keep"), elem_id="keep-button", interactive=False,
                                      min_width=120, scale=2)
-                    sample = gr.Button("Try the sample", elem_id="sample-button", min_width=100)
-                detect = gr.Button("Detect only, then review", elem_id="detect-button", size="sm")
-                target = gr.Radio(TARGET_CHOICES, value=d.target, label="What to hide", elem_id="target")
-                gr.Markdown(TARGET_HELP, elem_id="target-help")
-                interval = gr.Number(label="Capture every N frames", value=d.interval, elem_id="interval",
-                                     info="1 = every frame; 10 = frames 0, 10, 20… go into the ZIP.")
-                scale = gr.Number(label="Output resolution (%)", value=d.scale_pct, elem_id="scale",
-                                  info="50-100 % of the source size; people are found on the full-size frame.")
+                    sample = gr.Button(i18n("page.sample"), elem_id="sample-button", min_width=100)
+                detect = gr.Button(i18n("page.detect"), elem_id="detect-button", size="sm")
+                target = gr.Radio(TARGET_CHOICES, value=d.target, label=i18n("page.target"), elem_id="target")
+                gr.Markdown(i18n("page.target_help"), elem_id="target-help")
+                interval = gr.Number(label=i18n("page.interval"), value=d.interval, elem_id="interval",
+                                     info=i18n("page.interval_info"))
+                scale = gr.Number(label=i18n("page.scale"), value=d.scale_pct, elem_id="scale",
+                                  info=i18n("page.scale_info"))
                 with gr.Row():
-                    limit_size = gr.Checkbox(label="Cap the ZIP size", value=False, elem_id="limit-size")
-                    max_mb = gr.Number(label="Size cap (MB)", value=handlers.DEFAULT_CAP_MB, interactive=False,
-                                       elem_id="max-mb", info="1 MB = 1,000,000 bytes")
+                    limit_size = gr.Checkbox(label=i18n("page.limit_size"), value=False, elem_id="limit-size")
+                    max_mb = gr.Number(label=i18n("page.max_mb"), value=handlers.DEFAULT_CAP_MB, interactive=False,
+                                       elem_id="max-mb", info=i18n("page.max_mb_info"))
                 with gr.Row():
-                    limit_images = gr.Checkbox(label="Cap the image count", value=False, elem_id="limit-images")
-                    max_images = gr.Number(label="Maximum images", value=handlers.DEFAULT_CAP_IMAGES,
+                    limit_images = gr.Checkbox(label=i18n("page.limit_images"), value=False, elem_id="limit-images")
+                    max_images = gr.Number(label=i18n("page.max_images"), value=handlers.DEFAULT_CAP_IMAGES,
                                            interactive=False, elem_id="max-images")
-                make_video = gr.Checkbox(label="Also make the mosaicked video (every frame, with audio)", value=False,
+                make_video = gr.Checkbox(label=i18n("page.make_video"), value=False,
                                          elem_id="make-video")
-                with gr.Accordion("Advanced", open=False):
-                    image_format = gr.Radio(list(IMAGE_FORMATS), value=d.image_format, label="Format")
-                    quality = gr.Slider(1, 100, value=d.jpeg_quality, step=1, label="JPEG quality",
+                with gr.Accordion(i18n("page.advanced"), open=False):
+                    image_format = gr.Radio(list(IMAGE_FORMATS), value=d.image_format, label=i18n("page.format"))
+                    quality = gr.Slider(1, 100, value=d.jpeg_quality, step=1, label=i18n("page.quality"),
                                         elem_id="quality", visible=d.image_format == "jpg")
-                    style = gr.Radio(list(STYLES), value=d.style, label="Mask style")
-                    face_shape = gr.Radio(list(FACE_SHAPES), value=d.face_shape, label="Face shape (faces target)")
+                    style = gr.Radio([(i18n(STYLE_LABELS[s]), s) for s in STYLES], value=d.style,
+                                     label=i18n("page.style"))
+                    face_shape = gr.Radio([(i18n(FACE_SHAPE_LABELS[s]), s) for s in FACE_SHAPES], value=d.face_shape,
+                                          label=i18n("page.face_shape"))
                     cells = gr.Slider(*CELLS_RANGE, value=d.mosaic_cells, step=1, elem_id="cells",
-                                      label="Mosaic cells across a person: fewer = coarser, hides more "
-                                            "(blur: fewer = stronger)")
-                    pad = gr.Slider(0, 50, value=d.pad_pct, step=1, label="Padding around each box (%)")
+                                      label=i18n("page.cells"))
+                    pad = gr.Slider(0, 50, value=d.pad_pct, step=1, label=i18n("page.pad"))
                     hold = gr.Slider(0, 2, value=d.hold_s, step=0.1,
-                                     label="Keep people masked across detector misses (seconds)")
-                    conf = gr.Slider(0.05, 0.9, value=d.conf, step=0.05, label="Detection confidence (lower masks more)")
-                    model = gr.Dropdown(dropdown_choices(), value="", label="Model", elem_id="model",
-                                        info="Larger models find more people but run slower; -seg and -pose "
-                                             "are for the silhouette and head targets.")
+                                     label=i18n("page.hold"))
+                    conf = gr.Slider(0.05, 0.9, value=d.conf, step=0.05, label=i18n("page.conf"))
+                    model = gr.Dropdown([(i18n("page.model.default"), ""), *dropdown_choices()[1:]], value="",
+                                        label=i18n("page.model"), elem_id="model", info=i18n("page.model_info"))
             with gr.Column(scale=1):
                 progress = gr.HTML("", elem_id="progress")
                 summary = gr.HTML("", elem_id="summary")
                 size_text = gr.Markdown("", elem_id="zip-size")
-                result_zip = gr.DownloadButton("Download the ZIP", visible=False, elem_id="result-zip",
+                result_zip = gr.DownloadButton(i18n("page.download_zip"), visible=False, elem_id="result-zip",
                                                variant="primary")
-                gallery = gr.Gallery(label="Latest mosaicked frames", columns=3, height=300, elem_id="gallery")
-                result_video = gr.Video(label="Mosaicked video", elem_id="result-video", interactive=False,
+                gallery = gr.Gallery(label=i18n("page.gallery"), columns=3, height=300, elem_id="gallery")
+                result_video = gr.Video(label=i18n("page.result_video"), elem_id="result-video", interactive=False,
                                         visible=False)
                 review = review_ui.build_panel(d)
 
@@ -208,8 +205,7 @@ def build_demo() -> gr.Blocks:
         review_ui.wire_panel(review, private)
         stop.click(handlers.stop_button, None, job_outputs, cancels=[run_event, sample_run, detect_event, render_event],
                    queue=False, **private)
-        target.change(lambda t: gr.update(choices=dropdown_choices(t), value=""), target, model, queue=False,
-                      **private)
+        target.change(handlers.model_choices, target, model, queue=False, **private)
         keep.click(handlers.keep_button, None, [progress, keep], queue=False, **private)
 
         # Inputs that only apply in some states say so.
@@ -237,9 +233,10 @@ def build_demo() -> gr.Blocks:
             handlers.render_api, [_documented(gr.File(visible=False), VIDEO_DOC), *render_inputs, *no_model],
             [api_zip, api_summary], api_name="render", concurrency_id="jobs")
 
-        with gr.Tab("Live"):  # the webcam, masked as it streams (ui/live_tab.py)
+        with gr.Tab(i18n("page.live_tab")):  # the webcam, masked as it streams (ui/live_tab.py)
             build_live_tab()
 
         timer = gr.Timer(STATUS_REFRESH_S)
-        timer.tick(status_html, None, status, queue=False, **private)
+        timer.tick(status_panel, None, status, queue=False, **private)
+        demo.load(status_panel, None, status, queue=False, **private)
     return demo

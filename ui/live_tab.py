@@ -13,7 +13,6 @@ instead of running the model: a test mode, said on the tab when it is on.
 from __future__ import annotations
 
 import collections
-import html
 import os
 import time
 
@@ -26,15 +25,14 @@ from pipeline.live import LiveMasker
 from pipeline.settings import STYLES, TARGETS, Settings
 from pipeline.video import Frame
 
+from .i18n import DEFAULT_LANGUAGE, STYLE_LABELS, TARGET_LABELS, i18n, language, tr
+from .messages import public_message
+
 REPLAY_ENV_VAR = "MOSAIC_LIVE_DETECTIONS"
 STREAM_EVERY_S = 0.05  # the browser sends a frame at most this often, one at a time
 RATE_WINDOW_S = 2.0  # rates are measured over this last stretch
 LIVE_SESSIONS = int(os.environ.get("MOSAIC_LIVE_SESSIONS", "4"))  # webcams masked at once
 
-LIVE_INTRO = """Mask your webcam live: press the camera's record button and every frame comes back
-with each person covered, before it is shown. The browser sends one frame at a time, so this
-reaches a few frames a second; for a 30 fps camera or network stream use
-`python -m pipeline live SOURCE -o OUT` (see the README)."""
 
 
 class LiveSession:
@@ -73,10 +71,10 @@ class LiveSession:
         span = max(t1 - t0, 1e-6)
         return (len(self.shown) - 1) / span, (d1 - d0) / span
 
-    def stats_markdown(self) -> str:
+    def stats_markdown(self, lang: str = DEFAULT_LANGUAGE) -> str:
         fps, detect_hz = self.rates()
-        note = " · **test mode: boxes replayed from a CSV**" if self.replay else ""
-        return f"**{fps:.1f} fps** shown · detection **{detect_hz:.1f} Hz** · {self.index} frames{note}"
+        note = " · " + tr("live.test_mode", lang) if self.replay else ""
+        return tr("live.stats", lang, fps=fps, detect_hz=detect_hz, frames=self.index) + note
 
     def close(self) -> None:
         self.masker.close()
@@ -87,8 +85,10 @@ def close_session(session: LiveSession | None) -> None:
         session.close()
 
 
-def live_frame(image, session: LiveSession | None, target: str, style: str, cells, pad):
+def live_frame(image, session: LiveSession | None, target: str, style: str, cells, pad,
+               request: gr.Request | None = None):
     """One webcam frame in, its masked picture out (never the frame itself)."""
+    lang = language(request)
     if image is None:
         return gr.skip(), session, gr.skip()
     try:
@@ -100,24 +100,26 @@ def live_frame(image, session: LiveSession | None, target: str, style: str, cell
         masked = session.mask(image)
     except MosaicError as err:
         close_session(session)
-        return None, None, f"❌ {html.escape(str(err))}"
-    return masked, session, session.stats_markdown()
+        return None, None, tr("out.error", lang, message=public_message(err, lang))
+    return masked, session, session.stats_markdown(lang)
 
 
 def build_live_tab() -> None:
     """The tab's components and events; call it inside `with gr.Tab("Live"):`."""
     d = Settings()
-    gr.Markdown(LIVE_INTRO)
+    gr.Markdown(i18n("live.intro"))
     with gr.Row():
         with gr.Column(scale=1):
-            webcam = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Webcam",
+            webcam = gr.Image(sources=["webcam"], streaming=True, type="numpy", label=i18n("live.webcam"),
                               elem_id="live-webcam")
-            target = gr.Radio(list(TARGETS), value=d.target, label="What to hide", elem_id="live-target")
-            style = gr.Radio(list(STYLES), value=d.style, label="Mask style", elem_id="live-style")
-            cells = gr.Slider(2, 200, value=d.mosaic_cells, step=1, label="Mosaic cells across a person: fewer = coarser, hides more (blur: fewer = stronger)")
-            pad = gr.Slider(0, 50, value=d.pad_pct, step=1, label="Padding around each box (%)")
+            target = gr.Radio([(i18n(TARGET_LABELS[t]), t) for t in TARGETS], value=d.target,
+                              label=i18n("page.target"), elem_id="live-target")
+            style = gr.Radio([(i18n(STYLE_LABELS[s]), s) for s in STYLES], value=d.style, label=i18n("page.style"),
+                             elem_id="live-style")
+            cells = gr.Slider(2, 200, value=d.mosaic_cells, step=1, label=i18n("page.cells"))
+            pad = gr.Slider(0, 50, value=d.pad_pct, step=1, label=i18n("page.pad"))
         with gr.Column(scale=1):
-            masked = gr.Image(label="Masked", format="jpeg", interactive=False, elem_id="live-output")
+            masked = gr.Image(label=i18n("live.masked"), format="jpeg", interactive=False, elem_id="live-output")
             stats = gr.Markdown("", elem_id="live-stats")
     session = gr.State(None, delete_callback=close_session)
     webcam.stream(live_frame, [webcam, session, target, style, cells, pad], [masked, session, stats],

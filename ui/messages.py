@@ -15,25 +15,23 @@ from pipeline.errors import (
     Cancelled, DownloadError, InputError, ModelError, MosaicError, OutputError, SettingsError,
 )
 
+from .i18n import DEFAULT_LANGUAGE, EN, tr
+
 log = logging.getLogger("ui")
 
-DRIVE_UNREACHABLE = "Cannot reach Google Drive: check the connection or upload the file."
-DRIVE_FAILED = "Google Drive did not send the file: try again later, or upload the file."
-UPLOAD_GONE = "The uploaded video is no longer on the server: upload it again."
-MODEL_FAILED = (
-    "The detection model could not be loaded or run on this server. If you run this app, "
-    "check MOSAIC_MODEL / MOSAIC_EXTRA_MODELS and that their weights are present; the server "
-    "log has the details."
-)
-NO_DISK_SPACE = (
-    "The server does not have enough free disk space for this job: set a size cap, a larger "
-    "interval or a smaller resolution, or try again later."
-)
-WRITE_FAILED = "Writing the result failed on the server: try again later."
-PROCESSING_FAILED = "Processing failed on the server: try again, or try another video."
-STOPPED = "Stopped."
+# The page's own texts for what it does not show as the pipeline words it (ui/i18n.py has
+# them in every language; these are the English, for the API and the tests).
+DRIVE_UNREACHABLE = tr("err.drive.unreachable")
+DRIVE_FAILED = tr("err.drive.failed")
+UPLOAD_GONE = tr("err.upload_gone")
+MODEL_FAILED = tr("err.model_failed")
+NO_DISK_SPACE = tr("err.no_disk_space")
+WRITE_FAILED = tr("err.write_failed")
+PROCESSING_FAILED = tr("err.processing_failed")
+STOPPED = tr("err.stopped")
 
-# The pipeline's prefixes for errors whose text quotes a library or a server path.
+# The pipeline's prefixes for errors whose text quotes a library or a server path (errors
+# made before they carried a key; a keyed error is told by its key).
 _DRIVE_RAW = "Download from Google Drive failed ("
 _NOT_FOUND = "Input file not found"
 _NO_SPACE = "Not enough disk space"
@@ -49,27 +47,31 @@ def without_paths(text: str) -> str:
     return _PATH.sub(lambda m: m.group(0).rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1], text)
 
 
-def public_message(err: MosaicError) -> str:
-    """The one line a caller of the app sees for this error (plain text, not escaped)."""
+def public_message(err: MosaicError, lang: str = DEFAULT_LANGUAGE) -> str:
+    """The one line a caller of the app sees for this error (plain text, not escaped), in
+    `lang` (the API's is English). An error with a key is said through the translation
+    table; one without is its English text."""
     text = " ".join(str(err).split())
+    key = getattr(err, "key", None)
     if isinstance(err, Cancelled):
-        return STOPPED
-    if isinstance(err, SettingsError):  # our validation; it quotes only the caller's values
-        return without_paths(text)
+        return tr("err.stopped", lang)
     if isinstance(err, ModelError):
         log.warning("model error: %s", text)
-        return MODEL_FAILED
+        return tr("err.model_failed", lang)
     if isinstance(err, OutputError):
         log.warning("output error: %s", text)
-        return NO_DISK_SPACE if text.startswith(_NO_SPACE) else WRITE_FAILED
-    if isinstance(err, DownloadError):
-        if text.startswith(_DRIVE_RAW):  # the library's exception text: name the cause instead
-            log.warning("drive download: %s", text)
-            return DRIVE_UNREACHABLE if any(w in text.lower() for w in _NETWORK_WORDS) else DRIVE_FAILED
-        return without_paths(text)
-    if isinstance(err, InputError):
-        if text.startswith(_NOT_FOUND):
-            return UPLOAD_GONE
+        no_space = key == "err.disk.not_enough" or text.startswith(_NO_SPACE)
+        return tr("err.no_disk_space" if no_space else "err.write_failed", lang)
+    if isinstance(err, DownloadError) and (key == "err.drive.raw" or text.startswith(_DRIVE_RAW)):
+        # the library's exception text: name the cause instead
+        log.warning("drive download: %s", text)
+        unreachable = any(w in text.lower() for w in _NETWORK_WORDS)
+        return tr("err.drive.unreachable" if unreachable else "err.drive.failed", lang)
+    if isinstance(err, InputError) and (key == "err.not_found" or text.startswith(_NOT_FOUND)):
+        return tr("err.upload_gone", lang)
+    if isinstance(err, (SettingsError, DownloadError, InputError)):  # they quote only the caller's values
+        if key in EN:
+            return without_paths(" ".join(tr(key, lang, **err.values).split()))
         return without_paths(text)
     log.warning("job failed: %s", text)
-    return PROCESSING_FAILED
+    return tr("err.processing_failed", lang)

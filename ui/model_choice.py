@@ -17,6 +17,8 @@ from pathlib import PurePath
 from pipeline.errors import SettingsError
 from pipeline.settings import FACE_MODEL, TARGETS, default_model
 
+from .i18n import DEFAULT_LANGUAGE, tr
+
 EXTRA_MODELS_ENV_VAR = "MOSAIC_EXTRA_MODELS"
 YOLO_SIZES = "nsmlx"
 BUILTIN_MODELS = tuple(
@@ -45,9 +47,10 @@ def allowed_models() -> dict[str, str]:
     return allowed
 
 
-def dropdown_choices(target: str = "person") -> list[tuple[str, str]]:
-    """(label, value) pairs for the page: the default first (value ""), then every name."""
-    default = (f"default ({public_name(default_model(target))})", "")
+def dropdown_choices(target: str = "person", lang: str = DEFAULT_LANGUAGE) -> list[tuple[str, str]]:
+    """(label, value) pairs for the page: the default first (value ""), labelled in `lang`,
+    then every name."""
+    default = (tr("page.model.default", lang, default_model=public_name(default_model(target))), "")
     return [default, *((name, name) for name in allowed_models())]
 
 
@@ -60,8 +63,6 @@ def resolve_model(choice: str | None, target: str = "person") -> str:
         return default_model(target)
     allowed = allowed_models()
     if name not in allowed:
-        raise SettingsError(
-            "Invalid settings: model must be one of the offered names ("
-            + ", ".join(allowed) + "); files on the server cannot be named here."
-        )
+        names = ", ".join(allowed)
+        raise SettingsError(tr("err.settings.model", names=names), key="err.settings.model", values={"names": names})
     return allowed[name]

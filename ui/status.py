@@ -7,7 +7,10 @@ import threading
 import time
 from dataclasses import dataclass
 
+import gradio as gr
 import psutil
+
+from .i18n import DEFAULT_LANGUAGE, language, tr
 
 
 @dataclass
@@ -104,30 +107,39 @@ def _nvml_utilization() -> float | None:
         return None
 
 
-def status_html(status: DeviceStatus | None = None, jobs: list[JobRate] | None = None) -> str:
+def status_html(status: DeviceStatus | None = None, jobs: list[JobRate] | None = None,
+                lang: str = DEFAULT_LANGUAGE) -> str:
     status = status or read_status()
     jobs = RUNNING.snapshot() if jobs is None else jobs
     if status.gpu_name:
-        util = f", {status.gpu_util_pct:.0f} % busy" if status.gpu_util_pct is not None else ""
+        util = tr("status.gpu_busy", lang, pct=status.gpu_util_pct) if status.gpu_util_pct is not None else ""
         device = (
             f'<span class="dev-gpu">GPU: {html.escape(status.gpu_name)}</span> '
-            f"{status.gpu_mem_used_gb:.1f} / {status.gpu_mem_total_gb:.1f} GB{util}"
+            f"{status.gpu_mem_used_gb:.1f} / {status.gpu_mem_total_gb:.1f} GB{html.escape(util)}"
         )
     else:
-        device = f'<span class="dev-cpu">CPU only ({status.cpu_cores} cores), no GPU</span>'
+        device = f'<span class="dev-cpu">{html.escape(tr("status.cpu_only", lang, cores=status.cpu_cores))}</span>'
     if jobs:
-        rates = ", ".join(f"{j.fps:.0f} frames/s ({j.frames_read}/{j.frames_total or '?'})" for j in jobs)
-        work = f"{len(jobs)} job{'s' if len(jobs) > 1 else ''} running: {rates}"
+        rates = ", ".join(tr("status.rate", lang, fps=j.fps, read=j.frames_read, total=j.frames_total or "?")
+                          for j in jobs)
+        work = tr("status.job_one", lang, rates=rates) if len(jobs) == 1 else \
+            tr("status.jobs", lang, jobs=len(jobs), rates=rates)
     else:
-        work = "idle"
+        work = tr("status.idle", lang)
     # Each item keeps its words together; a narrow screen wraps between items, not inside.
     items = [
         device,
-        f"this app: CPU {status.app_cpu_pct:.0f} %, RAM {status.app_ram_gb:.1f} GB",
-        f"whole machine: CPU {status.cpu_pct:.0f} %, RAM {status.ram_used_gb:.1f}/{status.ram_total_gb:.1f} GB",
+        html.escape(tr("status.app", lang, cpu=status.app_cpu_pct, ram_gb=status.app_ram_gb)),
+        html.escape(tr("status.machine", lang, cpu=status.cpu_pct, used_gb=status.ram_used_gb,
+                       total_gb=status.ram_total_gb)),
         html.escape(work),
     ]
     return '<div id="status-panel">' + " · ".join(f'<span class="item">{i}</span>' for i in items) + "</div>"
+
+
+def status_panel(request: gr.Request | None = None) -> str:
+    """The panel for one page (its timer and its load), in that page's language."""
+    return status_html(lang=language(request))
 
 
 STATUS_CSS = """
