@@ -59,15 +59,22 @@ def browser():
             browser.close()
 
 
-@pytest.fixture
-def page(app, browser):
-    """A fresh browser context (its own Gradio session) on the app's page."""
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+def open_page(app, browser, locale: str = "en-US"):
+    """A fresh browser context (its own Gradio session) on the app's page, in `locale`
+    (navigator.language and Accept-Language both follow it)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True, locale=locale)
     page = context.new_page()
     page.set_default_timeout(30_000)
     page.goto(app.url)
     page.wait_for_selector("#start-button")
     page.wait_for_selector("#status-panel")
+    return context, page
+
+
+@pytest.fixture
+def page(app, browser):
+    """The page in English, whatever the machine's own locale."""
+    context, page = open_page(app, browser)
     yield page
     context.close()
 
@@ -308,7 +315,7 @@ def test_stop_and_keep_gives_a_partial_zip_whose_images_decode(page, app, tmp_pa
 
 def test_closing_the_tab_stops_its_job_and_removes_its_output(app, browser, tmp_path):
     """Nobody presses Stop: the browser tab is simply closed mid-run."""
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
     page = context.new_page()
     page.goto(app.url)
     page.wait_for_selector("#start-button")
@@ -317,7 +324,7 @@ def test_closing_the_tab_stops_its_job_and_removes_its_output(app, browser, tmp_
     assert len(app.job_dirs() - before) == 1
     context.close()  # the tab goes away with its connection
 
-    watcher = browser.new_context()
+    watcher = browser.new_context(locale="en-US")
     other = watcher.new_page()
     other.goto(app.url)
     try:
@@ -431,7 +438,8 @@ def test_inputs_are_checked_by_settings_and_its_message_shown(page, app, tmp_pat
 
 
 def test_on_a_phone_start_is_on_the_first_screen_and_the_panel_reads_in_lines(app, browser):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+                                  locale="en-US")
     page = context.new_page()
     try:
         page.goto(app.url)
@@ -451,7 +459,7 @@ def test_on_a_phone_start_is_on_the_first_screen_and_the_panel_reads_in_lines(ap
 
 def test_a_second_visitor_is_told_another_job_is_running(page, app, browser, tmp_path):
     start_long_job(page, tmp_path, repeats=6)
-    second = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+    second = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True, locale="en-US")
     other = second.new_page()
     try:
         other.goto(app.url)
@@ -472,3 +480,95 @@ def test_a_second_visitor_is_told_another_job_is_running(page, app, browser, tmp
         expect(other.locator(RESULT_BUTTON)).to_be_visible()
     finally:
         second.close()
+
+
+# -- the page in the browser's language (issue 14) ------------------------------------------
+LOCALES = {
+    # locale: what the main controls say, the outcome's first word, the bar's last word,
+    # and the status panel's words for this app
+    "ko-KR": dict(start="시작", stop="중지", sample="예제 영상으로 해 보기", link="…또는 구글 드라이브 링크",
+                  target="가릴 대상", face="얼굴", interval="N 프레임마다 한 장 저장", advanced="고급 설정",
+                  help="MB까지 올릴 수 있습니다", done=r"^(완료|경고): ", bar=r"^완료", panel="이 앱: CPU",
+                  summary=r"이미지 \d+장, \d+명 가림", review=r"\d+명을 추적했습니다", render="이대로 고쳐서 렌더링"),
+    "en-US": dict(start="Start", stop="Stop", sample="Try the sample", link="…or a Google Drive link",
+                  target="What to hide", face="Faces", interval="Capture every N frames", advanced="Advanced",
+                  help="MB. Your upload is deleted", done=r"^(Done|Warning): ", bar=r"^done", panel="this app: CPU",
+                  summary=r"\d+ images, \d+ people masked", review=r"\d+ people tracked over",
+                  render="Render with these corrections"),
+}
+# pictographs and dingbats: Debian's Chromium has no font for them and draws empty boxes
+EMOJI = re.compile("[\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff]")
+
+
+def control_label(page, elem_id: str) -> str:
+    """What a control is called on the page: its label's words."""
+    return page.locator(f"#{elem_id} [data-testid=block-info]").first.inner_text().strip()
+
+
+@pytest.mark.parametrize("locale", list(LOCALES))
+def test_the_page_speaks_the_browsers_language(app, browser, locale, tmp_path):
+    """The labels, the sample's progress and outcome, and the status panel are in the
+    browser's language; the screenshot of the finished page is saved for the README."""
+    words = LOCALES[locale]
+    context, page = open_page(app, browser, locale)
+    try:
+        assert page.evaluate("navigator.language") == locale
+        assert page.locator("#start-button").inner_text().strip() == words["start"]
+        assert page.locator("#stop-button").inner_text().strip() == words["stop"]
+        assert page.locator("#sample-button").inner_text().strip() == words["sample"]
+        assert control_label(page, "interval") == words["interval"]
+        assert control_label(page, "target") == words["target"]
+        assert words["face"] in page.locator("#target").inner_text()
+        assert page.get_by_label(words["link"]).count() == 1, "the link box's label"
+        assert words["help"] in page.locator("#input-help").inner_text()
+        assert page.get_by_text(words["advanced"]).count() >= 1
+        wait_for_text(page, "#status-panel", re.escape(words["panel"]), 10_000)
+        page.click("#sample-button")
+        summary = wait_for_text(page, "#summary", words["done"])
+        assert re.search(words["summary"], summary), summary
+        wait_for_text(page, "#progress", words["bar"], 10_000)
+        assert page.locator("#gallery img").count() >= 1
+        other = "ko-KR" if locale == "en-US" else "en-US"
+        assert LOCALES[other]["start"] not in page.locator("#start-button").inner_text()
+        if locale == "ko-KR":
+            assert not re.search(r"\b(Done|Warning|images|people masked|frames read)\b", summary), summary
+        # the review panel under the result, in the same language
+        expect(page.locator("#review-cards")).to_be_visible(timeout=30_000)
+        wait_for_text(page, "#review-note", words["review"], 10_000)
+        assert page.locator("#render-button").inner_text().strip() == words["render"]
+        for shown in ("#summary", "#progress", "#status-panel", "#zip-size", "#review-note"):
+            assert not EMOJI.search(page.locator(shown).inner_text()), f"an emoji in {shown}"
+        ARTIFACTS.mkdir(exist_ok=True)
+        shot = ARTIFACTS / f"page_{locale.split('-')[0]}.png"  # the page down to the Live tab
+        live_tab = page.locator("button[role=tab]").first.bounding_box()
+        page.screenshot(path=str(shot), full_page=True, clip={"x": 0, "y": 0, "width": 1400, "height": live_tab["y"]})
+        assert shot.stat().st_size > 10_000
+        no_stack_trace(page)
+    finally:
+        context.close()
+
+
+def test_a_bad_input_is_told_in_korean_in_red_and_clears_the_last_result(app, browser):
+    """A link that is not Google Drive, on a Korean page that has a result: the error in
+    Korean, a red bar that says it failed (not a blue one), the old previews and ZIP gone."""
+    context, page = open_page(app, browser, "ko-KR")
+    try:
+        page.click("#sample-button")
+        page.locator(RESULT_BUTTON).wait_for(state="visible", timeout=JOB_TIMEOUT_MS)
+        assert page.locator("#gallery img").count() >= 1
+        assert "다운로드" in page.locator(RESULT_BUTTON).inner_text()
+        page.locator("#video-input button[aria-label=지우기]").click()  # Gradio's own words are Korean too
+        page.get_by_label(LOCALES["ko-KR"]["link"]).fill("https://example.com/v.mp4")
+        page.click("#start-button")
+        summary = wait_for_text(page, "#summary", r"^오류: ", 30_000)
+        assert summary.startswith("오류: 링크 칸에는 구글 드라이브 공유 링크"), summary
+        assert "example.com" not in summary
+        assert page.locator("#progress").inner_text().strip() == "실패"
+        bar = page.locator("#job-progress .fill")
+        red, green, blue = map(int, re.findall(r"\d+", bar.evaluate("e => getComputedStyle(e).backgroundColor"))[:3])
+        assert red > 150 and green < 80 and blue < 80, "a failure is red, not a blue bar"
+        assert page.locator("#gallery img").count() == 0, "the last result's previews are cleared"
+        assert page.locator(RESULT_BUTTON).is_hidden() and page.locator("#zip-size").inner_text().strip() == ""
+        no_stack_trace(page)
+    finally:
+        context.close()
