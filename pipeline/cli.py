@@ -10,6 +10,7 @@ import json
 import sys
 import threading
 
+from . import batch_cli
 from .errors import Cancelled, MosaicError, SettingsError
 from .events import Progress, Result
 from .runner import run
@@ -33,8 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Find every person in a video with YOLO11, cover each with a mosaic, and "
         "write every N-th frame into a ZIP (with detections.csv listing every masked box).",
     )
-    p.add_argument("input", help="video file (mp4, mov, avi, mkv, webm, ...) or a Google Drive share link")
-    p.add_argument("-o", "--output", help="ZIP to write (default: <input stem>_mosaic.zip next to the input)")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="video file (mp4, mov, avi, mkv, webm, ...) or a Google Drive share link; several, a folder, "
+                   "a glob, @list.txt or a Drive folder link make a batch (with -o OUT_DIR)")
+    p.add_argument("-o", "--output", help="ZIP to write (default: <input stem>_mosaic.zip next to the input); "
+                   "in a batch, the folder for every output")
     p.add_argument("--interval", type=int, default=d["interval"].default,
                    help="capture every N-th frame, counted by position in the stream (default: %(default)s)")
     p.add_argument("--scale", type=int, default=d["scale_pct"].default, metavar="PCT",
@@ -70,8 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="mosaic cells across a box; for blur, the strength (default: %(default)s)")
     p.add_argument("--min-cell", type=int, default=d["min_cell_px"].default, metavar="PX",
                    help="smallest mosaic cell in pixels, so small people stay unrecognizable (default: %(default)s)")
-    p.add_argument("--video", default=None, metavar="OUT.mp4",
-                   help="also write the whole mosaicked video (H.264 MP4, every frame masked, source audio kept)")
+    p.add_argument("--video", nargs="?", const=True, default=None, metavar="OUT.mp4",
+                   help="also write the whole mosaicked video (H.264 MP4, every frame masked, source audio kept); "
+                   "in a batch a plain flag: <stem>_mosaic.mp4 in OUT_DIR")
     p.add_argument("--hold", type=float, default=d["hold_s"].default, metavar="SECONDS",
                    help="keep each tracked person masked this long before and after the detector "
                    "sees them, so a missed frame does not expose anyone; 0 = off (default: %(default)s)")
@@ -80,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--detections", default=None, metavar="FILE.csv",
                    help="replay boxes from a CSV (frame,x1,y1,x2,y2[,time_s,score,class,track_id,kind]) instead of "
                    "running the model; edit a run's detections.csv to add a missed person and re-render")
+    batch_cli.add_arguments(p)
     return p
 
 
@@ -96,6 +102,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if batch_cli.is_batch(args):
+        return batch_cli.run_batch(args, sys.argv[1:] if argv is None else argv, settings_from_args)
     from tqdm import tqdm
 
     cancel = threading.Event()
@@ -103,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = settings_from_args(args)
         result: Result | None = None
-        events = run(args.input, settings, output=args.output, cancel=cancel, video_output=args.video,
+        events = run(batch_cli.single_input(args), settings, output=args.output, cancel=cancel, video_output=args.video,
                      max_download_bytes=int(args.max_download_mb * 1e6))
         for event in events:
             if isinstance(event, Result):
