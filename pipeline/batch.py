@@ -178,6 +178,7 @@ def _file(path: Path, shown: str, base: Path | None) -> Found:
 
 def _expand_drive(link: str, list_drive: DriveLister) -> list[Found]:
     try:
+        folder = drive_folder_id(link) or "drive"  # refuses every host but Google Drive's first
         listing = list_drive(link)
     except MosaicError as err:
         return [_error(link, str(err))]
@@ -188,7 +189,6 @@ def _expand_drive(link: str, list_drive: DriveLister) -> list[Found]:
               if Path(path).suffix.lower() in VIDEO_EXTENSIONS and not Path(path).name.startswith(".")]
     if not videos:
         return [_error(link, "No video in the Google Drive folder")]
-    folder = drive_folder_id(link) or "drive"
     out = []
     for path, file_id in sorted(videos, key=lambda entry: entry[0].casefold()):
         inner = tuple(_safe_part(part) for part in Path(path).parts if part not in ("", ".", ".."))

@@ -11,8 +11,11 @@ removed, so nothing half-written stays in OUT_DIR.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import multiprocessing
 import os
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
@@ -83,6 +86,7 @@ class LocalPool:
         self._context = multiprocessing.get_context("spawn")
         self._slots: dict[int, _Slot] = {}
         self._crashes_before_ready = collections.Counter()
+        self._work_dir: str | None = None
 
     # -- processes ----------------------------------------------------------------------
     def _start(self, number: int) -> None:
@@ -94,6 +98,9 @@ class LocalPool:
         self._slots[number] = _Slot(number, process, parent)
 
     def __enter__(self) -> "LocalPool":
+        if self.options.work_dir is None:  # runs' temp folders, so a killed worker's is removed too
+            self._work_dir = tempfile.mkdtemp(prefix="mosaic-batch-")
+            self.options = dataclasses.replace(self.options, work_dir=self._work_dir)
         for number in range(self.workers):
             self._start(number)
         return self
@@ -114,6 +121,8 @@ class LocalPool:
                 remove_working_files(slot.item)
             slot.conn.close()
         self._slots.clear()
+        if self._work_dir is not None:
+            shutil.rmtree(self._work_dir, ignore_errors=True)
 
     def pids(self) -> list[int]:
         return [slot.process.pid for slot in self._slots.values() if slot.process.pid]
