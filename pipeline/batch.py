@@ -182,7 +182,7 @@ def _expand_drive(link: str, list_drive: DriveLister) -> list[Found]:
         listing = list_drive(link)
     except MosaicError as err:
         return [_error(link, str(err))]
-    except Exception as err:  # gdown and requests raise many types; say it in one line
+    except Exception as err:  # noqa: BLE001 - gdown and requests raise many types; say it in one line
         text = " ".join(str(err).split())[:200]
         return [_error(link, f"Cannot list the Google Drive link ({type(err).__name__}: {text})")]
     videos = [(path, file_id) for path, file_id in listing

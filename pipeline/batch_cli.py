@@ -185,8 +185,10 @@ def run_batch(args: argparse.Namespace, argv: list[str], make_settings) -> int:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
+    stdout = sys.stdout  # the JSON lines' channel, kept even where an engine moves sys.stdout (Ray)
+
     def emit(text: str) -> None:
-        tqdm.write(text, file=sys.stdout)
+        tqdm.write(text, file=stdout)
         line = json.loads(text)
         if line.get("status") == "failed":
             say(f"failed: {line['input']}: {line['error']}")

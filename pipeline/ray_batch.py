@@ -22,6 +22,7 @@ import collections
 import contextlib
 import logging
 import os
+import sys
 import tempfile
 import time
 import uuid
@@ -64,8 +65,12 @@ def connect(address: str | None) -> bool:
     ray = import_ray()
     if ray.is_initialized():
         return False
-    # Our package travels with the job, so nodes need only the dependencies installed.
-    runtime_env = {"py_modules": [str(Path(__file__).resolve().parent)], "env_vars": {"YOLO_VERBOSE": "False"}}
+    package = Path(__file__).resolve().parent
+    if local:  # workers on this machine import the package from where it is
+        path = os.pathsep.join(p for p in (str(package.parent), os.environ.get("PYTHONPATH", "")) if p)
+        runtime_env = {"env_vars": {"YOLO_VERBOSE": "False", "PYTHONPATH": path}}
+    else:  # the package travels with the job: the nodes need only the dependencies installed
+        runtime_env = {"py_modules": [str(package)], "env_vars": {"YOLO_VERBOSE": "False"}}
     try:
         if local:
             ray.init(address="local", _node_ip_address="127.0.0.1", include_dashboard=False,
@@ -152,9 +157,13 @@ class RayPool:
         self._started = False
         self._ray = None
         self._in_flight: dict = {}
+        self._stdout = None
 
     # -- cluster ---------------------------------------------------------------------------
     def __enter__(self) -> "RayPool":
+        # Ray prints its notices (a task retried, a worker died) on the driver's sys.stdout,
+        # which carries one JSON line per input: while the batch runs they go to stderr.
+        self._stdout, sys.stdout = sys.stdout, sys.stderr
         self._started = connect(self.address)
         self._ray = ray = import_ray()
         try:
@@ -220,6 +229,8 @@ class RayPool:
         if self._started and ray is not None:
             ray.shutdown()
             self._started = False
+        if self._stdout is not None:
+            sys.stdout, self._stdout = self._stdout, None
 
     def pids(self) -> list[int]:
         return self._ray.get([actor.pid.remote() for actor in self.actors], timeout=60)

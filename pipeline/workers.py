@@ -54,17 +54,22 @@ def _worker_main(conn: Connection, settings, options: JobOptions) -> None:
             item = conn.recv()
             if item is None:
                 return
-            sent = [0.0]
-
-            def progress(index: int, frames_read: int, frames_total: int) -> None:
-                now = time.monotonic()
-                if now - sent[0] >= PROGRESS_PERIOD_S:
-                    sent[0] = now
-                    conn.send(("progress", index, frames_read, frames_total))
-
-            conn.send(("done", item.index, run_item(item, settings, options, on_progress=progress)))
+            conn.send(("done", item.index, run_item(item, settings, options, on_progress=_Throttled(conn))))
     except (KeyboardInterrupt, Cancelled, EOFError, BrokenPipeError):
         return
+
+
+class _Throttled:
+    """Sends a video's progress up the pipe, at most every PROGRESS_PERIOD_S."""
+
+    def __init__(self, conn: Connection):
+        self.conn, self.sent = conn, 0.0
+
+    def __call__(self, index: int, frames_read: int, frames_total: int) -> None:
+        now = time.monotonic()
+        if now - self.sent >= PROGRESS_PERIOD_S:
+            self.sent = now
+            self.conn.send(("progress", index, frames_read, frames_total))
 
 
 @dataclass

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import av
 import numpy as np
-
 from mediakit import read_zip
 
 CLIPS = ("a/clip.mp4", "b/clip.mp4", "street.mp4")  # two share a stem: outputs must not collide
@@ -69,6 +68,31 @@ def masking_model(path: Path) -> Path:
     yolo.save(str(tmp))
     os.replace(tmp, path)
     return path
+
+
+def serial_reference(base: Path, excerpt: Path) -> dict:
+    """The clips, the model, and the reference run (the folder processed in this process,
+    one video after another), made once per test session under `base` and shared by the
+    batch and the Ray tests: {"videos", "model", "out", "code", "lines", "stderr"}."""
+    import contextlib
+    import io
+
+    from pipeline.cli import main
+
+    root = base / "batch-reference"
+    record = root / "run.json"
+    if not record.exists():
+        videos = make_videos(root / "videos", excerpt)
+        model = masking_model(root / "masking-yolo11n.pt")
+        out = root / "out"
+        stdout, stderr = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            code = main([str(videos), "-o", str(out), "--model", str(model), *COMMON])
+        record.write_text(json.dumps({"code": code, "stdout": stdout.getvalue(), "stderr": stderr.getvalue()}))
+    run = json.loads(record.read_text())
+    return {"videos": root / "videos", "model": root / "masking-yolo11n.pt", "out": root / "out",
+            "code": run["code"], "lines": [json.loads(x) for x in run["stdout"].splitlines()],
+            "stderr": run["stderr"]}
 
 
 def run_cli(args: list[str], capsys) -> tuple[int, list[dict], str]:

@@ -16,41 +16,36 @@ import threading
 from pathlib import Path
 
 import pytest
+from batchkit import (
+    BROKEN,
+    CLIPS,
+    COMMON,
+    assert_same_outputs,
+    kill_the_writer,
+    outputs,
+    run_cli,
+    serial_reference,
+    working_files,
+)
 
-from batchkit import (BROKEN, CLIPS, COMMON, assert_same_outputs, kill_the_writer, make_videos, masking_model,
-                      outputs, run_cli, working_files)
 from pipeline.batch import Item, drive_folder_id, expand, plan
 from pipeline.errors import DownloadError
 
 
 @pytest.fixture(scope="module")
-def videos(tmp_path_factory, excerpt) -> Path:
-    return make_videos(tmp_path_factory.mktemp("batch") / "videos", excerpt)
+def serial(tmp_path_factory, excerpt) -> dict:
+    """The reference: the folder processed in this process, one video after another."""
+    return serial_reference(tmp_path_factory.getbasetemp(), excerpt)
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory) -> Path:
-    return masking_model(tmp_path_factory.getbasetemp() / "masking-yolo11n.pt")
+def videos(serial) -> Path:
+    return serial["videos"]
 
 
 @pytest.fixture(scope="module")
-def serial(videos, model, tmp_path_factory) -> dict:
-    """The reference: the folder processed in this process, one video after another
-    (capsys is per test, so this module-wide run captures its output by hand)."""
-    import contextlib
-    import io
-    import json
-    import sys
-
-    from pipeline.cli import main
-
-    out = tmp_path_factory.mktemp("serial") / "out"
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        code = main([str(videos), "-o", str(out), "--model", str(model), *COMMON])
-    sys.stderr.write(stderr.getvalue())
-    return {"out": out, "code": code, "lines": [json.loads(x) for x in stdout.getvalue().splitlines()],
-            "stderr": stderr.getvalue()}
+def model(serial) -> Path:
+    return serial["model"]
 
 
 def _expected_zips() -> list[str]:
