@@ -282,6 +282,25 @@ class YoloDetector:
         clone.classes, clone.conf = list(classes), conf
         return clone
 
+    def moved_to(self, device: str) -> "YoloDetector":
+        """A copy of this torch network on another device, without reading the weights again
+        (ZeroGPU: the model is loaded on the CPU at start and moved to CUDA inside each GPU
+        call). This detector is left as it was."""
+        if device == self.key.device:
+            return self
+        if not isinstance(self._yolo, _TorchEngine):
+            raise ModelError(f"Only a torch model can be moved to {device}; load it with backend 'torch'")
+        import copy
+        from types import SimpleNamespace
+
+        clone = object.__new__(YoloDetector)
+        clone.__dict__.update(self.__dict__)
+        clone.key = ModelKey(self.key.model, device, "torch", self.key.imgsz)
+        clone._lock, clone._buffer = threading.Lock(), _BatchBuffer()
+        clone._yolo = _TorchEngine(SimpleNamespace(model=copy.deepcopy(self._yolo.backend.model)), device)
+        clone._warm_up()
+        return clone
+
     def geometry(self, src_hw: tuple[int, int]) -> Geometry:
         engine = self._yolo
         if engine.rect:
