@@ -54,6 +54,7 @@ def masking_model(path: Path) -> Path:
     network finds nobody, and an unmasked frame would prove little)."""
     if path.exists():
         return path
+    path.parent.mkdir(parents=True, exist_ok=True)
     import torch
     from ultralytics import YOLO
 
@@ -70,6 +71,11 @@ def masking_model(path: Path) -> Path:
     return path
 
 
+def shared_model_path(base: Path) -> Path:
+    """Where the session's masking model is kept (made once, by whichever test needs it first)."""
+    return base / "batch-reference" / "masking-yolo11n.pt"
+
+
 def serial_reference(base: Path, excerpt: Path) -> dict:
     """The clips, the model, and the reference run (the folder processed in this process,
     one video after another), made once per test session under `base` and shared by the
@@ -83,14 +89,14 @@ def serial_reference(base: Path, excerpt: Path) -> dict:
     record = root / "run.json"
     if not record.exists():
         videos = make_videos(root / "videos", excerpt)
-        model = masking_model(root / "masking-yolo11n.pt")
+        model = masking_model(shared_model_path(base))
         out = root / "out"
         stdout, stderr = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
             code = main([str(videos), "-o", str(out), "--model", str(model), *COMMON])
         record.write_text(json.dumps({"code": code, "stdout": stdout.getvalue(), "stderr": stderr.getvalue()}))
     run = json.loads(record.read_text())
-    return {"videos": root / "videos", "model": root / "masking-yolo11n.pt", "out": root / "out",
+    return {"videos": root / "videos", "model": shared_model_path(base), "out": root / "out",
             "code": run["code"], "lines": [json.loads(x) for x in run["stdout"].splitlines()],
             "stderr": run["stderr"]}
 

@@ -21,6 +21,7 @@ from pipeline import MosaicError, Progress, Result, Settings, run
 from pipeline.errors import Cancelled, InputError
 
 from .status import RUNNING
+from .zerogpu import run  # noqa: F811 - on ZeroGPU, detection in @spaces.GPU calls; elsewhere pipeline.run
 
 SAMPLE_VIDEO = Path(__file__).parent / "assets" / "vtest_clip.mp4"
 RESULTS_ROOT = Path(os.environ.get("MOSAIC_RESULTS_DIR") or Path(tempfile.gettempdir()) / "mosaic-results")
