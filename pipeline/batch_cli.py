@@ -37,8 +37,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def is_batch(args: argparse.Namespace) -> bool:
-    """Several inputs, or one that names many (folder, glob, @list, Drive folder), or a
-    folder as -o, or --workers/--ray: a batch. One plain file or link: the single run."""
+    """Several inputs, or one that names many (folder, glob, @list, Drive folder), or
+    --workers/--ray: a batch. One plain file or link is the single run, as before (its
+    `-o` names the ZIP; a folder there is refused: use --workers 1 for a batch of one)."""
     if len(args.inputs) > 1 or args.workers is not None or args.ray is not None:
         return True
     spec = args.inputs[0].strip()
@@ -46,10 +47,7 @@ def is_batch(args: argparse.Namespace) -> bool:
         return True
     if looks_like_link(spec):
         return "/folders/" in spec
-    if re.search(r"[*?\[]", spec) and not os.path.exists(os.path.expanduser(spec)):
-        return True
-    out = args.output
-    return bool(out) and (os.path.isdir(os.path.expanduser(out)) or out.endswith(("/", os.sep)))
+    return bool(re.search(r"[*?\[]", spec)) and not os.path.exists(os.path.expanduser(spec))
 
 
 def single_input(args: argparse.Namespace) -> str:
