@@ -1,7 +1,8 @@
 """`python -m pipeline INPUT`: mosaic every person in a video into a ZIP of frames.
 
 A tqdm bar on stderr, a one-line JSON summary on stdout; bad input is one line on stderr
-and a non-zero exit, with no output file left behind.
+and a non-zero exit, with no output file left behind. Several inputs (or a folder, glob,
+@list, Drive folder, --workers, --ray) make a batch into `-o OUT_DIR`: see batch_cli.py.
 """
 from __future__ import annotations
 

@@ -187,6 +187,9 @@ class RayPool:
                 self.warn(f"{workers} Ray workers asked for, the cluster has {gpus} GPUs: "
                           "the others wait until a GPU frees up (or the cluster grows)")
             return workers, {"num_gpus": 1, "num_cpus": 1}
+        if workers > cpus:
+            self.warn(f"{workers} Ray workers asked for, the cluster has {cpus} CPUs: "
+                      "the others wait until CPUs free up (or the cluster grows)")
         return workers, {"num_cpus": max(1, cpus // workers)}
 
     def _start_actors(self, ray) -> None:
