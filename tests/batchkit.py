@@ -15,8 +15,12 @@ from mediakit import read_zip
 CLIPS = ("a/clip.mp4", "b/clip.mp4", "street.mp4")  # two share a stem: outputs must not collide
 BROKEN = "broken.mp4"
 CLIP_FRAMES, CLIP_SIZE = 6, (320, 240)
-# Fast and deterministic: small detector input, every 2nd frame, lossless images.
-COMMON = ["--format", "png", "--interval", "2", "--imgsz", "320", "--backend", "torch", "--device", "cpu"]
+# Fast and deterministic: small detector input, every 2nd frame, lossless images, and one
+# frame per detector call: the masking model's boxes all score the same, so which ones NMS
+# keeps turns on the last bit of the scores, which depends on how frames were batched (and
+# how frames meet in a batch depends on timing).
+COMMON = ["--format", "png", "--interval", "2", "--imgsz", "320", "--backend", "torch", "--device", "cpu",
+          "--batch", "1"]
 
 
 def cut_clip(source: Path, dest: Path, start: int, count: int, size=CLIP_SIZE) -> Path:

@@ -48,6 +48,16 @@ def model(tmp_path_factory) -> Path:
     return masking_model(shared_model_path(tmp_path_factory.getbasetemp()))
 
 
+def _one_frame_per_call(settings_from_inputs):
+    """The page's settings with batch 1: the masking model's boxes all score the same, so
+    which ones NMS keeps turns on the scores' last bit, which depends on how frames were
+    batched; one frame per detector call makes both runs compute exactly the same."""
+    def wrapped(*args, **kwargs):
+        return settings_from_inputs(*args, **kwargs).replace(batch=1)
+
+    return wrapped
+
+
 @pytest.fixture
 def gpu_calls(monkeypatch):
     """Forces the ZeroGPU path (off Spaces) and records each call: (frames, seconds asked)."""
@@ -80,6 +90,7 @@ def test_the_app_imports_spaces_and_runs_a_job_in_gpu_calls_with_the_plain_runs_
     assert zerogpu.spaces is spaces and handlers.run is zerogpu.run
     assert zerogpu.warm_model() is None  # the CPU model, as a Space loads it at start
     clip = cut_clip(excerpt, tmp_path / "clip.mp4", start=0, count=6)
+    monkeypatch.setattr(handlers, "settings_from_inputs", _one_frame_per_call(handlers.settings_from_inputs))
     args = dict(interval=2, image_format="png", model=str(model))
     *_, last = handlers.start_job(str(clip), make_video=True, **args)
     progress, size, gallery, zip_path, summary, video_path = last
@@ -90,6 +101,7 @@ def test_the_app_imports_spaces_and_runs_a_job_in_gpu_calls_with_the_plain_runs_
 
     settings = handlers.settings_from_inputs(2, 100, False, None, False, None, "png", 90, "mosaic", 15, 10, 0.2,
                                              str(model)).replace(device="cpu", backend="torch")
+    assert settings.batch == 1
     plain = read_zip(run_to_result(clip, settings, output=tmp_path / "plain.zip",
                                    video_output=tmp_path / "plain.mp4").zip_path)
     ours = read_zip(Path(zip_path))
