@@ -240,6 +240,9 @@ def run(source, settings: Settings, **kwargs):
             or settings.device == "cpu" or not text):
         yield from pipeline_run(source, settings, **kwargs)
         return
+    if settings.target == "face":  # CenterFace runs on OpenVINO, a CPU engine: no GPU call to make
+        yield from pipeline_run(source, settings.replace(device="cpu"), **kwargs)
+        return
     folder = None
     try:
         if looks_like_link(text):
