@@ -91,16 +91,17 @@ def test_the_app_imports_spaces_and_runs_a_job_in_gpu_calls_with_the_plain_runs_
     assert zerogpu.warm_model() is None  # the CPU model, as a Space loads it at start
     clip = cut_clip(excerpt, tmp_path / "clip.mp4", start=0, count=6)
     monkeypatch.setattr(handlers, "settings_from_inputs", _one_frame_per_call(handlers.settings_from_inputs))
-    args = dict(interval=2, image_format="png", model=str(model))
+    args = dict(interval=2, image_format="png", model=Path(model).name)  # callers name models from the allowlist
     *_, last = handlers.start_job(str(clip), make_video=True, **args)
-    progress, size, gallery, zip_path, summary, video_path = last
+    value = lambda out: out.get("value") if isinstance(out, dict) else out  # noqa: E731  (a gr.update or a value)
+    zip_path, summary, video_path = value(last[3]), last[4], value(last[5])  # start_job's outputs, in layout order
     assert zip_path and video_path, summary
     # every frame detected (a video is made): 6 frames, at most 4 per call -> 2 calls of 3
     assert [frames for frames, _, _ in gpu_calls] == [3, 3]
     assert all(zerogpu.CALL_OVERHEAD_S < seconds <= zerogpu.cap_s() for _, seconds, _ in gpu_calls)
 
     settings = handlers.settings_from_inputs(2, 100, False, None, False, None, "png", 90, "mosaic", 15, 10, 0.2,
-                                             str(model)).replace(device="cpu", backend="torch")
+                                             Path(model).name).replace(device="cpu", backend="torch")
     assert settings.batch == 1
     plain = read_zip(run_to_result(clip, settings, output=tmp_path / "plain.zip",
                                    video_output=tmp_path / "plain.mp4").zip_path)
