@@ -29,15 +29,14 @@ import glob
 import os
 import re
 import threading
-import urllib.parse
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from .errors import Cancelled, DownloadError, MosaicError, OutputError
+from .errors import Cancelled, MosaicError, OutputError
 from .outputs import WORKING_SUFFIXES, check_outputs, files_written_for
-from .source import DRIVE_HOSTS, LINK_HELP, drive_file_id, looks_like_link
+from .source import drive_file_id, looks_like_link, parse_drive_link
 
 VIDEO_EXTENSIONS = frozenset({
     ".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
@@ -248,14 +247,7 @@ def _safe_part(part: str) -> str:
 def drive_folder_id(link: str) -> str | None:
     """The folder id of a Google Drive folder link (drive/folders/ID, drive/u/0/folders/ID),
     None for any other Drive link. A link to any other host is refused, as for files."""
-    text = link.strip()
-    if not text.lower().startswith(("http://", "https://")):
-        text = "https://" + text
-    parsed = urllib.parse.urlparse(text)
-    if parsed.scheme not in ("http", "https") or (parsed.hostname or "") not in DRIVE_HOSTS:
-        raise DownloadError(f"Only Google Drive links are accepted, not '{link.strip()[:100]}'. {LINK_HELP}")
-    if parsed.username or parsed.password or parsed.port not in (None, 443, 80):
-        raise DownloadError(f"Unexpected Google Drive link '{link.strip()[:100]}'. {LINK_HELP}")
+    parsed = parse_drive_link(link)
     match = FOLDER_PATH.match(parsed.path)
     return match.group(1) if match else None
 
