@@ -1,9 +1,15 @@
 """Entry point: `python app.py` serves the page locally; Hugging Face Spaces runs it as-is."""
+try:  # first, before torch: on a ZeroGPU Space `spaces` patches CUDA; elsewhere its decorator does nothing
+    import spaces  # noqa: F401
+except ImportError:
+    pass
+
 import os
 import threading
 
 from ui import PAGE_CSS, build_demo, page_translations
-from ui.handlers import JOB_SLOTS, MAX_INPUT_BYTES, RESULTS_ROOT, sweep_old_results, warm_model
+from ui.handlers import JOB_SLOTS, MAX_INPUT_BYTES, RESULTS_ROOT, sweep_old_results
+from ui.zerogpu import warm_model  # on ZeroGPU: the model on the CPU, moved to CUDA in each GPU call
 
 # One job at a time per GPU by default (MOSAIC_CONCURRENCY): jobs share one model and one device.
 demo = build_demo()

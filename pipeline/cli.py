@@ -1,7 +1,8 @@
 """`python -m pipeline INPUT`: mosaic every person in a video into a ZIP of frames.
 
 A tqdm bar on stderr, a one-line JSON summary on stdout; bad input is one line on stderr
-and a non-zero exit, with no output file left behind.
+and a non-zero exit, with no output file left behind. Several inputs (or a folder, glob,
+@list, Drive folder, --workers, --ray) make a batch into `-o OUT_DIR`: see batch_cli.py.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import json
 import sys
 import threading
 
+from . import batch_cli
 from .errors import Cancelled, MosaicError, SettingsError
 from .events import Progress, Result
 from .runner import run
@@ -44,8 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Find every person in a video with YOLO11, cover each with a mosaic, and "
         "write every N-th frame into a ZIP (with detections.csv listing every masked box).",
     )
-    p.add_argument("input", help="video file (mp4, mov, avi, mkv, webm, ...) or a Google Drive share link")
-    p.add_argument("-o", "--output", help="ZIP to write (default: <input stem>_mosaic.zip next to the input)")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="video file (mp4, mov, avi, mkv, webm, ...) or a Google Drive share link; several, a folder, "
+                   "a glob, @list.txt or a Drive folder link make a batch (with -o OUT_DIR)")
+    p.add_argument("-o", "--output", help="ZIP to write (default: <input stem>_mosaic.zip next to the input); "
+                   "in a batch, the folder for every output")
     p.add_argument("--interval", type=int, default=d["interval"].default,
                    help="capture every N-th frame, counted by position in the stream (default: %(default)s)")
     p.add_argument("--scale", type=int, default=d["scale_pct"].default, metavar="PCT",
@@ -60,8 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="JPEG quality 1-100 (default: %(default)s)")
     add_detector_flags(p)
     add_mask_flags(p)
-    p.add_argument("--video", default=None, metavar="OUT.mp4",
-                   help="also write the whole mosaicked video (H.264 MP4, every frame masked, source audio kept)")
+    p.add_argument("--video", nargs="?", const=True, default=None, metavar="OUT.mp4",
+                   help="also write the whole mosaicked video (H.264 MP4, every frame masked, source audio kept); "
+                   "in a batch a plain flag: <stem>_mosaic.mp4 in OUT_DIR")
     p.add_argument("--hold", type=float, default=d["hold_s"].default, metavar="SECONDS",
                    help="keep each tracked person masked this long before and after the detector "
                    "sees them, so a missed frame does not expose anyone; 0 = off (default: %(default)s)")
@@ -80,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unmask-tracks", type=_track_ids, default=d["unmask_tracks"].default, metavar="IDS",
                    help="leave these track ids of the --detections CSV uncovered on every frame, "
                    "held boxes included, comma-separated (e.g. 3,7)")
+    batch_cli.add_arguments(p)
     return p
 
 
@@ -146,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return live_main(argv[1:])
     args = build_parser().parse_args(argv)
+    if batch_cli.is_batch(args):
+        return batch_cli.run_batch(args, sys.argv[1:] if argv is None else argv, settings_from_args)
     from tqdm import tqdm
 
     cancel = threading.Event()
@@ -153,8 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = settings_from_args(args)
         result: Result | None = None
-        events = run(args.input, settings, output=args.output, cancel=cancel, video_output=args.video,
-                     max_download_bytes=int(args.max_download_mb * 1e6), detect_only=args.detect_only)
+        events = run(batch_cli.single_input(args), settings, output=args.output, cancel=cancel,
+                     video_output=args.video, max_download_bytes=int(args.max_download_mb * 1e6),
+                     detect_only=args.detect_only)
         for event in events:
             if isinstance(event, Result):
                 result = event

@@ -49,6 +49,7 @@ class LiveMasker:
         self.settings, self.fps = settings, fps or 30.0
         self.strict, self.max_predict_s, self.batch = strict, max_predict_s, max(1, batch)
         self.stage = DetectStage(detector, settings, self.fps, look_ahead=False)
+        self.stage.hold.tracker.ready()  # made now, not on the first detection (seconds of import)
         self.motion = Motion()
         self.renderer: Renderer | None = None  # made for the first frame's size
         self.detected = 0  # frames detected so far

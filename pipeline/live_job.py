@@ -105,8 +105,9 @@ def run_live(source: str, output: str, settings: Settings, *, detector: Detector
     feed = open_feed(source, timeout_s, realtime, start=False)  # InputError when nothing comes
     try:
         warm_up(detector, feed.size, batch)
-        feed.start()
+        # the masker (its tracker imports ultralytics: seconds) is ready before the first frame
         with LiveMasker(detector, settings, feed.fps, strict=strict, batch=batch) as masker:
+            feed.start()
             return _Loop(feed, masker, output, duration_s, stop, on_stats).run()
     finally:
         feed.close()

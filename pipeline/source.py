@@ -20,11 +20,9 @@ def looks_like_link(text: str) -> bool:
     return "://" in text or text.strip().lower().startswith(("www.", "drive.google", "docs.google"))
 
 
-def drive_file_id(link: str) -> str:
-    """The Drive file id of a share link (/file/d/ID/view, open?id=ID, uc?id=ID, ...).
-    Anything that is not an http(s) link to a Google Drive host is refused."""
-    import gdown.parse_url
-
+def parse_drive_link(link: str) -> urllib.parse.ParseResult:
+    """The link parsed, when it is an http(s) link to a Google Drive host (a missing scheme
+    means https); anything else, credentials or an odd port included, is refused."""
     text = link.strip()
     if not text.lower().startswith(("http://", "https://")):
         text = "https://" + text
@@ -35,6 +33,16 @@ def drive_file_id(link: str) -> str:
     if parsed.username or parsed.password or parsed.port not in (None, 443, 80):
         raise DownloadError(f"Unexpected Google Drive link '{link.strip()[:100]}'. {LINK_HELP}",
                             key="err.drive.unexpected", values={"link": link.strip()[:100], "help": LINK_HELP})
+    return parsed
+
+
+def drive_file_id(link: str) -> str:
+    """The Drive file id of a share link (/file/d/ID/view, open?id=ID, uc?id=ID, ...).
+    Anything that is not an http(s) link to a Google Drive host is refused."""
+    import gdown.parse_url
+
+    parsed = parse_drive_link(link)
+    text = parsed.geturl()
     file_id = None
     if parsed.hostname == "drive.usercontent.google.com":  # download/uc?id=ID form
         file_id = (urllib.parse.parse_qs(parsed.query).get("id") or [None])[0]

@@ -89,6 +89,12 @@ class ByteTrackIds:
         self._next_id += 1
         return self._next_id - 1
 
+    def ready(self) -> None:
+        """Create the tracker now (importing ultralytics takes seconds): a live stream must
+        not pay for it on its first detection, where it would stall every frame behind it."""
+        if self._tracker is None:
+            self._tracker = self._make()
+
     def _make(self):
         high = min(self.conf + HIGH_MARGIN, 0.9)
         args = SimpleNamespace(track_high_thresh=high, track_low_thresh=self.conf / 2, new_track_thresh=high,

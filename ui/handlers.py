@@ -36,6 +36,7 @@ from .messages import public_message
 from .model_choice import dropdown_choices, resolve_model
 from .review import ReviewSource, edited_csv, review_source
 from .status import RUNNING
+from .zerogpu import run  # noqa: F811 - on ZeroGPU, detection in @spaces.GPU calls; elsewhere pipeline.run
 
 log = logging.getLogger("ui")
 

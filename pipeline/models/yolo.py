@@ -20,6 +20,7 @@ import numpy as np
 from ..detections import Detections
 from ..errors import ModelError
 from ..settings import Settings
+from .engines import TorchEngine
 from .letterbox import Geometry
 from .network import ModelKey, Network, load_network, one_line, resolve_backend, resolve_device
 from .pose import KPT_CONF, head_boxes
@@ -64,6 +65,23 @@ class YoloDetector:
         target = target or self.target
         self.network.info.check_fits(target, self.model_name)
         return YoloDetector(self.network, classes, conf, target)
+
+    def moved_to(self, device: str) -> "YoloDetector":
+        """This job's view over a copy of the torch network on another device, without
+        reading the weights again (ZeroGPU: the model is loaded on the CPU at start and moved
+        to CUDA inside each GPU call). This detector is left as it was."""
+        if device == self.key.device:
+            return self
+        if not isinstance(self.network.engine, TorchEngine):
+            raise ModelError(f"Only a torch model can be moved to {device}; load it with backend 'torch'")
+        import copy
+        from types import SimpleNamespace
+
+        engine = TorchEngine(SimpleNamespace(model=copy.deepcopy(self.network.engine.backend.model)), device)
+        key = ModelKey(self.key.model, device, "torch", self.key.imgsz)
+        moved = YoloDetector(Network(key, engine, self.network.info), self.classes, self.conf, self.target)
+        moved.warm_up()
+        return moved
 
     def geometry(self, src_hw: tuple[int, int]) -> Geometry:
         return self.network.geometry(src_hw)
