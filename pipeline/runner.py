@@ -89,15 +89,8 @@ def run(
                 if cancel.is_set() or finish.is_set():
                     stop_download.set()
                 worker.join(PROGRESS_PERIOD_S)
-                done_mb = state.bytes_done / 1e6
-                if state.bytes_total:
-                    total_mb = state.bytes_total / 1e6
-                    message = Message(f"Downloading from Google Drive: {done_mb:.1f} MB of {total_mb:.1f} MB",
-                                      "progress.download_of", done_mb=done_mb, total_mb=total_mb)
-                else:
-                    message = Message(f"Downloading from Google Drive: {done_mb:.1f} MB", "progress.download",
-                                      done_mb=done_mb)
-                yield Progress(stage="downloading", elapsed_s=time.monotonic() - started, message=message)
+                yield Progress(stage="downloading", elapsed_s=time.monotonic() - started,
+                               message=source_mod.download_message(state))
             if state.error is not None:
                 raise state.error
             video_path = state.path

@@ -65,6 +65,16 @@ class DownloadState:
     finished: bool = False
 
 
+def download_message(state: DownloadState) -> Message:
+    """How far a download is, for people: MB so far, of the total when Drive gave it."""
+    done_mb = state.bytes_done / 1e6
+    if state.bytes_total:
+        total_mb = state.bytes_total / 1e6
+        return Message(f"Downloading from Google Drive: {done_mb:.1f} MB of {total_mb:.1f} MB",
+                       "progress.download_of", done_mb=done_mb, total_mb=total_mb)
+    return Message(f"Downloading from Google Drive: {done_mb:.1f} MB", "progress.download", done_mb=done_mb)
+
+
 def _gdown_fetch(file_id: str, dest_dir: Path, progress: Callable[[int, int | None], None],
                  cancel: threading.Event) -> Path:
     import gdown

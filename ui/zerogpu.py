@@ -279,9 +279,8 @@ def _download(link: str, folder: Path, max_bytes: int | None, cancel: threading.
             if cancel is not None and cancel.is_set():
                 stop.set()
             worker.join(0.25)
-            total = f" of {state.bytes_total / 1e6:.1f} MB" if state.bytes_total else ""
             yield Progress(stage="downloading", elapsed_s=time.monotonic() - started,
-                           message=f"Downloading from Google Drive: {state.bytes_done / 1e6:.1f} MB{total}")
+                           message=source_mod.download_message(state))
     finally:
         stop.set()
     if state.error is not None:
