@@ -53,7 +53,7 @@ def test_the_live_tab_shows_the_webcam_masked(live_app, tmp_path):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
         try:
-            page = browser.new_context(viewport={"width": 1400, "height": 1100}).new_page()
+            page = browser.new_context(viewport={"width": 1400, "height": 1100}, locale="en-US").new_page()
             page.set_default_timeout(30_000)
             page.goto(live_app.url)
             page.get_by_role("tab", name="Live").click()
