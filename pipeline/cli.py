@@ -15,7 +15,7 @@ from .events import Progress, Result
 from .runner import run
 from .settings import (
     BACKENDS, DEFAULT_MEMORY_MB, DEVICES, FACE_MODEL, FACE_SHAPES, IMAGE_FORMATS, MEMORY_ENV_VAR, MODEL_ENV_VAR,
-    STYLES, TARGETS, Settings,
+    PRECISIONS, STYLES, TARGETS, Settings,
 )
 from .unmask import parse_track_ids
 
@@ -70,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where to run detection; auto = CUDA when present (default: %(default)s)")
     p.add_argument("--backend", choices=BACKENDS, default=d["backend"].default,
                    help="inference backend; auto = torch FP16 on CUDA, OpenVINO on CPU (default: %(default)s)")
+    p.add_argument("--precision", choices=PRECISIONS, default=d["precision"].default,
+                   help="CPU inference precision: int8 = the OpenVINO model quantized with NNCF (made once on "
+                   "first use, calibrated on the shipped sample clips, cached beside the FP32 export); "
+                   "see the README for how well it agrees with fp32 (default: %(default)s)")
+    p.add_argument("--calibration-video", default=None, metavar="VIDEO",
+                   help="with --precision int8: calibrate on frames of this video (e.g. your own footage) "
+                   "instead of the sample clips; a new int8 model is made for it, once")
     p.add_argument("--batch", type=int, default=d["batch"].default, metavar="N",
                    help="frames per detection batch (default: %(default)s)")
     p.add_argument("--imgsz", type=int, default=d["imgsz"].default, metavar="PX",
@@ -116,7 +123,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return Settings(
         interval=args.interval, scale_pct=args.scale, max_mb=args.max_mb, max_images=args.max_images,
         image_format=args.format, jpeg_quality=args.quality, target=args.target, face_shape=args.face_shape,
-        device=args.device, backend=args.backend,
+        device=args.device, backend=args.backend, precision=args.precision, calibration_video=args.calibration_video,
         batch=args.batch, imgsz=args.imgsz, conf=args.conf, classes=args.classes, pad_pct=args.pad,
         style=args.style, mosaic_cells=args.cells, min_cell_px=args.min_cell, hold_s=args.hold,
         detections_csv=args.detections, unmask_tracks=args.unmask_tracks, **extra,

@@ -61,6 +61,8 @@ class ModelKey:
     device: str  # "cpu" or "cuda"
     backend: str  # "torch" or "openvino"
     imgsz: int
+    precision: str = "fp32"  # "int8": the OpenVINO model quantized by quantize.py
+    calibration: Path | None = None  # int8: the user's calibration video (None: the shipped samples)
 
 
 def resolve_device(requested: str) -> str:
@@ -342,9 +344,9 @@ def load_detector(settings: Settings) -> YoloDetector:
     if settings.target == "face":  # CenterFace on its own engines (face.py), not YOLO
         from .face import load_face_detector
         return load_face_detector(settings)
-    device = resolve_device(settings.device)
+    device = resolve_device(settings.device if settings.precision == "fp32" else "cpu")  # int8: OpenVINO, CPU
     backend = resolve_backend(settings.backend, device)
-    key = ModelKey(settings.model.strip(), device, backend, settings.imgsz)
+    key = ModelKey(settings.model.strip(), device, backend, settings.imgsz, settings.precision, settings.calibration_video)
     with _loaded_lock:
         if key not in _loaded:
             _loaded[key] = YoloDetector(key, settings.classes, settings.conf)
@@ -373,7 +375,7 @@ def _load_engine(key: ModelKey):
     if folder.is_dir() and any(folder.glob("*.xml")):  # an OpenVINO export given directly
         if key.device == "cuda":
             raise ModelError(f"'{spec}' is an OpenVINO export; it runs on the CPU only")
-        return _OpenVINOEngine(next(folder.glob("*.xml")), cores)
+        return _OpenVINOEngine(_precise(next(folder.glob("*.xml")), key), cores)
     try:
         if spec.endswith((".yaml", ".yml")):
             spec = _yaml_copy(spec)  # its export goes beside it, never beside real weights
@@ -384,16 +386,28 @@ def _load_engine(key: ModelKey):
             yolo = YOLO(spec)
     except Exception as err:
         raise ModelError(f"Could not load model '{key.model}': {_one_line(err)}. {WEIGHTS_HELP}") from err
+    if key.precision != "fp32" and key.backend != "openvino":
+        raise ModelError("INT8 runs on OpenVINO, which is not installed: pip install openvino")
     if key.backend == "openvino":
         try:
-            return _OpenVINOEngine(_openvino_export(yolo, spec), cores)
+            return _OpenVINOEngine(_precise(_openvino_export(yolo, spec), key), cores)
         except Exception as err:
+            if key.precision != "fp32":  # never fall back to another precision than asked for
+                raise err if isinstance(err, ModelError) else ModelError(f"INT8 model failed: {_one_line(err)}")
             log.warning("OpenVINO export failed (%s); using torch on CPU", _one_line(err))
             torch.set_num_threads(cores)
     try:
         return _TorchEngine(yolo, key.device)
     except Exception as err:
         raise ModelError(f"Could not load model '{key.model}': {_one_line(err)}") from err
+
+
+def _precise(xml: Path, key: ModelKey) -> Path:
+    """The export in the key's precision: as it is (fp32), or quantized (quantize.py)."""
+    if key.precision == "fp32":
+        return xml
+    from .quantize import yolo_int8_model
+    return yolo_int8_model(xml, key)
 
 
 def _cache_root() -> Path:
