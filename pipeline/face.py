@@ -262,7 +262,7 @@ def face_int8_model(path: Path, key) -> Path:
         return cv2.resize(image, (net_w, net_h), interpolation=cv2.INTER_LINEAR)
 
     return int8_model(path, _cache_root() / "centerface" / f"{path.stem}_int8", Calibration.for_video(key.calibration),
-                      prepare, scale=1.0, recipe={"net": "centerface", "imgsz": key.imgsz})
+                      prepare, scale=1.0, preset="mixed", recipe={"net": "centerface", "imgsz": key.imgsz})
 
 
 _loaded: dict = {}

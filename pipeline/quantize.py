@@ -49,7 +49,7 @@ DEFAULT_CALIBRATION_FRAMES = 300
 ASSETS = Path(__file__).resolve().parents[1] / "ui" / "assets"
 SAMPLE_CLIPS = (ASSETS / "faces_clip.mp4", ASSETS / "vtest_clip.mp4")
 STAMP = ".mosaic-int8.json"
-RECIPE = 1  # bump when the quantization options below change: old caches are not reused
+RECIPE = 2  # bump when the quantization options below change: old caches are not reused
 SAMPLE_BYTES = 1 << 22  # a video's key hashes its first and last 4 MiB (and its size), not all of it
 INSTALL_HINT = "INT8 needs NNCF to make the quantized model once: pip install -r requirements-int8.txt"
 
@@ -195,10 +195,14 @@ def _quantize(fp32: Path, frames: CalibrationFrames, scale: float, preset: str, 
     names = ignored(model) if ignored else []
     options = {"ignored_scope": nncf.IgnoredScope(names=names)} if names else {}
     presets = {"performance": nncf.QuantizationPreset.PERFORMANCE, "mixed": nncf.QuantizationPreset.MIXED}
+    # 7-bit weights in every layer, not only the first: CPUs without VNNI (AVX2, like the
+    # EPYC this was measured on) multiply u8 x s8 pairs into saturating int16, and 8-bit
+    # weights overflow there. On CenterFace it raised the recall of FP32's faces from 92 % to 97 %.
+    advanced = nncf.AdvancedQuantizationParameters(overflow_fix=nncf.OverflowFix.ENABLE)
     try:  # its progress bars (rich, on stdout) go to stderr: the CLI's stdout is one JSON line
         with contextlib.redirect_stdout(sys.stderr):
             return nncf.quantize(model, nncf.Dataset(frames, to_input), preset=presets[preset],
-                                 subset_size=len(frames), **options)
+                                 subset_size=len(frames), advanced_parameters=advanced, **options)
     except ModelError:
         raise
     except Exception as err:  # noqa: BLE001 - NNCF raises many types; report one line
