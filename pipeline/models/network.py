@@ -32,6 +32,8 @@ class ModelKey:
     device: str  # "cpu" or "cuda"
     backend: str  # "torch" or "openvino"
     imgsz: int
+    precision: str = "fp32"  # "int8": the OpenVINO model quantized by pipeline/quantize.py
+    calibration: Path | None = None  # int8: the user's calibration video (None: the shipped samples)
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,7 @@ def load_network(key: ModelKey, target: str) -> Network:
     if folder.is_dir() and any(folder.glob("*.xml")):  # an OpenVINO export given directly
         if key.device == "cuda":
             raise ModelError(f"'{spec}' is an OpenVINO export; it runs on the CPU only")
-        engine = OpenVINOEngine(next(folder.glob("*.xml")), cores)
+        engine = OpenVINOEngine(_precise(next(folder.glob("*.xml")), key), cores)
         info = ModelInfo.of_metadata(engine.metadata)
         info.check_fits(target, key.model)
         return Network(key, engine, info)
@@ -152,16 +154,29 @@ def load_network(key: ModelKey, target: str) -> Network:
         raise ModelError(f"Could not load model '{key.model}': {one_line(err)}. {WEIGHTS_HELP}") from err
     info = ModelInfo.of_yolo(yolo)
     info.check_fits(target, key.model)
+    if key.precision != "fp32" and key.backend != "openvino":
+        raise ModelError("INT8 runs on OpenVINO, which is not installed: pip install openvino")
     if key.backend == "openvino":
         try:
-            return Network(key, OpenVINOEngine(openvino_export(yolo, spec), cores), info)
+            return Network(key, OpenVINOEngine(_precise(openvino_export(yolo, spec), key), cores), info)
         except Exception as err:
+            if key.precision != "fp32":  # never fall back to another precision than asked for
+                raise err if isinstance(err, ModelError) else ModelError(f"INT8 model failed: {one_line(err)}")
             log.warning("OpenVINO export failed (%s); using torch on CPU", one_line(err))
             torch.set_num_threads(cores)
     try:
         return Network(key, TorchEngine(yolo, key.device), info)
     except Exception as err:
         raise ModelError(f"Could not load model '{key.model}': {one_line(err)}") from err
+
+
+def _precise(xml: Path, key: ModelKey) -> Path:
+    """The export in the key's precision: as it is (fp32), or quantized (pipeline/quantize.py)."""
+    if key.precision == "fp32":
+        return xml
+    from ..quantize import yolo_int8_model
+
+    return yolo_int8_model(xml, key)
 
 
 def one_line(err: Exception) -> str:

@@ -173,9 +173,10 @@ _networks_lock = threading.Lock()
 def load_yolo_detector(settings: Settings) -> YoloDetector:
     """A view of the process-wide network for these settings, loaded on first use. A model
     that does not fit `settings.target` is a ModelError here, before any frame."""
-    device = resolve_device(settings.device)
+    device = resolve_device(settings.device if settings.precision == "fp32" else "cpu")  # int8: OpenVINO, CPU
     backend = resolve_backend(settings.backend, device)
-    key = ModelKey(settings.model.strip(), device, backend, settings.imgsz)
+    key = ModelKey(settings.model.strip(), device, backend, settings.imgsz, settings.precision,
+                   settings.calibration_video)
     with _networks_lock:
         network = _networks.get(key)
         if network is None:
