@@ -2,7 +2,8 @@
 
     FP32 model (OpenVINO IR or ONNX, its raw float input) + calibration frames, prepared the way
     the engine prepares them (letterbox or resize to the detection size)
-        -> nncf.quantize: 8-bit weights (per channel) and activations, ranges from the frames
+        -> nncf.quantize: 8-bit weights (7 used: the overflow fix) and activations, ranges from
+           the frames; per-model recipe (preset, nodes kept in float) from the caller
         -> <dest>/<name>_int8_<key>/model.xml (+ .bin and a stamp saying what it was made from)
 
 The int8 model keeps the FP32 model's interface (dynamic [1, 3, H, W] float input, same
@@ -11,10 +12,10 @@ outputs), so the engines compile and feed it exactly like the FP32 one.
 Cached like model.py's OpenVINO export: made on first use under a file lock (parallel
 processes quantize once) and reused while its key holds. The key hashes what the result
 depends on: the FP32 model's bytes, the calibration videos (name, size and a sample of their
-bytes) and frame count, the size frames are prepared at, and our
-recipe (not the library versions: a cached model stays usable after an upgrade, or where NNCF
-is not installed). A changed model or calibration set gives a new folder, so switching between the
-shipped samples and a user's video does not quantize again each time.
+bytes) and frame count, the size frames are prepared at, and our recipe; not the library
+versions, so a cached model stays usable after an upgrade or where NNCF is not installed. A
+changed model or calibration set gives a new folder, so switching between the shipped samples
+and a user's video does not quantize again each time (old folders are not swept).
 
 Calibration frames: by default from the sample clips shipped with the app (ui/assets: real
 faces, and a street with walking people), spread evenly over each clip; when the clips hold
