@@ -60,7 +60,10 @@ def plan_buffers(settings: Settings, info: VideoInfo, make_video: bool) -> Buffe
             f"Invalid settings: a memory budget of {settings.memory_mb:g} MB cannot hold this "
             f"{info.width}x{info.height} video's frames: it needs at least {need} MB "
             f"({lookahead} frames of look-ahead for the {settings.hold_s:g} s hold, plus one per stage). "
-            "Raise the memory budget, or lower the hold or the output resolution."
+            "Raise the memory budget, or lower the hold or the output resolution.",
+            key="err.memory_budget",
+            values={"budget_mb": settings.memory_mb, "width": info.width, "height": info.height, "need_mb": need,
+                    "lookahead": lookahead, "hold_s": settings.hold_s},
         )
     plan = least
     # (2) speed: first what keeps every stage busy (a full batch waiting while one is

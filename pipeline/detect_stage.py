@@ -19,12 +19,12 @@ from .video import Frame
 
 
 class DetectStage:
-    def __init__(self, detector: Detector, settings: Settings, fps: float):
+    def __init__(self, detector: Detector, settings: Settings, fps: float, look_ahead: bool = True):
         self.detector = detector
         replay = detector if isinstance(detector, ReplayDetector) else None  # its ids and drawn boxes
         self.hold = TemporalHold(round(settings.hold_s * fps), track_gap=round(fps), conf=settings.conf,
                                  first_id=max(replay.track_ids, default=0) + 1 if replay else 1,
-                                 keyframes=replay.keyframes if replay else None)
+                                 keyframes=replay.keyframes if replay else None, look_ahead=look_ahead)
         self.unmask = settings.unmask_tracks  # track ids the reviewer chose to show
         self.seconds = 0.0  # time spent in the detector
 

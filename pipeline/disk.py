@@ -39,5 +39,6 @@ def ensure_free_space(folder: Path, needed_bytes: int) -> None:
         raise OutputError(
             f"Not enough disk space in {probe}: this job may need about {needed_bytes / 1e6:.0f} MB "
             f"and {free / 1e6:.0f} MB are free. Set a size cap, a larger interval or a smaller "
-            "resolution, or free some space."
+            "resolution, or free some space.",
+            key="err.disk.not_enough", values={"need_mb": needed_bytes / 1e6, "free_mb": free / 1e6},
         )

@@ -1,8 +1,45 @@
-"""Errors of our own types: the CLI and the UI turn each into one clear line."""
+"""Errors of our own types: the CLI and the UI turn each into one clear line.
+
+`str(err)` is that line in English, as the CLI and the API show it. An error the page's users
+meet also carries a translation `key` and the `values` its text is made of, so the page can
+say it in the reader's language (ui/i18n.py holds the texts); without a key the page shows
+the English line. `Message` does the same for texts that are not errors (warnings, progress
+notes, the parts of a settings error)."""
+from __future__ import annotations
+
+from typing import Any
+
+
+class Message(str):
+    """An English text that also carries a translation key and its values. It is a plain
+    `str` everywhere else (joined, printed, compared), so callers that only want English
+    need not know about it."""
+
+    key: str | None
+    values: dict[str, Any]
+
+    def __new__(cls, text: str, key: str | None = None, **values: Any) -> "Message":
+        message = super().__new__(cls, text)
+        message.key = key
+        message.values = values
+        return message
+
+    def __reduce__(self):  # pickled with its key and values, not as a bare str
+        return (_message, (str(self), self.key, self.values))
+
+
+def _message(text: str, key: str | None, values: dict[str, Any]) -> Message:
+    return Message(text, key, **values)
 
 
 class MosaicError(Exception):
-    """Base for every failure a user can act on. `str(err)` is the message to show."""
+    """Base for every failure a user can act on. `str(err)` is the English message to show;
+    `key` and `values`, when given, say the same for a translation."""
+
+    def __init__(self, *args: Any, key: str | None = None, values: dict[str, Any] | None = None):
+        super().__init__(*args)
+        self.key = key
+        self.values = dict(values or {})
 
 
 class SettingsError(MosaicError):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import Message
 from .video import VideoInfo
 
 COMPLETED = "completed"
@@ -13,12 +14,12 @@ SIZE_CAP = "size_cap"
 IMAGE_CAP = "image_cap"
 USER_STOP = "user_stop"  # "stop and keep what is done": outputs kept under a name marked partial
 # An anonymizer that found nobody must not sound like it masked everyone.
-NO_PERSON_WARNING = "No person was detected: check the output before sharing."
+NO_PERSON_WARNING = Message("No person was detected: check the output before sharing.", "warn.nobody")
 
 
-def hdr_note(transfer: str) -> str:
-    return (f"The source is HDR ({transfer}); the output is SDR without tone mapping, so its "
-            "colours look flat and pale.")
+def hdr_note(transfer: str) -> Message:
+    return Message(f"The source is HDR ({transfer}); the output is SDR without tone mapping, so its "
+                   "colours look flat and pale.", "warn.hdr", transfer=transfer)
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class Progress:
     fps: float = 0.0  # source frames read per second
     eta_s: float | None = None
     elapsed_s: float = 0.0
-    message: str = ""
+    message: str = ""  # a Message where the page can translate it
     preview: np.ndarray | None = field(default=None, repr=False)  # latest output, small BGR
     preview_index: int = -1  # stream position of `preview`
 

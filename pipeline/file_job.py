@@ -20,7 +20,7 @@ from .budget import BufferPlan, plan_buffers
 from .detect_stage import DetectStage
 from .detection import Detector
 from .engine import END, Engine, Stopped
-from .errors import Cancelled, InputError, MosaicError, OutputError
+from .errors import Cancelled, InputError, Message, MosaicError, OutputError
 from .events import (
     COMPLETED,
     IMAGE_CAP,
@@ -215,18 +215,19 @@ class FileJob:
                     raise Cancelled("Cancelled; partial output removed")
                 self.engine.wait(PROGRESS_PERIOD_S)
                 if self.finish.is_set():
-                    yield self._progress("finishing", "Stopping: writing what is done")
+                    yield self._progress("finishing", Message("Stopping: writing what is done", "progress.keeping"))
                 else:
                     yield self._progress("processing")
             self._raise_stage_error()
             if self.stop_reason == COMPLETED and self.frames_read == 0:
-                raise InputError(f"{self.video_path.name} has no readable frames")
+                raise InputError(f"{self.video_path.name} has no readable frames", key="err.no_frames",
+                                 values={"name": self.video_path.name})
             kept = self.stop_reason == USER_STOP  # a cut-short result is named as such
             if self.video_sink is not None:
-                yield self._progress("finishing", "Adding the audio to the video")
+                yield self._progress("finishing", Message("Adding the audio to the video", "progress.audio"))
                 video_path = self.video_sink.close(kept_path(self.video_output) if kept else None,
                                                    trim_audio=self.stop_reason != COMPLETED)
-            yield self._progress("finishing", "Writing detections.csv")
+            yield self._progress("finishing", Message("Writing detections.csv", "progress.csv"))
             zip_path = self.sink.close(kept_path(self.output) if kept else None)
             finished = True
         finally:

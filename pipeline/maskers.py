@@ -131,6 +131,9 @@ def cover(image: np.ndarray, detections: Detections, style: MaskStyle) -> np.nda
         x1, y1, x2, y2 = grown
         if x2 <= x1 or y2 <= y1:
             continue
+        if outline is not None:  # an outline's last pixel row/column grows to the padded
+            x2, y2 = min(x2 + 1, width), min(y2 + 1, height)  # box's exclusive end: keep it
+            grown = np.array([x1, y1, x2, y2])
         region = image[y1:y2, x1:x2]
         mask = shape_mask(box, grown, outline, style)
         if mask is None:

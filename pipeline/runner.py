@@ -19,7 +19,7 @@ from . import source as source_mod
 from .budget import plan_buffers
 from .detection import Detector, ReplayDetector
 from .disk import ensure_free_space, estimate_output_bytes
-from .errors import Cancelled, InputError, OutputError
+from .errors import Cancelled, InputError, Message, OutputError
 from .events import Progress, Result
 from .file_job import FileJob
 from .outputs import check_outputs
@@ -89,11 +89,15 @@ def run(
                 if cancel.is_set() or finish.is_set():
                     stop_download.set()
                 worker.join(PROGRESS_PERIOD_S)
-                total = f" of {state.bytes_total / 1e6:.1f} MB" if state.bytes_total else ""
-                yield Progress(
-                    stage="downloading", elapsed_s=time.monotonic() - started,
-                    message=f"Downloading from Google Drive: {state.bytes_done / 1e6:.1f} MB{total}",
-                )
+                done_mb = state.bytes_done / 1e6
+                if state.bytes_total:
+                    total_mb = state.bytes_total / 1e6
+                    message = Message(f"Downloading from Google Drive: {done_mb:.1f} MB of {total_mb:.1f} MB",
+                                      "progress.download_of", done_mb=done_mb, total_mb=total_mb)
+                else:
+                    message = Message(f"Downloading from Google Drive: {done_mb:.1f} MB", "progress.download",
+                                      done_mb=done_mb)
+                yield Progress(stage="downloading", elapsed_s=time.monotonic() - started, message=message)
             if state.error is not None:
                 raise state.error
             video_path = state.path
@@ -106,7 +110,7 @@ def run(
         check_outputs(_inputs(video_path, settings), [output] + ([video_output] if video_output else []))
         _check_cancel(cancel, finish)
 
-        yield Progress(stage="probing", elapsed_s=time.monotonic() - started, message="Reading video")
+        yield Progress(stage="probing", elapsed_s=time.monotonic() - started, message=Message("Reading video", "progress.probing"))
         info = probe_video(video_path)
         ensure_free_space(Path(output).parent, estimate_output_bytes(info, settings, video_output is not None))
         plan = plan_buffers(settings, info, make_video=video_output is not None)  # a budget too small fails now
@@ -117,7 +121,8 @@ def run(
                 check_unmask_tracks(settings.unmask_tracks, detector.track_ids, detector.name)
             else:
                 yield Progress(stage="loading model", elapsed_s=time.monotonic() - started,
-                               message=f"Loading {settings.model}")
+                               message=Message(f"Loading {settings.model}", "progress.loading",
+                                               model=Path(settings.model).name))
                 from .model import (
                     load_detector,  # heavy import only when the model is needed
                 )

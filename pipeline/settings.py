@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import SettingsError
+from .errors import Message, SettingsError
 
 DEFAULT_MODEL = "yolo11n.pt"
 MODEL_ENV_VAR = "MOSAIC_MODEL"
@@ -96,66 +96,79 @@ class Settings:
             object.__setattr__(self, "model", default_model(self.target if self.target in TARGETS else "person"))
         problems = list(self._problems())
         if problems:
-            raise SettingsError("Invalid settings: " + "; ".join(problems) + ".")
+            raise SettingsError("Invalid settings: " + "; ".join(problems) + ".", key="err.settings",
+                                values={"problems": problems})
 
     def _problems(self):
+        """Each wrong field as one Message: its English words, its translation key, and the
+        value given (as `got`) and the values allowed, when there are any."""
         def is_int(value) -> bool:
             return isinstance(value, int) and not isinstance(value, bool)
 
+        def bad(key: str, text: str, *got, allowed: tuple = ()) -> Message:
+            values = {}
+            if allowed:
+                values["allowed"] = ", ".join(allowed)
+                text = f"{text} {values['allowed']}"
+            if got:
+                values["got"] = repr(got[0])
+                text = f"{text} (got {values['got']})"
+            return Message(text, key, **values)
+
         if not is_int(self.interval) or self.interval < 1:
-            yield f"capture interval must be a whole number >= 1 (got {self.interval!r})"
+            yield bad("set.interval", "capture interval must be a whole number >= 1", self.interval)
         if not is_int(self.scale_pct) or not 50 <= self.scale_pct <= 100:
-            yield f"output resolution must be 50-100 % (got {self.scale_pct!r})"
+            yield bad("set.scale", "output resolution must be 50-100 %", self.scale_pct)
         if self.max_mb is not None and not (self.max_mb > 0):
-            yield f"size cap must be more than 0 MB (got {self.max_mb!r})"
+            yield bad("set.max_mb", "size cap must be more than 0 MB", self.max_mb)
         if self.max_images is not None and (not is_int(self.max_images) or self.max_images < 1):
-            yield f"maximum image count must be at least 1 (got {self.max_images!r})"
+            yield bad("set.max_images", "maximum image count must be at least 1", self.max_images)
         if self.image_format not in IMAGE_FORMATS:
-            yield f"format must be one of {', '.join(IMAGE_FORMATS)} (got {self.image_format!r})"
+            yield bad("set.format", "format must be one of", self.image_format, allowed=IMAGE_FORMATS)
         if not is_int(self.jpeg_quality) or not 1 <= self.jpeg_quality <= 100:
-            yield f"JPEG quality must be 1-100 (got {self.jpeg_quality!r})"
+            yield bad("set.quality", "JPEG quality must be 1-100", self.jpeg_quality)
         if self.target not in TARGETS:
-            yield f"target must be one of {', '.join(TARGETS)} (got {self.target!r})"
+            yield bad("set.target", "target must be one of", self.target, allowed=TARGETS)
         if self.face_shape not in FACE_SHAPES:
-            yield f"face shape must be one of {', '.join(FACE_SHAPES)} (got {self.face_shape!r})"
+            yield bad("set.face_shape", "face shape must be one of", self.face_shape, allowed=FACE_SHAPES)
         if not isinstance(self.model, str) or not self.model.strip():
-            yield "model must be a model name or path"
+            yield bad("set.model", "model must be a model name or path")
         if self.device not in DEVICES:
-            yield f"device must be one of {', '.join(DEVICES)} (got {self.device!r})"
+            yield bad("set.device", "device must be one of", self.device, allowed=DEVICES)
         if self.backend not in BACKENDS:
-            yield f"backend must be one of {', '.join(BACKENDS)} (got {self.backend!r})"
+            yield bad("set.backend", "backend must be one of", self.backend, allowed=BACKENDS)
         if self.precision not in PRECISIONS:
-            yield f"precision must be one of {', '.join(PRECISIONS)} (got {self.precision!r})"
+            yield bad("set.precision", "precision must be one of", self.precision, allowed=PRECISIONS)
         elif self.precision == "int8" and (self.device == "cuda" or self.backend == "torch"):
-            yield ("precision int8 runs on OpenVINO on the CPU: use device auto or cpu and backend auto or "
-                   f"openvino (got device {self.device!r}, backend {self.backend!r})")
+            yield bad("set.int8_cpu", "precision int8 runs on OpenVINO on the CPU: use device auto or cpu and "
+                      "backend auto or openvino")
         if self.calibration_video is not None and self.precision != "int8":
-            yield "a calibration video is only used with precision int8"
+            yield bad("set.calibration", "a calibration video is only used with precision int8")
         if not is_int(self.batch) or not 1 <= self.batch <= 256:
-            yield f"batch must be 1-256 (got {self.batch!r})"
+            yield bad("set.batch", "batch must be 1-256", self.batch)
         if not is_int(self.imgsz) or not 32 <= self.imgsz <= 4096 or self.imgsz % 32:
-            yield f"detection size must be a multiple of 32 in 32-4096 (got {self.imgsz!r})"
+            yield bad("set.imgsz", "detection size must be a multiple of 32 in 32-4096", self.imgsz)
         if not isinstance(self.conf, (int, float)) or not 0 < self.conf < 1:
-            yield f"confidence must be between 0 and 1 (got {self.conf!r})"
+            yield bad("set.conf", "confidence must be between 0 and 1", self.conf)
         if not self.classes or not all(is_int(c) and 0 <= c < 1000 for c in self.classes):
-            yield f"classes must be the model's class ids, 0-999 (got {self.classes!r})"
+            yield bad("set.classes", "classes must be the model's class ids, 0-999", self.classes)
         if not isinstance(self.pad_pct, (int, float)) or not 0 <= self.pad_pct <= 100:
-            yield f"padding must be 0-100 % (got {self.pad_pct!r})"
+            yield bad("set.pad", "padding must be 0-100 %", self.pad_pct)
         if self.style not in STYLES:
-            yield f"style must be one of {', '.join(STYLES)} (got {self.style!r})"
+            yield bad("set.style", "style must be one of", self.style, allowed=STYLES)
         if not is_int(self.mosaic_cells) or not 2 <= self.mosaic_cells <= 200:
-            yield f"mosaic cells must be 2-200 (got {self.mosaic_cells!r})"
+            yield bad("set.cells", "mosaic cells must be 2-200", self.mosaic_cells)
         if not isinstance(self.hold_s, (int, float)) or not 0 <= self.hold_s <= 10:
-            yield f"hold must be 0-10 seconds (got {self.hold_s!r})"
+            yield bad("set.hold", "hold must be 0-10 seconds", self.hold_s)
         if not isinstance(self.memory_mb, (int, float)) or isinstance(self.memory_mb, bool) or not self.memory_mb > 0:
-            yield f"memory budget must be more than 0 MB (got {self.memory_mb!r})"
+            yield bad("set.memory", "memory budget must be more than 0 MB", self.memory_mb)
         if not is_int(self.min_cell_px) or not 1 <= self.min_cell_px <= 256:
-            yield f"minimum cell size must be 1-256 px (got {self.min_cell_px!r})"
+            yield bad("set.min_cell", "minimum cell size must be 1-256 px", self.min_cell_px)
         if not isinstance(self.unmask_tracks, tuple) or not all(is_int(t) and t >= 1 for t in self.unmask_tracks):
-            yield f"tracks to leave unmasked must be track ids >= 1 (got {self.unmask_tracks!r})"
+            yield bad("set.unmask", "tracks to leave unmasked must be track ids >= 1", self.unmask_tracks)
         elif self.unmask_tracks and self.detections_csv is None:
-            yield ("tracks to leave unmasked need a detections CSV: their ids are the ones in that file "
-                   "(a run's detections.csv)")
+            yield bad("set.unmask_csv", "tracks to leave unmasked need a detections CSV: their ids are the ones "
+                      "in that file (a run's detections.csv)")
 
     def captures(self, index: int) -> bool:
         """Whether frame `index` (its position in the stream) goes into the ZIP."""

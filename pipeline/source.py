@@ -9,14 +9,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .errors import Cancelled, DownloadError, InputError
+from .errors import Cancelled, DownloadError, InputError, Message
 
 DRIVE_HOSTS = ("drive.google.com", "docs.google.com", "drive.usercontent.google.com")
-LINK_HELP = "Use a Google Drive share link such as https://drive.google.com/file/d/FILE_ID/view"
+LINK_HELP = Message("Use a Google Drive share link such as https://drive.google.com/file/d/FILE_ID/view",
+                    "err.drive.link_help")
 
 
 def looks_like_link(text: str) -> bool:
     return "://" in text or text.strip().lower().startswith(("www.", "drive.google", "docs.google"))
+
+
+def parse_drive_link(link: str) -> urllib.parse.ParseResult:
+    """The link parsed, when it is an http(s) link to a Google Drive host (a missing scheme
+    means https); anything else, credentials or an odd port included, is refused."""
+    text = link.strip()
+    if not text.lower().startswith(("http://", "https://")):
+        text = "https://" + text
+    parsed = urllib.parse.urlparse(text)
+    if parsed.scheme not in ("http", "https") or (parsed.hostname or "") not in DRIVE_HOSTS:
+        raise DownloadError(f"Only Google Drive links are accepted, not '{link.strip()[:100]}'. {LINK_HELP}",
+                            key="err.drive.not_drive", values={"link": link.strip()[:100], "help": LINK_HELP})
+    if parsed.username or parsed.password or parsed.port not in (None, 443, 80):
+        raise DownloadError(f"Unexpected Google Drive link '{link.strip()[:100]}'. {LINK_HELP}",
+                            key="err.drive.unexpected", values={"link": link.strip()[:100], "help": LINK_HELP})
+    return parsed
 
 
 def drive_file_id(link: str) -> str:
@@ -24,21 +41,16 @@ def drive_file_id(link: str) -> str:
     Anything that is not an http(s) link to a Google Drive host is refused."""
     import gdown.parse_url
 
-    text = link.strip()
-    if not text.lower().startswith(("http://", "https://")):
-        text = "https://" + text
-    parsed = urllib.parse.urlparse(text)
-    if parsed.scheme not in ("http", "https") or (parsed.hostname or "") not in DRIVE_HOSTS:
-        raise DownloadError(f"Only Google Drive links are accepted, not '{link.strip()[:100]}'. {LINK_HELP}")
-    if parsed.username or parsed.password or parsed.port not in (None, 443, 80):
-        raise DownloadError(f"Unexpected Google Drive link '{link.strip()[:100]}'. {LINK_HELP}")
+    parsed = parse_drive_link(link)
+    text = parsed.geturl()
     file_id = None
     if parsed.hostname == "drive.usercontent.google.com":  # download/uc?id=ID form
         file_id = (urllib.parse.parse_qs(parsed.query).get("id") or [None])[0]
     else:
         file_id, _ = gdown.parse_url.parse_url(text)
     if not file_id or not all(c.isalnum() or c in "-_" for c in file_id):
-        raise DownloadError(f"No file id in '{link.strip()[:100]}'. {LINK_HELP}")
+        raise DownloadError(f"No file id in '{link.strip()[:100]}'. {LINK_HELP}",
+                            key="err.drive.no_id", values={"link": link.strip()[:100], "help": LINK_HELP})
     return file_id
 
 
@@ -62,7 +74,7 @@ def _gdown_fetch(file_id: str, dest_dir: Path, progress: Callable[[int, int | No
         timeout=(15, 60), retries=2, cancel=cancel,
     )
     if not output:
-        raise DownloadError("Google Drive returned nothing for this link")
+        raise DownloadError("Google Drive returned nothing for this link", key="err.drive.nothing")
     return Path(output)
 
 
@@ -85,7 +97,8 @@ def download_drive_video(
                 raise Cancelled("Download cancelled")
             if max_bytes is not None and max(done, total or 0) > max_bytes:
                 raise DownloadError(
-                    f"The Drive file is larger than the {max_bytes / 1e6:.0f} MB download limit"
+                    f"The Drive file is larger than the {max_bytes / 1e6:.0f} MB download limit",
+                    key="err.drive.too_large", values={"limit_mb": max_bytes / 1e6},
                 )
 
         path = fetch(file_id, dest_dir, on_progress, cancel)
@@ -107,9 +120,11 @@ def _explain(err: Exception) -> DownloadError:
     if name == "FileURLRetrievalError" or "permission" in text.lower():
         return DownloadError(
             "Google Drive would not give this file: it is private, deleted, or over its download "
-            "quota. Share it as 'Anyone with the link' and try again."
+            "quota. Share it as 'Anyone with the link' and try again.", key="err.drive.refused"
         )
-    return DownloadError(f"Download from Google Drive failed ({name}: {text})")
+    # the library's own words: the page names the cause instead (ui/messages.py)
+    return DownloadError(f"Download from Google Drive failed ({name}: {text})", key="err.drive.raw",
+                         values={"name": name, "text": text})
 
 
 def _reject_web_page(path: Path) -> None:
@@ -119,7 +134,7 @@ def _reject_web_page(path: Path) -> None:
     if head.startswith((b"<!doctype html", b"<html")):
         raise DownloadError(
             "Google Drive returned a web page instead of the video (sign-in, quota or a "
-            "private file). Share it as 'Anyone with the link' and try again."
+            "private file). Share it as 'Anyone with the link' and try again.", key="err.drive.web_page"
         )
     if not head:
-        raise InputError("The downloaded file is empty")
+        raise InputError("The downloaded file is empty", key="err.download_empty")

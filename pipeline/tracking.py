@@ -9,6 +9,8 @@ first appears, and across a short gap it is interpolated between the two sightin
 needs `hold` frames of look-ahead, so TemporalHold delays frames by that much (bounded
 memory). Boxes a person drew (`manual` rows of a replayed CSV, known in advance) are
 interpolated between a track's drawn boxes however far apart, and held like detections.
+A live stream cannot wait for the look-ahead: with `look_ahead=False` every frame is
+released as it is pushed, and tracks are held only after they were last seen.
 
 Why ultralytics' BYTETracker: ultralytics is already our detector's dependency, so it adds
 only `lap` (its assignment solver), and it takes plain numpy boxes. supervision's ByteTrack
@@ -87,6 +89,12 @@ class ByteTrackIds:
         self._next_id += 1
         return self._next_id - 1
 
+    def ready(self) -> None:
+        """Create the tracker now (importing ultralytics takes seconds): a live stream must
+        not pay for it on its first detection, where it would stall every frame behind it."""
+        if self._tracker is None:
+            self._tracker = self._make()
+
     def _make(self):
         high = min(self.conf + HIGH_MARGIN, 0.9)
         args = SimpleNamespace(track_high_thresh=high, track_low_thresh=self.conf / 2, new_track_thresh=high,
@@ -133,11 +141,14 @@ class TemporalHold:
     ids only. Detections that already carry a track id (a replayed CSV's) keep it; the others
     get ids from ByteTrack, counted from `first_id`. `keyframes` maps a track id to its drawn
     (manual) boxes [(frame, xyxy)], known up front: the track is covered on every frame from
-    its first to its last drawn box, interpolated linearly, and held `hold` frames beyond."""
+    its first to its last drawn box, interpolated linearly, and held `hold` frames beyond.
+    `look_ahead=False` (live): nothing is delayed, each push returns its own frame, held
+    only by the sightings before it."""
 
     def __init__(self, hold: int, track_gap: int = 0, conf: float = 0.2, first_id: int = 1,
-                 keyframes: dict[int, list[tuple[int, np.ndarray]]] | None = None):
+                 keyframes: dict[int, list[tuple[int, np.ndarray]]] | None = None, look_ahead: bool = True):
         self.hold = hold
+        self.look_ahead = look_ahead
         # ids survive gaps of track_gap frames even when the hold is shorter (or off)
         self.max_gap = max(hold, track_gap)
         self.tracker = ByteTrackIds(self.max_gap, conf, first_id)
@@ -156,6 +167,8 @@ class TemporalHold:
             if not (kind == MANUAL and int(track) in self.keyframes):  # those are held from the keyframes
                 self.sightings.setdefault(int(track), collections.deque()).append((index, box.copy()))
         self._pending.append((index, item, detections))
+        if not self.look_ahead:
+            return self.flush()
         ready = []
         while self._pending and self._pending[0][0] < index - self.hold:
             ready.append(self._release())

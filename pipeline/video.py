@@ -52,16 +52,17 @@ class Frame:
 
 def _open(path: Path) -> "av.container.InputContainer":
     if not path.exists():
-        raise InputError(f"Input file not found: {path}")
+        raise InputError(f"Input file not found: {path}", key="err.not_found")
     if path.stat().st_size == 0:
-        raise InputError(f"Input file is empty: {path.name}")
+        raise InputError(f"Input file is empty: {path.name}", key="err.empty_file", values={"name": path.name})
     try:
         container = av.open(str(path), mode="r")
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as err:
-        raise InputError(f"Not a readable video: {path.name} ({_short(err)})") from err
+        raise InputError(f"Not a readable video: {path.name} ({_short(err)})", key="err.not_video",
+                         values={"name": path.name, "detail": _short(err)}) from err
     if not container.streams.video:
         container.close()
-        raise InputError(f"No video stream in {path.name}")
+        raise InputError(f"No video stream in {path.name}", key="err.no_video_stream", values={"name": path.name})
     return container
 
 
@@ -88,9 +89,10 @@ def probe_video(path: str | Path) -> VideoInfo:
         try:
             first = next(container.decode(stream), None)
         except av.FFmpegError as err:
-            raise InputError(f"Cannot decode {path.name}: {_short(err)}") from err
+            raise InputError(f"Cannot decode {path.name}: {_short(err)}", key="err.cannot_decode",
+                             values={"name": path.name, "detail": _short(err)}) from err
         if first is None:
-            raise InputError(f"{path.name} has no readable frames")
+            raise InputError(f"{path.name} has no readable frames", key="err.no_frames", values={"name": path.name})
         rotation = int(first.rotation or 0) % 360 if hasattr(first, "rotation") else 0
         transfer = getattr(first, "color_trc", None) or stream.codec_context.color_trc
         width, height = first.width, first.height
@@ -143,8 +145,9 @@ def read_frames(path: str | Path, wanted=lambda index: True) -> Iterator[Frame]:
                 index += 1
         except av.FFmpegError as err:
             if index == 0:
-                raise InputError(f"Cannot decode {path.name}: {_short(err)}") from err
+                raise InputError(f"Cannot decode {path.name}: {_short(err)}", key="err.cannot_decode",
+                                 values={"name": path.name, "detail": _short(err)}) from err
             # A truncated tail: keep what decoded, like every player does.
             return
         if index == 0:
-            raise InputError(f"{path.name} has no readable frames")
+            raise InputError(f"{path.name} has no readable frames", key="err.no_frames", values={"name": path.name})

@@ -1,7 +1,9 @@
 """The app started for real (`python app.py`) and called through gradio_client on /process,
 the way an API user would: only the video is required, the ZIP comes back with the frames
-the settings ask for, concurrent calls each get their own result, and bad input or a missing
-model comes back as an error whose message is the clear one (no stack trace).
+the settings ask for plus a summary that says when a cap cut the run short, concurrent calls
+each get their own result, and bad input or a model off the allowlist comes back as an error
+whose message is the clear one (no stack trace). The parameters are documented with their
+real meaning and type. (Security cases: test_app_security.py.)
 
 The server runs with MOSAIC_CONCURRENCY=2 so the two concurrent calls really overlap."""
 from __future__ import annotations
@@ -12,12 +14,15 @@ import threading
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from app_server import SAMPLE, SAMPLE_FRAMES, SAMPLE_SIZE, running_app  # noqa: E402
 from mediakit import CSV_COLUMNS, decode_frames, image_size, read_zip  # noqa: E402
 from pipeline import Settings  # noqa: E402
+from ui.handlers import LINK_ONLY  # noqa: E402
+from ui.layout import CELLS_RANGE  # noqa: E402
 
 from gradio_client import Client, handle_file  # noqa: E402
 
@@ -56,7 +61,7 @@ def check_zip(path, interval: int, size: tuple[int, int], sources=None):
 def test_process_is_the_only_endpoint_and_only_the_video_is_required(app, client):
     with urllib.request.urlopen(app.url + "gradio_api/info", timeout=10) as response:
         info = json.load(response)
-    assert set(info["named_endpoints"]) == {"/process"}, "Start/Stop/timer handlers must stay private"
+    assert set(info["named_endpoints"]) == {"/process", "/render"}, "Start/Stop/timer handlers must stay private"
     assert not info.get("unnamed_endpoints")
     params = info["named_endpoints"]["/process"]["parameters"]
     assert [p["parameter_name"] for p in params if not p["parameter_has_default"]] == ["video_file"]
@@ -67,14 +72,56 @@ def test_process_is_the_only_endpoint_and_only_the_video_is_required(app, client
         (d.interval, d.scale_pct, d.image_format, d.conf), "the API defaults are the pipeline's"
     assert defaults["limit_size"] is False and defaults["limit_images"] is False
 
+    types = {p["parameter_name"]: p["type"] for p in params}
+    assert types["mosaic_cells"]["type"] == "integer", "15.5 is not a cell count"
+    assert (types["mosaic_cells"]["minimum"], types["mosaic_cells"]["maximum"]) == CELLS_RANGE, "the page's range"
+    assert types["interval"]["type"] == "integer" and types["max_images"]["type"] == "integer"
+    assert types["image_format"]["enum"] == ["jpg", "png"] and "" in types["model"]["enum"]
+    assert not any("/" in name for name in types["model"]["enum"]), "no server path in the model list"
+    for p in params:  # a real description for every parameter, not Gradio's boilerplate
+        description = p["python_type"]["description"]
+        assert len(description) > 15 and "numeric value between" not in description, (p["parameter_name"], description)
+    returns = info["named_endpoints"]["/process"]["returns"]
+    assert [r["component"] for r in returns] == ["File", "Textbox"], "the ZIP first, then the summary"
+
     api = client.view_api(print_info=False, return_format="dict")
-    assert set(api["named_endpoints"]) == {"/process"}
+    assert set(api["named_endpoints"]) == {"/process", "/render"}
+
+
+def test_render_honours_an_edited_csv_without_the_model(app, client, tmp_path, sample_frames):
+    """/render: the video and an edited detections.csv in, the ZIP out: a drawn (manual)
+    track covered on every frame between its two boxes, a detected track left uncovered by
+    unmask_tracks, and the rest of every frame untouched."""
+    edited = tmp_path / "detections.csv"
+    rows = ["frame,x1,y1,x2,y2,track_id,kind"]
+    rows += [f"{f},100,100,200,300,1,detected" for f in range(0, SAMPLE_FRAMES, 5)]  # left visible
+    rows += ["10,400,200,480,360,2,manual", "30,480,200,560,360,2,manual"]  # drawn on frames 10 and 30
+    edited.write_text("\n".join(rows) + "\n")
+    result, summary = client.predict(handle_file(str(SAMPLE)), handle_file(str(edited)), unmask_tracks="1",
+                                     interval=5, image_format="png", style="fill", api_name="/render")
+    assert summary.startswith("Done"), summary
+    contents = read_zip(Path(result))
+    assert contents.frame_indices() == list(range(0, SAMPLE_FRAMES, 5))
+    for index in (10, 20, 30):
+        image, source = contents.image_for_frame(index), sample_frames[index]
+        x = 400 + (index - 10) * 4  # the manual track moves 80 px over 20 frames
+        assert (image[210:350, x + 10:x + 70] == 0).all(), f"the drawn person is not covered on frame {index}"
+        assert np.array_equal(image[100:300, 100:200], source[100:300, 100:200]), "track 1 must stay visible"
+        assert np.array_equal(image[:, :90], source[:, :90]), "nothing else changes"
+    assert not any(r["track_id"] == "1" for r in contents.csv_rows())
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("frame,x1,y1\n0,1,2\n")
+    with pytest.raises(Exception) as caught:
+        client.predict(handle_file(str(SAMPLE)), handle_file(str(bad)), api_name="/render")
+    assert "missing the column" in str(caught.value) and "x2" in str(caught.value)
 
 
 def test_process_with_only_a_video_returns_a_zip_of_the_frames(app, client, sample_frames):
     before = app.job_dirs()
-    result = client.predict(handle_file(str(SAMPLE)), api_name="/process")
+    result, summary = client.predict(handle_file(str(SAMPLE)), api_name="/process")
     assert Path(result).name == "vtest_clip_mosaic.zip"
+    assert summary.startswith("Warning: No person was detected"), "the untrained network finds nobody: say so"
     check_zip(result, Settings().interval, SAMPLE_SIZE, sample_frames)
     new = app.job_dirs() - before
     assert len(new) == 1, "each job has its own result folder under MOSAIC_RESULTS_DIR"
@@ -83,8 +130,22 @@ def test_process_with_only_a_video_returns_a_zip_of_the_frames(app, client, samp
 
 
 def test_process_applies_interval_and_scale(client):
-    result = client.predict(handle_file(str(SAMPLE)), interval=5, scale_pct=50, api_name="/process")
+    result, _ = client.predict(handle_file(str(SAMPLE)), interval=5, scale_pct=50, api_name="/process")
     check_zip(result, 5, (SAMPLE_SIZE[0] // 2, SAMPLE_SIZE[1] // 2))
+
+
+def test_a_capped_run_says_so_in_the_summary(client):
+    result, summary = client.predict(handle_file(str(SAMPLE)), limit_images=True, max_images=2, api_name="/process")
+    assert len(read_zip(Path(result)).image_names) == 2
+    assert "Stopped early by the image count cap at frame 20" in summary, summary
+    assert "2 of 4 planned images were not written" in summary
+
+
+def test_unticked_caps_are_ignored_whatever_their_number(client):
+    result, summary = client.predict(handle_file(str(SAMPLE)), limit_size=False, max_mb=-5, limit_images=False,
+                                     max_images=-5, api_name="/process")
+    check_zip(result, Settings().interval, SAMPLE_SIZE)
+    assert "Stopped early" not in summary
 
 
 def test_concurrent_calls_get_their_own_results(app, tmp_path):
@@ -95,7 +156,7 @@ def test_concurrent_calls_get_their_own_results(app, tmp_path):
         own = Client(app.url, verbose=False, download_files=str(tmp_path / name.replace(" ", "_")),
                      analytics_enabled=False)
         try:
-            results[name] = own.predict(handle_file(str(SAMPLE)), api_name="/process", **settings)
+            results[name] = own.predict(handle_file(str(SAMPLE)), api_name="/process", **settings)[0]
         except Exception as err:  # reported below, in the test's thread
             results[name] = err
 
@@ -123,16 +184,22 @@ def text_as_mp4(tmp_path):
 
 @pytest.mark.parametrize("case, expected", [
     ("text file named .mp4", "Not a readable video: notes.mp4"),
-    ("non-Drive link", "Only Google Drive links are accepted"),
-    ("missing model", "MOSAIC_MODEL"),
+    ("non-Drive link", LINK_ONLY),
+    ("model off the allowlist", "model must be one of the offered names"),
     ("size cap of 0", "size cap must be more than 0 MB"),
+    ("interval 2.5", "capture interval must be a whole number >= 1 (got 2.5)"),
+    ("mosaic cells 15.5", "mosaic cells must be 2-200 (got 15.5)"),
+    ("format bmp", "format must be one of jpg, png (got 'bmp')"),
 ])
 def test_bad_input_raises_the_clear_message(case, expected, app, client, text_as_mp4):
     args = {
         "text file named .mp4": dict(video_file=handle_file(str(text_as_mp4))),
         "non-Drive link": dict(video_file=None, drive_link="https://example.com/clip.mp4"),
-        "missing model": dict(video_file=handle_file(str(SAMPLE)), model="/nonexistent/model.pt"),
+        "model off the allowlist": dict(video_file=handle_file(str(SAMPLE)), model="/nonexistent/model.pt"),
         "size cap of 0": dict(video_file=handle_file(str(SAMPLE)), limit_size=True, max_mb=0),
+        "interval 2.5": dict(video_file=handle_file(str(SAMPLE)), interval=2.5),
+        "mosaic cells 15.5": dict(video_file=handle_file(str(SAMPLE)), mosaic_cells=15.5),
+        "format bmp": dict(video_file=handle_file(str(SAMPLE)), image_format="bmp"),
     }[case]
     before = app.job_dirs()
     log_before = len(app.log_tail(10**9))

@@ -41,7 +41,7 @@ def test_concurrent_calls_all_correct_and_nothing_leaks(tmp_path):
                 else:
                     interval, scale = SETTINGS[slot]
                     results[slot] = client.predict(handle_file(str(SAMPLE)), interval=interval,
-                                                   scale_pct=scale, api_name="/process")
+                                                   scale_pct=scale, api_name="/process")[0]
             except Exception as err:
                 results[slot] = err
 

@@ -1,90 +1,242 @@
-"""The page: inputs and settings on the left, live progress and results on the right, the
-device panel on top. Only wiring here; handlers.py translates events."""
+"""The page: inputs and the Start/Stop buttons first (on a phone they fit the first screen),
+settings below them; on the right the progress bar with the outcome right under it, then
+the results; the device panel on top. Only wiring here; handlers.py translates events.
+
+The public API (/process) has its own hidden inputs: plain values, each documented, that
+Settings validates (the page's sliders and radios would answer out-of-range values with
+Gradio's bare messages that name no field)."""
 from __future__ import annotations
 
 import gradio as gr
 
-from pipeline.settings import IMAGE_FORMATS, STYLES, Settings
+from pipeline.settings import FACE_SHAPES, IMAGE_FORMATS, STYLES, TARGETS, Settings, default_model
 
 from . import handlers
-from .status import STATUS_CSS, status_html
+from . import review as review_ui
+from .i18n import FACE_SHAPE_LABELS, STYLE_LABELS, TARGET_LABELS, i18n, page_i18n, tr
+from .live_tab import build_live_tab
+from .model_choice import allowed_models, dropdown_choices, public_name
+from .status import STATUS_CSS, status_panel
 
 STATUS_REFRESH_S = 2.0
+VIDEO_DOC = (f"The video, sent with handle_file(path): mp4, mov, avi, mkv, webm or another common format, "
+             f"up to {handlers.MAX_INPUT_MB:g} MB; deleted from the server when its job ends. None when "
+             "drive_link is given.")
+CELLS_RANGE = (2, 200)  # Settings' range for mosaic_cells; the page and the API use the same
 
 PAGE_CSS = STATUS_CSS + """
 #job-progress .bar { height: 14px; background: #e5e7eb; border-radius: 7px; overflow: hidden; }
 #job-progress .fill { height: 100%; background: #2563eb; transition: width 0.3s; }
+#job-progress.done .fill { background: #15803d; }
+#job-progress.warning .fill { background: #d97706; }
+#job-progress.stopped .fill, #job-progress.waiting .fill { background: #6b7280; }
+#job-progress.failed .fill { background: #b91c1c; }
 #job-progress .text { margin-top: 4px; font-family: monospace; }
+#job-progress.failed .text { color: #b91c1c; font-weight: bold; }
+#job-progress.waiting .text { font-weight: bold; }
+#summary .outcome { padding: 6px 10px; border-left: 4px solid #6b7280; }
+#summary .outcome p { margin: 2px 0; }
+#summary .outcome .headline { font-weight: bold; }
+#summary .outcome.done { border-color: #15803d; }
+#summary .outcome.warning { border-color: #d97706; background: #fffbeb; }
+#summary .outcome.failed { border-color: #b91c1c; background: #fef2f2; color: #991b1b; }
+#input-help { font-size: 0.85em; }
+@media (max-width: 640px) {  /* a phone: Start must be on the first screen */
+  #status-panel { font-size: 11px; padding: 2px 4px; }
+  h1 { font-size: 1.4em !important; margin-bottom: 0 !important; }
+}
 """
 
-INTRO = """# Video person anonymizer
-Upload a video (or paste a Google Drive share link). Every person found by YOLO11 is covered
-with a mosaic, and every N-th frame goes into a ZIP with `detections.csv` listing what was masked.
-"""
+# Every text on the page is a key of ui/i18n.py: Gradio shows it in the browser's language.
+TARGET_CHOICES = [(i18n(TARGET_LABELS[t]), t) for t in TARGETS]
+
+
+def page_translations() -> "gr.I18n":
+    """What app.py gives launch(i18n=...): the table, with the page's own figures filled in."""
+    return page_i18n(max_input_mb=handlers.MAX_INPUT_MB, default_model=public_name(default_model("person")))
+
+
+def _documented(component, description: str, **schema):
+    """Give an API input its real description (and, for numbers, its type and range) in the
+    API docs and gradio_client's view_api. Only what is documented changes: values still go
+    to the handler as they are sent, and Settings checks them."""
+    info = {**component.api_info(), **schema, "description": description,
+            "additional_description": description}
+    component.api_info = lambda: info
+    return component
+
+
+def _api_inputs(d: Settings) -> list:
+    """/process's inputs after `video_file`, in the handler's order, hidden from the page."""
+    def number(value, description, integer=False, **bounds):
+        kind = {"type": "integer"} if integer else {"type": "number"}
+        return _documented(gr.Number(value=value, visible=False), description, **kind, **bounds)
+
+    def text(value, description, **schema):
+        return _documented(gr.Textbox(value=value, visible=False), description, **schema)
+
+    def flag(value, description):
+        return _documented(gr.Checkbox(value=value, visible=False), description)
+
+    return [
+        text("", "A Google Drive share link (https://drive.google.com/file/d/FILE_ID/view) instead of "
+                 "video_file; nothing else is accepted here."),
+        number(d.interval, "Capture every N-th frame (frames 0, N, 2N...); a whole number >= 1.", True, minimum=1),
+        number(d.scale_pct, "Output size, 50-100 % of the source; a whole number.", True, minimum=50, maximum=100),
+        flag(False, "Apply max_mb: the ZIP never exceeds it."),
+        number(handlers.DEFAULT_CAP_MB, "ZIP size cap in MB (10^6 bytes), > 0; used only when limit_size is true.",
+               minimum=0, exclusiveMinimum=0),
+        flag(False, "Apply max_images."),
+        number(handlers.DEFAULT_CAP_IMAGES, "Stop after this many images, >= 1; used only when limit_images is true.",
+               True, minimum=1),
+        text(d.image_format, "Image format in the ZIP.", enum=list(IMAGE_FORMATS)),
+        number(d.jpeg_quality, "JPEG quality 1-100 (ignored for png).", True, minimum=1, maximum=100),
+        text(d.style, "How a person is covered.", enum=list(STYLES)),
+        number(d.mosaic_cells, f"Mosaic cells across a person, {CELLS_RANGE[0]}-{CELLS_RANGE[1]}: fewer cells "
+               "hide more (for blur: fewer = stronger).", True, minimum=CELLS_RANGE[0], maximum=CELLS_RANGE[1]),
+        number(d.pad_pct, "Each box grows by this percent of its size on every side, 0-100.", minimum=0, maximum=100),
+        number(d.conf, "Detection confidence, between 0 and 1 exclusive; lower masks more.",
+               exclusiveMinimum=0, exclusiveMaximum=1),
+        text("", "Detection model: empty for the default, or one of the offered names.",
+             enum=["", *allowed_models()]),
+        number(d.hold_s, "Keep a tracked person masked this many seconds across detector misses, 0-10.",
+               minimum=0, maximum=10),
+        text(d.target, "What to hide: person (box), silhouette (outline), head, or face.", enum=list(TARGETS)),
+        text(d.face_shape, "How faces are covered (target face): ellipse or box.", enum=list(FACE_SHAPES)),
+    ]
 
 
 def build_demo() -> gr.Blocks:
     d = Settings()  # the pipeline's defaults are the page's defaults
-    with gr.Blocks(title="Video person anonymizer", delete_cache=(1800, 3600)) as demo:
-        gr.Markdown(INTRO)
-        with gr.Row():
-            status = gr.HTML(status_html(), elem_id="status")
-            refresh = gr.Button("Refresh", size="sm", scale=0)
+    # the browser tab's title stays English: Gradio translates components, not the title
+    with gr.Blocks(title=tr("page.title"), delete_cache=(1800, 3600)) as demo:
+        gr.Markdown(i18n("page.intro"))
+        status = gr.HTML("", elem_id="status")  # filled on load and by its timer, in the page's language
         with gr.Row():
             with gr.Column(scale=1):
-                video = gr.File(label="Video", file_types=["video"], elem_id="video-input")
-                drive_link = gr.Textbox(label="…or a Google Drive link", value="",
-                                        placeholder="https://drive.google.com/file/d/FILE_ID/view")
-                interval = gr.Number(label="Capture every N frames", value=d.interval, precision=0, minimum=1)
-                scale = gr.Slider(50, 100, value=d.scale_pct, step=5, label="Output resolution (%)")
+                video = gr.File(label=i18n("page.video"), file_types=["video"], elem_id="video-input", height=140)
+                gr.Markdown(i18n("page.input_help"), elem_id="input-help")
+                drive_link = gr.Textbox(label=i18n("page.drive_link"), value="",
+                                        placeholder=i18n("page.drive_placeholder"),
+                                        info=i18n("page.drive_info"))
                 with gr.Row():
-                    limit_size = gr.Checkbox(label="Cap the ZIP size", value=False)
-                    max_mb = gr.Number(label="Size cap (MB)", value=handlers.DEFAULT_CAP_MB, minimum=0)
+                    start = gr.Button(i18n("page.start"), variant="primary", elem_id="start-button", min_width=80)
+                    stop = gr.Button(i18n("page.stop"), variant="stop", elem_id="stop-button", interactive=False,
+                                     min_width=80)
+                    keep = gr.Button(i18n("page.keep"), elem_id="keep-button", interactive=False,
+                                     min_width=120, scale=2)
+                    sample = gr.Button(i18n("page.sample"), elem_id="sample-button", min_width=100)
+                detect = gr.Button(i18n("page.detect"), elem_id="detect-button", size="sm")
+                target = gr.Radio(TARGET_CHOICES, value=d.target, label=i18n("page.target"), elem_id="target")
+                gr.Markdown(i18n("page.target_help"), elem_id="target-help")
+                interval = gr.Number(label=i18n("page.interval"), value=d.interval, elem_id="interval",
+                                     info=i18n("page.interval_info"))
+                scale = gr.Number(label=i18n("page.scale"), value=d.scale_pct, elem_id="scale",
+                                  info=i18n("page.scale_info"))
                 with gr.Row():
-                    limit_images = gr.Checkbox(label="Cap the image count", value=False)
-                    max_images = gr.Number(label="Maximum images", value=handlers.DEFAULT_CAP_IMAGES, precision=0, minimum=0)
-                make_video = gr.Checkbox(label="Also make the mosaicked video (every frame, with audio)", value=False)
-                with gr.Accordion("Advanced", open=False):
-                    image_format = gr.Radio(list(IMAGE_FORMATS), value=d.image_format, label="Format")
-                    quality = gr.Slider(1, 100, value=d.jpeg_quality, step=1, label="JPEG quality")
-                    style = gr.Radio(list(STYLES), value=d.style, label="Mask style")
-                    cells = gr.Slider(2, 60, value=d.mosaic_cells, step=1, label="Mosaic cells across a person (blur strength)")
-                    pad = gr.Slider(0, 50, value=d.pad_pct, step=1, label="Padding around each box (%)")
+                    limit_size = gr.Checkbox(label=i18n("page.limit_size"), value=False, elem_id="limit-size")
+                    max_mb = gr.Number(label=i18n("page.max_mb"), value=handlers.DEFAULT_CAP_MB, interactive=False,
+                                       elem_id="max-mb", info=i18n("page.max_mb_info"))
+                with gr.Row():
+                    limit_images = gr.Checkbox(label=i18n("page.limit_images"), value=False, elem_id="limit-images")
+                    max_images = gr.Number(label=i18n("page.max_images"), value=handlers.DEFAULT_CAP_IMAGES,
+                                           interactive=False, elem_id="max-images")
+                make_video = gr.Checkbox(label=i18n("page.make_video"), value=False,
+                                         elem_id="make-video")
+                with gr.Accordion(i18n("page.advanced"), open=False):
+                    image_format = gr.Radio(list(IMAGE_FORMATS), value=d.image_format, label=i18n("page.format"))
+                    quality = gr.Slider(1, 100, value=d.jpeg_quality, step=1, label=i18n("page.quality"),
+                                        elem_id="quality", visible=d.image_format == "jpg")
+                    style = gr.Radio([(i18n(STYLE_LABELS[s]), s) for s in STYLES], value=d.style,
+                                     label=i18n("page.style"))
+                    face_shape = gr.Radio([(i18n(FACE_SHAPE_LABELS[s]), s) for s in FACE_SHAPES], value=d.face_shape,
+                                          label=i18n("page.face_shape"))
+                    cells = gr.Slider(*CELLS_RANGE, value=d.mosaic_cells, step=1, elem_id="cells",
+                                      label=i18n("page.cells"))
+                    pad = gr.Slider(0, 50, value=d.pad_pct, step=1, label=i18n("page.pad"))
                     hold = gr.Slider(0, 2, value=d.hold_s, step=0.1,
-                                     label="Keep people masked across detector misses (seconds)")
-                    conf = gr.Slider(0.05, 0.9, value=d.conf, step=0.05, label="Detection confidence (lower masks more)")
-                    model = gr.Textbox(label="Model", value="", placeholder=d.model,
-                                       info=f"empty = {d.model}; or yolo11n.pt (downloaded on first use), a local .pt path, yolo11n.yaml (untrained, for tests)")
-                with gr.Row():
-                    start = gr.Button("Start", variant="primary", elem_id="start-button")
-                    stop = gr.Button("Stop", variant="stop", elem_id="stop-button")
-                    sample = gr.Button("Try the sample", elem_id="sample-button")
+                                     label=i18n("page.hold"))
+                    conf = gr.Slider(0.05, 0.9, value=d.conf, step=0.05, label=i18n("page.conf"))
+                    model = gr.Dropdown([(i18n("page.model.default"), ""), *dropdown_choices()[1:]], value="",
+                                        label=i18n("page.model"), elem_id="model", info=i18n("page.model_info"))
             with gr.Column(scale=1):
                 progress = gr.HTML("", elem_id="progress")
+                summary = gr.HTML("", elem_id="summary")
                 size_text = gr.Markdown("", elem_id="zip-size")
-                gallery = gr.Gallery(label="Latest mosaicked frames", columns=3, height=300, elem_id="gallery")
-                result_zip = gr.File(label="Mosaicked frames (ZIP)", elem_id="result-zip", interactive=False)
-                result_video = gr.Video(label="Mosaicked video", elem_id="result-video", interactive=False)
-                summary = gr.Markdown("", elem_id="summary")
+                result_zip = gr.DownloadButton(i18n("page.download_zip"), visible=False, elem_id="result-zip",
+                                               variant="primary")
+                gallery = gr.Gallery(label=i18n("page.gallery"), columns=3, height=300, elem_id="gallery")
+                result_video = gr.Video(label=i18n("page.result_video"), elem_id="result-video", interactive=False,
+                                        visible=False)
+                review = review_ui.build_panel(d)
 
-        settings_inputs = [interval, scale, limit_size, max_mb, limit_images, max_images, image_format, quality, style, cells, pad, conf, model, hold]
-        outputs = [progress, size_text, gallery, result_zip, summary, result_video]
+        settings_inputs = [interval, scale, limit_size, max_mb, limit_images, max_images, image_format, quality,
+                           style, cells, pad, conf, model, hold, target, face_shape]
+        buttons = [start, stop, keep, sample]
+        detect_flag, run_flag = gr.State(True), gr.State(False)
+        results = [progress, size_text, gallery, result_zip, summary, result_video]
+        job_outputs = [*results, video, *buttons]
+        # Page events: not in the API, and no Gradio overlay (timer, queue position, ETA) on our
+        # components; the progress bar and its text say what is going on.
+        private = dict(api_visibility="private", show_progress="hidden")
 
-        run_event = start.click(handlers.start_job, [video, drive_link, *settings_inputs, make_video], outputs,
-                                api_visibility="private", concurrency_id="jobs")
-        sample_event = sample.click(lambda: (str(handlers.SAMPLE_VIDEO), ""), None, [video, drive_link],
-                                    api_visibility="private", queue=False)
-        sample_run = sample_event.then(handlers.start_job, [video, drive_link, *settings_inputs, make_video],
-                                       outputs, api_visibility="private", concurrency_id="jobs")
-        stop.click(handlers.stop_button, None, [progress, summary], cancels=[run_event, sample_run],
-                   queue=False, api_visibility="private")
+        # Start and the sample: first (not queued) clear the last result, lock the buttons and
+        # say whether the job must wait; then the job, in the queue. Gradio's own queue and ETA
+        # overlay is hidden: its estimate was wrong and it said nothing about why it waits.
+        job = dict(fn=handlers.start_job, inputs=[video, drive_link, *settings_inputs, make_video, run_flag],
+                   outputs=job_outputs, concurrency_id="jobs", **private)
+        opened = dict(fn=review_ui.open_for_session, inputs=None, outputs=review_ui.panel_outputs(review),
+                      queue=False, **private)
+        begin = dict(fn=handlers.begin, inputs=None, outputs=[*results, *buttons], queue=False, **private)
+        run_event = start.click(**begin).then(**job)
+        run_event.then(**opened)
+        detect_event = detect.click(**begin).then(**{**job, "inputs": [video, drive_link, *settings_inputs,
+                                                                          make_video, detect_flag]})
+        detect_event.then(**opened)
+        # the sample: real faces under the face target, so a first run shows a real detector's masks
+        sample_event = sample.click(lambda: (str(handlers.FACES_SAMPLE), "", "face"), None, [video, drive_link, target],
+                                    queue=False, **private)
+        sample_run = sample_event.then(**begin).then(**job)
+        sample_run.then(**opened)
+        render_event = review["render"].click(**begin).then(
+            handlers.render_job, [review["state"], *settings_inputs, make_video], job_outputs,
+            concurrency_id="jobs", **private)
+        render_event.then(review_ui.edited_file, review["state"], review["csv"], queue=False, **private)
+        review_ui.wire_panel(review, private)
+        stop.click(handlers.stop_button, None, job_outputs, cancels=[run_event, sample_run, detect_event, render_event],
+                   queue=False, **private)
+        target.change(handlers.model_choices, target, model, queue=False, **private)
+        keep.click(handlers.keep_button, None, [progress, keep], queue=False, **private)
 
-        # The public API: only the video (or link) is required; the rest have the UI defaults.
+        # Inputs that only apply in some states say so.
+        limit_size.change(lambda on: gr.update(interactive=on), limit_size, max_mb, queue=False, **private)
+        limit_images.change(lambda on: gr.update(interactive=on), limit_images, max_images, queue=False, **private)
+        image_format.change(lambda f: gr.update(visible=f == "jpg"), image_format, quality, queue=False, **private)
+        make_video.change(lambda on: gr.update(visible=on), make_video, result_video, queue=False, **private)
+
+        # The public API: only the video (or link) is required; the rest have the page's defaults.
         api_button = gr.Button(visible=False)
-        api_button.click(handlers.process_api, [video, drive_link, *settings_inputs], result_zip,
+        api_zip = _documented(gr.File(label="ZIP of masked frames", visible=False),
+                              "The ZIP: the masked frames and detections.csv listing every masked box.")
+        api_summary = _documented(gr.Textbox(label="Summary", visible=False),
+                                  "What happened: done, stopped early by a cap (which one, where), or a warning "
+                                  "such as nobody detected. Read it before using the ZIP.")
+        api_button.click(handlers.process_api, [_documented(video, VIDEO_DOC), *_api_inputs(d)], [api_zip, api_summary],
                          api_name="process", concurrency_id="jobs")
+        render_inputs = [_documented(gr.File(visible=False), "The edited detections.csv (from a run's ZIP): "
+                                     "kind=manual rows are covered and interpolated per track_id."),
+                         _documented(gr.Textbox(value="", visible=False), "Track ids to leave uncovered, "
+                                     "comma-separated (e.g. 3,7); they must be in the CSV.")]
+        api_inputs = _api_inputs(d)
+        no_model = [api_inputs[i] for i in range(len(api_inputs)) if i not in (0, 12, 13)]  # no link, conf, model
+        gr.Button(visible=False).click(
+            handlers.render_api, [_documented(gr.File(visible=False), VIDEO_DOC), *render_inputs, *no_model],
+            [api_zip, api_summary], api_name="render", concurrency_id="jobs")
+
+        with gr.Tab(i18n("page.live_tab")):  # the webcam, masked as it streams (ui/live_tab.py)
+            build_live_tab()
 
         timer = gr.Timer(STATUS_REFRESH_S)
-        timer.tick(status_html, None, status, queue=False, api_visibility="private", show_progress="hidden")
-        refresh.click(status_html, None, status, queue=False, api_visibility="private")
+        timer.tick(status_panel, None, status, queue=False, **private)
+        demo.load(status_panel, None, status, queue=False, **private)
     return demo
