@@ -9,7 +9,7 @@
 The int8 model keeps the FP32 model's interface (dynamic [1, 3, H, W] float input, same
 outputs), so the engines compile and feed it exactly like the FP32 one.
 
-Cached like model.py's OpenVINO export: made on first use under a file lock (parallel
+Cached like the OpenVINO export (models/export.py): made on first use under a file lock (parallel
 processes quantize once) and reused while its key holds. The key hashes what the result
 depends on: the FP32 model's bytes, the calibration videos (name, size and a sample of their
 bytes) and frame count, the size frames are prepared at, and our recipe; not the library
@@ -157,7 +157,9 @@ def int8_model(fp32: Path, dest: Path, calibration: Calibration, prepare: Callab
     if found is not None:
         return found
     folder.parent.mkdir(parents=True, exist_ok=True)
-    with _file_lock(folder.with_name(f".{folder.name}.lock")):
+    from .models.export import file_lock
+
+    with file_lock(folder.with_name(f".{folder.name}.lock")):
         found = current()  # another process may have made it while we waited
         if found is not None:
             return found
@@ -252,30 +254,16 @@ def _versions() -> dict:
     return {"openvino": openvino.__version__, "nncf": nncf_version}
 
 
-@contextlib.contextmanager
-def _file_lock(path: Path):
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no cross-process lock
-        yield
-        return
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 # -- YOLO (the person, silhouette and head targets) ---------------------------------------
 def yolo_int8_model(xml: Path, key) -> Path:
     """YOLO's OpenVINO export quantized to INT8, beside it (`<stem>_openvino_int8_<key>/`),
     calibrated on frames letterboxed exactly as the engine letterboxes them. The recipe is
     ultralytics' own INT8 export's: NNCF's mixed preset, and the detect head's box arithmetic
     (DFL, the anchor adds and multiplies, the class sigmoids) kept in float."""
-    from .model import PAD_VALUE, Geometry, _read_metadata
+    from .models.export import read_metadata
+    from .models.letterbox import PAD_VALUE, Geometry
 
-    stride = int(max(_read_metadata(xml.parent).get("stride", 32), 32))
+    stride = int(max(read_metadata(xml.parent).get("stride", 32), 32))
 
     def prepare(image: np.ndarray) -> np.ndarray:
         geometry = Geometry.fit(image.shape[:2], key.imgsz, stride, rect=True)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pipeline.face import detection_size
-from pipeline.model import Geometry
+from pipeline.models.letterbox import Geometry
 from pipeline.video import read_frames
 from pipeline.video_sink import VideoSink
 
