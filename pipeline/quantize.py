@@ -2,19 +2,20 @@
 
     FP32 model (OpenVINO IR or ONNX, its raw float input) + calibration frames, prepared the way
     the engine prepares them (letterbox or resize to the detection size)
-        -> nncf.quantize: 8-bit weights (per channel) and activations, ranges from the frames
+        -> nncf.quantize: 8-bit weights (7 used: the overflow fix) and activations, ranges from
+           the frames; per-model recipe (preset, nodes kept in float) from the caller
         -> <dest>/<name>_int8_<key>/model.xml (+ .bin and a stamp saying what it was made from)
 
 The int8 model keeps the FP32 model's interface (dynamic [1, 3, H, W] float input, same
 outputs), so the engines compile and feed it exactly like the FP32 one.
 
-Cached like model.py's OpenVINO export: made on first use under a file lock (parallel
+Cached like the OpenVINO export (models/export.py): made on first use under a file lock (parallel
 processes quantize once) and reused while its key holds. The key hashes what the result
 depends on: the FP32 model's bytes, the calibration videos (name, size and a sample of their
-bytes) and frame count, the size frames are prepared at, and our
-recipe (not the library versions: a cached model stays usable after an upgrade, or where NNCF
-is not installed). A changed model or calibration set gives a new folder, so switching between the
-shipped samples and a user's video does not quantize again each time.
+bytes) and frame count, the size frames are prepared at, and our recipe; not the library
+versions, so a cached model stays usable after an upgrade or where NNCF is not installed. A
+changed model or calibration set gives a new folder, so switching between the shipped samples
+and a user's video does not quantize again each time (old folders are not swept).
 
 Calibration frames: by default from the sample clips shipped with the app (ui/assets: real
 faces, and a street with walking people), spread evenly over each clip; when the clips hold
@@ -156,7 +157,9 @@ def int8_model(fp32: Path, dest: Path, calibration: Calibration, prepare: Callab
     if found is not None:
         return found
     folder.parent.mkdir(parents=True, exist_ok=True)
-    with _file_lock(folder.with_name(f".{folder.name}.lock")):
+    from .models.export import file_lock
+
+    with file_lock(folder.with_name(f".{folder.name}.lock")):
         found = current()  # another process may have made it while we waited
         if found is not None:
             return found
@@ -251,30 +254,16 @@ def _versions() -> dict:
     return {"openvino": openvino.__version__, "nncf": nncf_version}
 
 
-@contextlib.contextmanager
-def _file_lock(path: Path):
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no cross-process lock
-        yield
-        return
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 # -- YOLO (the person, silhouette and head targets) ---------------------------------------
 def yolo_int8_model(xml: Path, key) -> Path:
     """YOLO's OpenVINO export quantized to INT8, beside it (`<stem>_openvino_int8_<key>/`),
     calibrated on frames letterboxed exactly as the engine letterboxes them. The recipe is
     ultralytics' own INT8 export's: NNCF's mixed preset, and the detect head's box arithmetic
     (DFL, the anchor adds and multiplies, the class sigmoids) kept in float."""
-    from .model import PAD_VALUE, Geometry, _read_metadata
+    from .models.export import read_metadata
+    from .models.letterbox import PAD_VALUE, Geometry
 
-    stride = int(max(_read_metadata(xml.parent).get("stride", 32), 32))
+    stride = int(max(read_metadata(xml.parent).get("stride", 32), 32))
 
     def prepare(image: np.ndarray) -> np.ndarray:
         geometry = Geometry.fit(image.shape[:2], key.imgsz, stride, rect=True)

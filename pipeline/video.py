@@ -118,22 +118,6 @@ def upright(image: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
 
 
-def to_bgr(decoded: "av.VideoFrame") -> np.ndarray:
-    """The frame as a BGR array. swscale on the calling thread: its default (threads=0) starts
-    a slice per core on every call, which at 1080p cost ~4.5 ms of CPU a frame against ~1 ms
-    on one thread (same pixels; measured, README "1080p"). Older PyAV has no `threads`."""
-    global _SWS_THREADS
-    if _SWS_THREADS:
-        try:
-            return decoded.to_ndarray(format="bgr24", threads=1)
-        except TypeError:
-            _SWS_THREADS = False
-    return decoded.to_ndarray(format="bgr24")
-
-
-_SWS_THREADS = True  # False once this PyAV turns out to have no `threads` argument
-
-
 def read_frames(path: str | Path, wanted=lambda index: True) -> Iterator[Frame]:
     """Decode every frame in stream order; convert to BGR only those `wanted(index)` asks
     for. Times come from presentation timestamps, so variable frame rate is exact."""
@@ -156,7 +140,7 @@ def read_frames(path: str | Path, wanted=lambda index: True) -> Iterator[Frame]:
                     time_s = index / fps
                 image = None
                 if wanted(index):
-                    image = upright(to_bgr(decoded), int(decoded.rotation or 0))
+                    image = upright(decoded.to_ndarray(format="bgr24"), int(decoded.rotation or 0))
                 yield Frame(index=index, time_s=max(time_s, 0.0), image=image)
                 index += 1
         except av.FFmpegError as err:

@@ -28,12 +28,17 @@ AAC_BITRATE = 160_000
 LARGE_FRAME_PIXELS = 1920 * 1088  # above 1080p, x264's own buffers are bounded
 LARGE_FRAME_LOOKAHEAD = 5
 LARGE_FRAME_THREADS = 2
-X264_THREADS = 0  # up to 1080p; 0 = x264's choice (frame threads = 1.5 x cores)
+# Up to 1080p: one x264 frame thread per core, not x264's own 1.5 per core. Beside the
+# decoder's threads and one inference stream per core, 3 frame threads on 2 cores measured
+# slower: a 300-frame 1080p --video run took 24.0 s wall / 41.6 CPU-s with x264's choice and
+# 21.2 s / 37.8 with 2 threads (medians of 3 alternating rounds; README "1080p").
+# 0 = x264's choice.
+X264_THREADS = os.cpu_count() or 0
 
 
 def x264_options(width: int, height: int, crf: int) -> dict[str, str]:
     """x264 settings for a frame size. Up to 1080p: veryfast as it is (its 10-frame
-    rate-control look-ahead and one frame thread per 2/3 core, for speed). Above it every
+    rate-control look-ahead; frame threads: X264_THREADS). Above it every
     buffered frame is 12+ MB, so the look-ahead is cut to 5 frames and the frame threads to
     2: measured on a 4K clip, x264's memory went from ~680 MB to ~530 MB."""
     options = {"crf": str(crf), "preset": "veryfast"}
@@ -89,8 +94,9 @@ class VideoSink:
         height, width = image.shape[:2]
         if (width, height) != (self.width, self.height):
             image = cv2.copyMakeBorder(image, 0, self.height - height, 0, self.width - width, cv2.BORDER_REPLICATE)
-        # BGR -> I420 by OpenCV (SIMD, into a reused buffer), not by PyAV: from_ndarray("bgr24")
-        # and the encoder's own swscale pass cost ~9 ms of CPU a 1080p frame against ~4 ms.
+        # BGR -> I420 by OpenCV (SIMD, into a reused buffer), not by PyAV's from_ndarray("bgr24")
+        # and the encoder's own swscale pass: the 1080p encode step took ~39 ms of CPU a frame
+        # instead of ~48 (README, "1080p").
         # Both use the BT.601 limited-range matrix x264 gets by default: the same picture
         # (mean difference 0.5 levels, from rounding and chroma averaging).
         if self._yuv is None:

@@ -18,9 +18,9 @@ import pytest
 
 from conftest import REPO
 from mediakit import decode_frames, read_zip
-from pipeline import ModelError, Settings, SettingsError
-from pipeline import quantize
-from pipeline.model import ModelKey, _cache_root
+from pipeline import ModelError, Settings, SettingsError, quantize
+from pipeline.models.export import cache_root as _cache_root
+from pipeline.models.network import ModelKey
 from pipeline.quantize import CALIBRATION_ENV_VAR, STAMP, Calibration
 
 pytest.importorskip("nncf", reason="INT8 needs NNCF: pip install -r requirements-int8.txt")
