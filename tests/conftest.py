@@ -93,3 +93,24 @@ def no_stray_threads():
     while mosaic_threads() and time.monotonic() < deadline:
         time.sleep(0.02)
     assert not mosaic_threads(), f"pipeline threads still running: {mosaic_threads()}"
+
+
+# -- the batch tests' reference run (test_batch.py, test_ray.py) ---------------------------
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory, excerpt) -> dict:
+    """A folder of short clips plus a broken file, processed serially in this process: what
+    every other way of running the batch (workers, Ray) must reproduce."""
+    from batchkit import serial_reference
+
+    return serial_reference(tmp_path_factory.getbasetemp(), excerpt)
+
+
+@pytest.fixture(scope="module")
+def videos(serial) -> Path:
+    return serial["videos"]
+
+
+@pytest.fixture(scope="module")
+def model(serial) -> Path:
+    """The batch tests' masking model (a module may define its own `model`)."""
+    return serial["model"]

@@ -24,28 +24,11 @@ from batchkit import (
     kill_the_writer,
     outputs,
     run_cli,
-    serial_reference,
     working_files,
 )
 
 from pipeline.batch import Item, drive_folder_id, expand, plan
 from pipeline.errors import DownloadError
-
-
-@pytest.fixture(scope="module")
-def serial(tmp_path_factory, excerpt) -> dict:
-    """The reference: the folder processed in this process, one video after another."""
-    return serial_reference(tmp_path_factory.getbasetemp(), excerpt)
-
-
-@pytest.fixture(scope="module")
-def videos(serial) -> Path:
-    return serial["videos"]
-
-
-@pytest.fixture(scope="module")
-def model(serial) -> Path:
-    return serial["model"]
 
 
 def _expected_zips() -> list[str]:

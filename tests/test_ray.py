@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -26,7 +25,6 @@ from batchkit import (  # noqa: E402
     assert_same_outputs,
     kill_the_writer,
     run_cli,
-    serial_reference,
     working_files,
 )
 
@@ -43,21 +41,6 @@ def local_ray():
         yield ray
     finally:
         ray.shutdown()
-
-
-@pytest.fixture(scope="module")
-def serial(tmp_path_factory, excerpt) -> dict:
-    return serial_reference(tmp_path_factory.getbasetemp(), excerpt)  # shared with test_batch.py
-
-
-@pytest.fixture(scope="module")
-def videos(serial) -> Path:
-    return serial["videos"]
-
-
-@pytest.fixture(scope="module")
-def model(serial) -> Path:
-    return serial["model"]
 
 
 def test_ray_gives_the_serial_images_even_when_an_actor_dies_mid_video(local_ray, serial, videos, model,
