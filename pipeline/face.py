@@ -109,7 +109,7 @@ class _OpenVINOEngine:
     def __init__(self, path: Path, threads: int):
         import openvino as ov
 
-        self.ov, self.core, self.path, self.threads = ov, ov.Core(), path, threads
+        self.core, self.path, self.threads = ov.Core(), path, threads
         model = self.core.read_model(str(path))
         dims = lambda shape: [d.get_length() if d.is_static else -1 for d in shape]  # noqa: E731
         _check_layout(path, dims(model.input(0).get_partial_shape()),
@@ -119,20 +119,9 @@ class _OpenVINOEngine:
     def _requests(self, h: int, w: int) -> list:
         if (h, w) in self._compiled:
             return self._compiled[(h, w)]
-        from openvino.preprocess import ColorFormat, PrePostProcessor
+        from .models.engines import cpu_infer_requests
 
-        ov = self.ov
-        model = self.core.read_model(str(self.path))
-        model.reshape({model.input(0).get_any_name(): ov.PartialShape([1, 3, h, w])})
-        ppp = PrePostProcessor(model)
-        ppp.input().tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC")).set_color_format(ColorFormat.BGR)
-        ppp.input().model().set_layout(ov.Layout("NCHW"))
-        ppp.input().preprocess().convert_element_type(ov.Type.f32).convert_color(ColorFormat.RGB)
-        config = {"PERFORMANCE_HINT": "THROUGHPUT", "INFERENCE_NUM_THREADS": self.threads,
-                  "INFERENCE_PRECISION_HINT": "f32"}
-        compiled = self.core.compile_model(ppp.build(), "CPU", config)
-        count = max(1, int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
-        requests = self._compiled[(h, w)] = [compiled.create_infer_request() for _ in range(count)]
+        requests = self._compiled[(h, w)] = cpu_infer_requests(self.core, self.path, h, w, self.threads)
         return requests
 
     def run(self, images: Sequence[np.ndarray]):
