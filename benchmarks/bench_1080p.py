@@ -120,21 +120,13 @@ def prepare_models(model: str) -> dict:
     return made
 
 
-def iou_matrix(a, b):
-    import numpy as np
-
-    lo, hi = np.maximum(a[:, None, :2], b[None, :, :2]), np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(hi - lo, 0, None), axis=2)
-    area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])  # noqa: E731
-    return inter / (area(a)[:, None] + area(b)[None] - inter)
-
-
 def detect_all(detector, frames, batch: int = 8):
     return [found for i in range(0, len(frames), batch) for found in detector.detect(frames[i:i + batch])]
 
 
 def agreement(fp32, int8, clip: Path) -> dict:
     import numpy as np
+    from ultralytics.utils.metrics import bbox_ioa
 
     from pipeline.video import read_frames
 
@@ -143,7 +135,7 @@ def agreement(fp32, int8, clip: Path) -> dict:
     hits, confident = [], []
     for ref, got in zip(reference, found):
         if len(ref.xyxy) and len(got.xyxy):
-            ok = iou_matrix(ref.xyxy, got.xyxy).max(axis=1) >= 0.5
+            ok = bbox_ioa(ref.xyxy, got.xyxy, iou=True).max(axis=1) >= 0.5
         else:
             ok = np.zeros(len(ref.xyxy), bool)
         hits.append(ok)

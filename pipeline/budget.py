@@ -15,7 +15,7 @@ A budget that cannot hold (1) is an error before any work starts, naming the min
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import SettingsError
 from .settings import Settings
@@ -82,8 +82,6 @@ def plan_buffers(settings: Settings, info: VideoInfo, make_video: bool) -> Buffe
 
 def _grow(plan: BufferPlan, field_name: str, target: int, budget: int) -> BufferPlan:
     """`plan` with `field_name` raised toward `target` as far as the budget allows."""
-    from dataclasses import replace
-
     best = plan
     for value in range(getattr(plan, field_name) + 1, target + 1):
         candidate = replace(best, **{field_name: value})

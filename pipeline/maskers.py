@@ -15,9 +15,6 @@ import numpy as np
 
 from .detections import Detections
 
-SHAPES = ("box", "ellipse")  # how a detection without an outline is covered
-
-
 class Effect(Protocol):
     def __call__(self, region: np.ndarray) -> np.ndarray:
         """The covered version of `region` (same shape); `region` itself is not changed."""
@@ -141,8 +138,3 @@ def cover(image: np.ndarray, detections: Detections, style: MaskStyle) -> np.nda
         else:
             region[mask] = effect(region)[mask]
     return image
-
-
-def cover_boxes(image: np.ndarray, xyxy: np.ndarray, style: MaskStyle) -> np.ndarray:
-    """Cover plain boxes (image pixels) in place."""
-    return cover(image, Detections(np.asarray(xyxy, np.float32).reshape(-1, 4)), style)

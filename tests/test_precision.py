@@ -35,19 +35,13 @@ MIN_RECALL = 0.90
 MIN_RECALL_CONFIDENT = 0.98  # of FP32's faces scored >= 0.3: the misses are borderline faces
 
 
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    lo = np.maximum(a[:, None, :2], b[None, :, :2])
-    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(hi - lo, 0, None), axis=2)
-    area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])  # noqa: E731
-    return inter / (area(a)[:, None] + area(b)[None] - inter)
-
-
 def matched(reference, found, min_iou: float = 0.5) -> np.ndarray:
     """For each reference box: whether a found box overlaps it by IoU >= min_iou."""
     if not len(reference.xyxy) or not len(found.xyxy):
         return np.zeros(len(reference.xyxy), bool)
-    return iou_matrix(reference.xyxy, found.xyxy).max(axis=1) >= min_iou
+    from ultralytics.utils.metrics import bbox_ioa  # pairwise IoU, independent of our code
+
+    return bbox_ioa(reference.xyxy, found.xyxy, iou=True).max(axis=1) >= min_iou
 
 
 def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -69,11 +69,6 @@ def review_for(state: dict) -> Review:
         return review
 
 
-def forget(csv_path: str) -> None:
-    with _reviews_lock:
-        _reviews.pop(csv_path, None)
-
-
 def edits_of(state: dict) -> Edits:
     return Edits(unmask=set(state["unmask"]),
                  drawn=[DrawnBox(int(f), tuple(b), int(t)) for f, b, t in state["drawn"]])
