@@ -200,8 +200,7 @@ def test_jobs_share_one_engine_and_detect_at_once():
 
 
 def test_onnxruntime_engine_matches_openvino():
-    pytest.importorskip("onnx")
-    pytest.importorskip("onnxruntime")
+    """The engine CUDA uses, run with its CPU provider (tests/requirements.txt installs it)."""
     import cv2
 
     from pipeline.face import _OnnxRuntimeEngine, _OpenVINOEngine, face_model_path
