@@ -11,9 +11,18 @@ at run start, the budget split in a fixed order of need:
 3. whatever is left stays unspent.
 
 A budget that cannot hold (1) is an error before any work starts, naming the minimum.
+
+Large frames with a video output (every frame held for the look-ahead) are not kept whole
+while they wait: when the look-ahead alone would take more than REREAD_SHARE of the budget,
+detection reads its own small copies (long side = the detector's size, scaled by FFmpeg) and
+a second reader decodes the full frames again just before they are masked (`reread`). At 4K
+that is 16 look-ahead frames of 0.7 MB instead of 25 MB, for one more decode of each frame
+(~17 CPU-ms at 4K, against ~490 CPU-ms for the rest of the frame's work; README, "Memory").
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import math
 from dataclasses import dataclass, replace
 
@@ -24,6 +33,10 @@ from .video import VideoInfo
 MB = 1_000_000
 FAST_QUEUE_BATCHES = 2  # decoded and detected queues: two batches deep keeps the detector fed
 OUTPUT_QUEUE = 8  # rendered / to-video frames, when the budget allows
+REREAD_SHARE = 0.25  # look-ahead frames above this share of the budget: detect on small copies
+OUTPUT_SHARE = 0.08  # each output queue: up to OUTPUT_QUEUE frames within this share of the budget
+MIN_OUTPUT_QUEUE = 2  # ... but never fewer than this (the render/encode overlap)
+MMAP_FROM_BYTES = 1 << 20  # malloc: blocks from 1 MiB (every frame) go straight back to the OS
 
 
 @dataclass(frozen=True)
@@ -36,12 +49,26 @@ class BufferPlan:
     detected: int
     rendered: int
     to_video: int
+    detect_size: tuple[int, int] | None = None  # (w, h) of detection's small copies when rereading
+    full: int = 0  # full frames decoded again, waiting for their boxes (reread only)
+
+    @property
+    def reread(self) -> bool:
+        return self.detect_size is not None
+
+    @property
+    def detect_bytes(self) -> int:
+        """One frame as detection, the look-ahead and the queues before the renderer keep it."""
+        if self.detect_size is None:
+            return self.frame_bytes
+        return self.detect_size[0] * self.detect_size[1] * 3
 
     @property
     def peak_bytes(self) -> int:
         """Frame buffers at most in flight (x264's own buffers are bounded in video_sink)."""
         source = self.decoded + self.batch + self.lookahead + self.detected
-        return source * self.frame_bytes + (self.rendered + self.to_video + 1) * self.output_bytes
+        rereading = (self.full + 1) * self.frame_bytes if self.reread else 0
+        return source * self.detect_bytes + rereading + (self.rendered + self.to_video + 1) * self.output_bytes
 
 
 def plan_buffers(settings: Settings, info: VideoInfo, make_video: bool) -> BufferPlan:
@@ -53,7 +80,10 @@ def plan_buffers(settings: Settings, info: VideoInfo, make_video: bool) -> Buffe
     lookahead = math.ceil(round(settings.hold_s * info.fps) / step) + 1
     # (1) the least that works: the look-ahead, one frame per queue and stage
     video = 1 if make_video else 0
-    least = BufferPlan(frame_bytes, output_bytes, lookahead, 1, 1, 1, 1, video)
+    small = detect_size(info, settings.imgsz)
+    reread = make_video and small is not None and lookahead * frame_bytes > REREAD_SHARE * budget
+    least = BufferPlan(frame_bytes, output_bytes, lookahead, 1, 1, 1, 1, video,
+                       detect_size=small if reread else None, full=1 if reread else 0)
     if least.peak_bytes > budget:
         need = math.ceil(least.peak_bytes / MB)
         raise SettingsError(
@@ -69,15 +99,48 @@ def plan_buffers(settings: Settings, info: VideoInfo, make_video: bool) -> Buffe
     # (2) speed: first what keeps every stage busy (a full batch waiting while one is
     # detected, two frames between the later stages), then the deeper queues
     batch = settings.batch
+    output_queue = max(MIN_OUTPUT_QUEUE, min(OUTPUT_QUEUE, int(OUTPUT_SHARE * budget // output_bytes)))
     rounds = (
-        (("batch", batch), ("decoded", batch), ("detected", 2), ("rendered", 2), ("to_video", 2 * video)),
-        (("detected", batch), ("rendered", OUTPUT_QUEUE), ("to_video", OUTPUT_QUEUE * video),
+        (("batch", batch), ("decoded", batch), ("detected", 2), ("full", 2 * least.reread), ("rendered", 2),
+         ("to_video", 2 * video)),
+        (("detected", batch), ("rendered", output_queue), ("to_video", output_queue * video),
          ("decoded", FAST_QUEUE_BATCHES * batch), ("detected", FAST_QUEUE_BATCHES * batch)),
     )
     for targets in rounds:
         for field_name, target in targets:
             plan = _grow(plan, field_name, target, budget)
     return plan
+
+
+def return_freed_frames() -> None:
+    """Have glibc give freed frame buffers back to the OS at once (idempotent; a no-op off
+    glibc). By default malloc raises its mmap threshold to the size of the first large
+    block freed, so after a few frames every 25 MB 4K frame comes from the heaps of the
+    stage threads, which keep what is freed: a 2-s 4K --video run peaked at 1658 MB that
+    way and at 1484 MB with this (the same as MALLOC_MMAP_THRESHOLD_=1048576)."""
+    global _malloc_set
+    if _malloc_set:
+        return
+    _malloc_set = True
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(M_MMAP_THRESHOLD, MMAP_FROM_BYTES)
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        pass
+
+
+M_MMAP_THRESHOLD = -3  # glibc's malloc.h
+_malloc_set = False
+
+
+def detect_size(info: VideoInfo, imgsz: int) -> tuple[int, int] | None:
+    """(w, h) of a frame scaled so its long side is the detector's `imgsz`, as every
+    detector here scales it anyway; None when that is not smaller than the frame."""
+    long_side = max(info.width, info.height)
+    if long_side <= imgsz:
+        return None
+    ratio = imgsz / long_side
+    return max(round(info.width * ratio), 1), max(round(info.height * ratio), 1)
 
 
 def _grow(plan: BufferPlan, field_name: str, target: int, budget: int) -> BufferPlan:

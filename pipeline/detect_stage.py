@@ -19,9 +19,13 @@ from .video import Frame
 
 
 class DetectStage:
-    def __init__(self, detector: Detector, settings: Settings, fps: float, look_ahead: bool = True):
+    def __init__(self, detector: Detector, settings: Settings, fps: float, look_ahead: bool = True,
+                 scale: tuple[float, float] | None = None):
         self.detector = detector
         replay = detector if isinstance(detector, ReplayDetector) else None  # its ids and drawn boxes
+        # frames given as small copies: boxes scaled back to the full frame before tracking
+        # (a replay's boxes are in the full frame already: it never looks at the pixels)
+        self.scale = None if replay or scale == (1.0, 1.0) else scale
         self.hold = TemporalHold(round(settings.hold_s * fps), track_gap=round(fps), conf=settings.conf,
                                  first_id=max(replay.track_ids, default=0) + 1 if replay else 1,
                                  keyframes=replay.keyframes if replay else None, look_ahead=look_ahead)
@@ -35,6 +39,8 @@ class DetectStage:
         self.seconds += time.perf_counter() - clock
         if len(found) != len(frames):
             raise MosaicError("The detector returned a wrong number of results")
+        if self.scale is not None:
+            found = [detections.scaled(*self.scale) for detections in found]
         ready = []
         for frame, detections in zip(frames, found):
             ready.extend(self.hold.push(frame.index, frame, detections))

@@ -24,11 +24,14 @@ class Engine:
         self.errors: list[tuple[str, BaseException]] = []
         self.threads: list[threading.Thread] = []
 
-    def put(self, q: queue.Queue, item) -> None:
+    def put(self, q: queue.Queue, item, until: threading.Event | None = None) -> bool:
+        """Waits for room; False (item not queued) once `until` is set: its reader is gone."""
         while not self.stop.is_set():
+            if until is not None and until.is_set():
+                return False
             try:
                 q.put(item, timeout=POLL_S)
-                return
+                return True
             except queue.Full:
                 continue
         raise Stopped

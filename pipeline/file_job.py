@@ -31,14 +31,14 @@ from .events import (
     Result,
     hdr_note,
 )
-from .outputs import kept_path
-from .render import Rendered, Renderer
+from .outputs import as_output_error, kept_path
+from .render import Rendered, Renderer, thumbnail
 from .settings import Settings
+from .reread import Rereader
 from .video import VideoInfo, read_frames
 from .video_sink import VideoSink
 from .zip_sink import ZipSink
 
-PREVIEW_WIDTH = 320
 PROGRESS_PERIOD_S = 0.25
 
 
@@ -55,7 +55,13 @@ class FileJob:
         self.job_dir, self.started = job_dir, started
         self.detect_only = detect_only  # boxes for a review: detections.csv, no images
         self.engine = Engine()
-        self.detect = DetectStage(detector, settings, info.fps)
+        # queue depths from the memory budget and the frame size (budget.py)
+        self.plan = plan or plan_buffers(settings, info, make_video=video_output is not None)
+        scale = None
+        if self.plan.reread:  # detection sees small copies; its boxes go back to full size
+            small_w, small_h = self.plan.detect_size
+            scale = (info.width / small_w, info.height / small_h)
+        self.detect = DetectStage(detector, settings, info.fps, scale=scale)
         self.renderer = Renderer(settings, info)
         self.stop_reason = COMPLETED
         self.stopped_at: tuple[int, float] | None = None
@@ -66,19 +72,21 @@ class FileJob:
         self.stage_seconds = {"read": 0.0, "detect": 0.0, "render": 0.0, "write": 0.0}
         if video_output:
             self.stage_seconds["video"] = 0.0
-        # queue depths from the memory budget and the frame size (budget.py)
-        self.plan = plan or plan_buffers(settings, info, make_video=video_output is not None)
         self.decoded: queue.Queue = queue.Queue(maxsize=self.plan.decoded)
         self.detected: queue.Queue = queue.Queue(maxsize=self.plan.detected)
         self.rendered: queue.Queue = queue.Queue(maxsize=self.plan.rendered)
         self.to_video: queue.Queue = queue.Queue(maxsize=max(1, self.plan.to_video))
+        self.reread = Rereader(self.engine, video_path, self._wanted, self.plan.full) if self.plan.reread else None
         self.sink: ZipSink | None = None
         self.video_sink: VideoSink | None = None
 
     # -- stage bodies -------------------------------------------------------------------
+    def _wanted(self, index: int) -> bool:
+        """Frames converted to pictures: every frame for a video, else the captured ones."""
+        return self.video_output is not None or self.settings.captures(index)
+
     def _read(self) -> None:
-        every_frame = self.video_output is not None
-        frames = read_frames(self.video_path, wanted=lambda i: every_frame or self.settings.captures(i))
+        frames = read_frames(self.video_path, wanted=self._wanted, size=self.plan.detect_size)
         with contextlib.closing(frames):
             clock = time.perf_counter()
             for frame in frames:
@@ -105,8 +113,17 @@ class FileJob:
         self.engine.put(self.detected, END)
 
     def _render(self) -> None:
+        try:
+            self._render_all()
+        finally:
+            if self.reread is not None:
+                self.reread.done.set()
+
+    def _render_all(self) -> None:
         for frame, detections in self.engine.drain(self.detected):
             clock = time.perf_counter()
+            if self.reread is not None:  # detection saw a small copy: mask the full frame
+                frame = self.reread.full(frame)
             if self.detect_only:
                 rows = self.renderer.rows(frame, detections)
                 self.engine.put(self.rendered, Rendered(frame.index, frame.time_s, None, None, rows, len(rows), None))
@@ -160,7 +177,7 @@ class FileJob:
         eta = (total - self.frames_read) / fps if total and fps > 0 else None
         latest = self.latest_image
         if latest is not None and (self.preview is None or self.preview[0] != latest[0]):
-            self.preview = (latest[0], _thumbnail(latest[1]))
+            self.preview = (latest[0], thumbnail(latest[1]))
         preview = self.preview
         return Progress(
             stage=stage, frames_read=self.frames_read, frames_total=total,
@@ -180,7 +197,7 @@ class FileJob:
     def _open_sinks(self) -> None:
         """Every sink opens before any stage starts: a failure here has nothing to stop,
         and execute's cleanup removes what the sinks already made."""
-        with _as_output_error():
+        with as_output_error():
             self.sink = ZipSink(self.output, self.settings.max_bytes, temp_dir=self.job_dir)
             if self.video_output is not None:
                 self.video_sink = VideoSink(
@@ -210,6 +227,8 @@ class FileJob:
                 self.engine.start(name, body)
             if self.video_sink is not None:
                 self.engine.start("video writer", self._write_video)
+            if self.reread is not None:
+                self.engine.start("rereader", self.reread.read)
             while self.engine.running():
                 if self.cancel.is_set():
                     raise Cancelled("Cancelled; partial output removed")
@@ -263,22 +282,3 @@ class FileJob:
             video_frames=self.video_sink.frames if self.video_sink else 0,
             warnings=self._warnings(),
         )
-
-
-@contextlib.contextmanager
-def _as_output_error():
-    """A raw OS error from opening an output (NotADirectoryError, PermissionError, ...)
-    becomes our OutputError: one clear line, never a traceback."""
-    try:
-        yield
-    except OSError as err:
-        where = f" {err.filename}" if err.filename else ""
-        raise OutputError(f"Cannot write{where}: {err.strerror or err}") from err
-
-
-def _thumbnail(image: np.ndarray) -> np.ndarray:
-    height, width = image.shape[:2]
-    if width <= PREVIEW_WIDTH:
-        return image.copy()
-    new_h = max(1, round(height * PREVIEW_WIDTH / width))
-    return cv2.resize(image, (PREVIEW_WIDTH, new_h), interpolation=cv2.INTER_AREA)

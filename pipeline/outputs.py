@@ -9,6 +9,7 @@ it plans at once.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -116,3 +117,14 @@ def _ensure_writable(folder: Path, output: Path) -> None:
         reason = err.strerror or str(err)
     if reason:
         raise OutputError(f"Cannot write {output}: the folder {folder} is not writable ({reason}).")
+
+
+@contextlib.contextmanager
+def as_output_error():
+    """A raw OS error from opening an output (NotADirectoryError, PermissionError, ...)
+    becomes our OutputError: one clear line, never a traceback."""
+    try:
+        yield
+    except OSError as err:
+        where = f" {err.filename}" if err.filename else ""
+        raise OutputError(f"Cannot write{where}: {err.strerror or err}") from err

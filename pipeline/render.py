@@ -65,3 +65,15 @@ class Renderer:
             rendered.name = f"frame_{frame.index:0{self.digits}d}_t{frame.time_s:.3f}s.{self.ext}"
             rendered.data = encoded.tobytes()
         return rendered
+
+
+PREVIEW_WIDTH = 320  # the page's live preview
+
+
+def thumbnail(image: np.ndarray) -> np.ndarray:
+    """A small copy of an output frame for the progress preview (never the frame itself)."""
+    height, width = image.shape[:2]
+    if width <= PREVIEW_WIDTH:
+        return image.copy()
+    new_h = max(1, round(height * PREVIEW_WIDTH / width))
+    return cv2.resize(image, (PREVIEW_WIDTH, new_h), interpolation=cv2.INTER_AREA)

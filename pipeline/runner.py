@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 from . import source as source_mod
-from .budget import plan_buffers
+from .budget import plan_buffers, return_freed_frames
 from .detection import Detector, ReplayDetector
 from .disk import ensure_free_space, estimate_output_bytes
 from .errors import Cancelled, InputError, Message, OutputError
@@ -107,6 +107,7 @@ def run(
         info = probe_video(video_path)
         ensure_free_space(Path(output).parent, estimate_output_bytes(info, settings, video_output is not None))
         plan = plan_buffers(settings, info, make_video=video_output is not None)  # a budget too small fails now
+        return_freed_frames()  # so the budget bounds what the process holds, not only the queues
 
         if detector is None:
             if settings.detections_csv is not None:  # never loads the model

@@ -118,9 +118,12 @@ def upright(image: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
 
 
-def read_frames(path: str | Path, wanted=lambda index: True) -> Iterator[Frame]:
+def read_frames(path: str | Path, wanted=lambda index: True, size: tuple[int, int] | None = None) -> Iterator[Frame]:
     """Decode every frame in stream order; convert to BGR only those `wanted(index)` asks
-    for. Times come from presentation timestamps, so variable frame rate is exact."""
+    for. Times come from presentation timestamps, so variable frame rate is exact.
+    With `size` (upright width, height), the BGR images are small copies scaled by FFmpeg
+    in the same pass as the colour conversion (area filter): what a detector needs from a
+    4K frame, without ever holding the 4K BGR picture."""
     path = Path(path)
     with _open(path) as container:
         stream = container.streams.video[0]
@@ -140,7 +143,14 @@ def read_frames(path: str | Path, wanted=lambda index: True) -> Iterator[Frame]:
                     time_s = index / fps
                 image = None
                 if wanted(index):
-                    image = upright(decoded.to_ndarray(format="bgr24"), int(decoded.rotation or 0))
+                    rotation = int(decoded.rotation or 0)
+                    if size is None:
+                        image = decoded.to_ndarray(format="bgr24")
+                    else:  # the stored picture is turned by 90 or 270: its sides swap
+                        width, height = size if rotation % 180 == 0 else size[::-1]
+                        image = decoded.reformat(width=width, height=height, format="bgr24",
+                                                 interpolation="AREA").to_ndarray()
+                    image = upright(image, rotation)
                 yield Frame(index=index, time_s=max(time_s, 0.0), image=image)
                 index += 1
         except av.FFmpegError as err:

@@ -49,13 +49,18 @@ class BoxDetector:
 
     `boxes` is either a list of (x1, y1, x2, y2) used for every frame, or a callable
     frame index -> list of boxes. Every box gets `score` and class 0. `delay_s` sleeps per
-    call (to make a run slow enough to cancel). Records the indices it was asked about."""
+    call (to make a run slow enough to cancel). Records the indices it was asked about.
+    With `frame_size` (w, h), the boxes are in a frame of that size and come back scaled to
+    the image the detector is given, like a real detector's (a run that detects on small
+    copies, budget.py's reread, then scales them back)."""
 
     def __init__(self, boxes: Sequence[Sequence[float]] | Callable[[int], Sequence[Sequence[float]]] = (),
-                 score: float = 0.875, delay_s: float = 0.0):
+                 score: float = 0.875, delay_s: float = 0.0, frame_size: tuple[int, int] | None = None):
         self.boxes = boxes
         self.score = score
         self.delay_s = delay_s
+        self.frame_size = frame_size
+        self.shapes: list[tuple[int, ...]] = []  # of the images it was given
         self.calls: list[list[int]] = []
         self._lock = threading.Lock()
 
@@ -74,6 +79,11 @@ class BoxDetector:
         for image, index in zip(frames, indices):
             assert image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8
             xyxy = self.boxes_for(int(index))
+            with self._lock:
+                self.shapes.append(image.shape)
+            if self.frame_size is not None:
+                sx, sy = image.shape[1] / self.frame_size[0], image.shape[0] / self.frame_size[1]
+                xyxy = (xyxy.astype(np.float64) * (sx, sy, sx, sy)).astype(np.float32)
             out.append(Detections(
                 xyxy=xyxy,
                 score=np.full(len(xyxy), self.score, np.float32),

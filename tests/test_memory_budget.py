@@ -13,10 +13,10 @@ import pytest
 from mediakit import BoxDetector, decode_frames, leftovers, read_zip
 from pipeline import Settings, SettingsError, run_to_result
 from pipeline.budget import plan_buffers
-from pipeline.video import probe_video
+from pipeline.video import VideoInfo, probe_video
 
 UHD = (3840, 2160)
-BOX = [1500, 700, 2100, 1700]
+BOX = [1500, 702, 2100, 1698]  # multiples of 6: exact at 1/6 scale and back
 
 
 @pytest.fixture(scope="module")
@@ -37,26 +37,82 @@ def clip_4k(excerpt, tmp_path_factory):
     return path
 
 
+def _run(clip, settings, out, video: bool, detector):
+    return run_to_result(clip, settings, output=out / "a.zip", video_output=out / "a.mp4" if video else None,
+                         detector=detector)
+
+
 def test_tiny_budget_gives_the_same_output_as_a_large_one(clip_4k, tmp_path, no_stray_threads):
+    """ZIP only: every queue one frame deep, the full-size look-ahead just fitting."""
     info = probe_video(clip_4k)
     settings = Settings(interval=1, image_format="png", hold_s=0.2, batch=4)
-    least = plan_buffers(settings.replace(memory_mb=1e6), info, make_video=True)
-    tiny_mb = (least.frame_bytes * (least.lookahead + 4) + 4 * least.output_bytes) / 1e6
+    least = plan_buffers(settings.replace(memory_mb=1e6), info, make_video=False)
+    tiny_mb = (least.frame_bytes * (least.lookahead + 4) + 3 * least.output_bytes) / 1e6
     tiny = settings.replace(memory_mb=tiny_mb)
-    plan = plan_buffers(tiny, info, make_video=True)
+    plan = plan_buffers(tiny, info, make_video=False)
     assert plan.peak_bytes <= tiny_mb * 1e6 and min(plan.decoded, plan.detected, plan.batch) == 1
+    assert not plan.reread
     runs = {}
     for name, chosen in (("tiny", tiny), ("large", settings.replace(memory_mb=5000))):
-        out = tmp_path / name
-        result = run_to_result(clip_4k, chosen, output=out / "a.zip", video_output=out / "a.mp4",
-                               detector=BoxDetector([BOX]))
-        assert result.images_written == 8 and result.video_frames == 8
+        result = _run(clip_4k, chosen, tmp_path / name, False, BoxDetector([BOX]))
+        assert result.images_written == 8
         runs[name] = read_zip(result.zip_path)
     assert runs["tiny"].image_names == runs["large"].image_names
     for name in runs["tiny"].image_names:
         assert np.array_equal(runs["tiny"].decoded(name), runs["large"].decoded(name)), name
-    with av.open(str(tmp_path / "tiny" / "a.mp4")) as container:
-        assert sum(1 for _ in container.decode(video=0)) == 8
+
+
+def test_small_budget_video_detects_on_small_copies_and_masks_the_same(clip_4k, tmp_path, no_stray_threads):
+    """With a video, a budget that cannot spare the full-size look-ahead makes detection read
+    small copies and the renderer read the full frames a second time: the detector sees
+    640x360 pictures, and the ZIP and every video frame are the same as a run that held
+    full frames (the boxes scaled back exactly)."""
+    info = probe_video(clip_4k)
+    settings = Settings(interval=1, image_format="png", hold_s=0.2, batch=4)
+    small = settings.replace(memory_mb=150)  # one-reader least is ~225 MB; the reread least ~130
+    plan = plan_buffers(small, info, make_video=True)
+    large_plan = plan_buffers(settings.replace(memory_mb=5000), info, make_video=True)
+    assert plan.reread and plan.detect_size == (640, 360) and plan.peak_bytes <= 150e6
+    assert not large_plan.reread
+    runs, videos = {}, {}
+    for name, chosen in (("small", small), ("large", settings.replace(memory_mb=5000))):
+        detector = BoxDetector([BOX], frame_size=UHD)
+        result = _run(clip_4k, chosen, tmp_path / name, True, detector)
+        assert result.images_written == 8 and result.video_frames == 8
+        assert set(detector.shapes) == {(360, 640, 3) if name == "small" else (2160, 3840, 3)}
+        runs[name] = read_zip(result.zip_path)
+        videos[name] = decode_frames(tmp_path / name / "a.mp4")
+    for name in runs["small"].image_names:
+        assert np.array_equal(runs["small"].decoded(name), runs["large"].decoded(name)), name
+    assert runs["small"].csv_text == runs["large"].csv_text
+    assert len(videos["small"]) == 8
+    for index, frame in videos["small"].items():
+        assert np.array_equal(frame, videos["large"][index]), index
+    # and the box really is covered: it no longer looks like the source there
+    source = cv2.resize(decode_frames(clip_4k, [3])[3], UHD)
+    x1, y1, x2, y2 = BOX
+    inside = np.abs(videos["small"][3][y1:y2, x1:x2].astype(int) - source[y1:y2, x1:x2]).mean()
+    outside = np.abs(videos["small"][3][:600, :1400].astype(int) - source[:600, :1400]).mean()
+    assert inside > 8 * max(outside, 0.5), (inside, outside)
+
+
+def test_the_second_read_stops_with_a_stop_that_keeps_what_is_done(clip_4k, tmp_path, no_stray_threads):
+    """Stop-and-keep ends the first reader early; the rereader must end too, not wait forever."""
+    import threading
+
+    from pipeline import run
+
+    finish = threading.Event()
+    detector = BoxDetector([BOX], frame_size=UHD, delay_s=0.2)
+    result = None
+    for event in run(clip_4k, Settings(interval=1, image_format="png", hold_s=0.2, batch=1, memory_mb=150),
+                     output=tmp_path / "a.zip", video_output=tmp_path / "a.mp4", detector=detector, finish=finish):
+        if getattr(event, "frames_read", 0) >= 2:
+            finish.set()
+        if hasattr(event, "zip_path"):
+            result = event
+    assert result is not None and result.stop_reason == "user_stop"
+    assert 1 <= result.video_frames < 8 and result.images_written == result.video_frames
 
 
 def test_budget_below_the_look_ahead_is_refused_before_work(clip_4k, tmp_path):
@@ -105,3 +161,18 @@ def test_hdr_source_gets_a_note_in_the_result(hevc_10bit, tmp_path):
     result = run_to_result(hevc_10bit, Settings(interval=5), output=tmp_path / "a.zip", detector=BoxDetector([[1, 1, 50, 50]]))
     assert any("HDR (PQ)" in w and "without tone mapping" in w for w in result.warnings)
     assert "HDR (PQ)" in result.message
+
+
+def test_default_budget_keeps_1080p_depths_and_rereads_4k_video():
+    """The rule, on the default 1000 MB: 1080p keeps full frames and the old depths (its
+    speed); a 4K video detects on 640x360 copies, with short output queues."""
+    def info(width, height):
+        return VideoInfo(width, height, 30.0, 300, 10.0, 0, "h264", True)
+
+    hd = plan_buffers(Settings(), info(1920, 1080), make_video=True)
+    assert not hd.reread and (hd.decoded, hd.detected, hd.rendered, hd.to_video) == (16, 16, 8, 8)
+    uhd = plan_buffers(Settings(), info(3840, 2160), make_video=True)
+    assert uhd.reread and uhd.detect_size == (640, 360) and uhd.lookahead == 16
+    assert uhd.rendered == uhd.to_video == 3 and uhd.peak_bytes <= 400e6
+    zip_only = plan_buffers(Settings(), info(3840, 2160), make_video=False)  # no look-ahead of every frame
+    assert not zip_only.reread

@@ -3,6 +3,7 @@ way a player (here: ffmpeg's own autorotating decode) shows them, and boxes are 
 pixels."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -67,3 +68,42 @@ def test_boxes_on_a_rotated_video_are_in_upright_pixels(excerpt, tmp_path, ffmpe
         assert np.array_equal(out[~mask], upright[~mask])
         assert shortest_inner_run(out[y1:y2, x1:x2]) >= 4
         assert np.any(out[y1:y2, x1:x2] != upright[y1:y2, x1:x2])
+
+
+def test_small_detection_copies_of_a_rotated_video_are_upright(excerpt, tmp_path, ffmpeg, box_detector):
+    """A video run whose budget cannot spare the full-size look-ahead detects on small copies
+    (budget.py's reread): those copies must be upright too, and their boxes land on the
+    upright full-size frames."""
+    from pipeline.budget import plan_buffers
+
+    source = rotated_copy(ffmpeg, excerpt, tmp_path / "rot90.mp4", 90)
+    info = probe_video(source)
+    settings = Settings(interval=15, image_format="png", imgsz=320, memory_mb=20, hold_s=1.0)
+    plan = plan_buffers(settings, info, make_video=True)
+    assert plan.reread and plan.detect_size == (240, 320)  # upright: 576 wide, 768 high, long side 320
+    box = (50.0, 400.0, 250.0, 500.0)  # only fits a 576-wide, 768-high (upright) frame
+    detector = box_detector([box], frame_size=(H, W))
+    seen = {}
+    original_detect = detector.detect
+
+    def detect(frames, indices):
+        seen.update(zip(indices, frames))
+        return original_detect(frames, indices)
+
+    detector.detect = detect
+    result = run_to_result(source, settings, output=tmp_path / "o.zip", video_output=tmp_path / "o.mp4",
+                           detector=detector)
+    stored = decode_frames(excerpt, [0, 15])
+    for index in (0, 15):
+        small = cv2.resize(np.rot90(stored[index], 1), (240, 320), interpolation=cv2.INTER_AREA)
+        assert seen[index].shape == (320, 240, 3)
+        assert np.abs(seen[index].astype(int) - small.astype(int)).mean() < 3
+    contents = read_zip(result.zip_path)
+    (x1, y1, x2, y2), = padded_boxes([box], 10.0, H, W)
+    for index in (0, 15):
+        out = contents.image_for_frame(index)
+        upright = np.rot90(stored[index], 1)
+        mask = np.zeros(out.shape[:2], bool)
+        mask[y1:y2, x1:x2] = True
+        assert np.array_equal(out[~mask], upright[~mask])
+        assert shortest_inner_run(out[y1:y2, x1:x2]) >= 4
