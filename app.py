@@ -8,7 +8,8 @@ import os
 import threading
 
 from ui import PAGE_CSS, build_demo, page_translations
-from ui.handlers import JOB_SLOTS, MAX_INPUT_BYTES, RESULTS_ROOT, sweep_old_results
+from ui.handlers import JOB_SLOTS
+from ui.sources import MAX_INPUT_BYTES, RESULTS_ROOT, sweep_old_results
 from ui.zerogpu import warm_model  # on ZeroGPU: the model on the CPU, moved to CUDA in each GPU call
 
 # One job at a time per GPU by default (MOSAIC_CONCURRENCY): jobs share one model and one device.

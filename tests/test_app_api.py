@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from app_server import SAMPLE, SAMPLE_FRAMES, SAMPLE_SIZE, running_app  # noqa: E402
 from mediakit import CSV_COLUMNS, decode_frames, image_size, read_zip  # noqa: E402
 from pipeline import Settings  # noqa: E402
-from ui.handlers import LINK_ONLY  # noqa: E402
 from ui.layout import CELLS_RANGE  # noqa: E402
+from ui.sources import LINK_ONLY  # noqa: E402
 
 from gradio_client import Client, handle_file  # noqa: E402
 

@@ -22,8 +22,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from app_server import REPO, SAMPLE, long_clip, running_app  # noqa: E402
 from mediakit import read_zip  # noqa: E402
-from ui.handlers import LINK_ONLY  # noqa: E402
 from ui.messages import MODEL_FAILED  # noqa: E402
+from ui.sources import LINK_ONLY  # noqa: E402
 
 from gradio_client import Client, handle_file  # noqa: E402
 

@@ -26,8 +26,9 @@ from playwright.sync_api import expect
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from app_server import SAMPLE, SAMPLE_FRAMES, SAMPLE_SIZE, long_clip, running_app  # noqa: E402
 from mediakit import CSV_COLUMNS, decode_frames, image_size, read_zip  # noqa: E402
-from ui.handlers import FACES_SAMPLE, LINK_ONLY, size_text  # noqa: E402
 from ui.model_choice import dropdown_choices  # noqa: E402
+from ui.report import size_text  # noqa: E402
+from ui.sources import FACES_SAMPLE, LINK_ONLY  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

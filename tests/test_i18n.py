@@ -24,7 +24,7 @@ from pipeline import Progress, Result, Settings  # noqa: E402
 from pipeline.errors import DownloadError, InputError, Message, MosaicError, SettingsError  # noqa: E402
 from pipeline.events import NO_PERSON_WARNING, SIZE_CAP, hdr_note  # noqa: E402
 from pipeline.video import VideoInfo  # noqa: E402
-from ui import handlers, i18n  # noqa: E402
+from ui import handlers, i18n, inputs, report, sources  # noqa: E402
 from ui.i18n import EN, TEXTS, language, say, tr  # noqa: E402
 from ui.messages import public_message, without_paths  # noqa: E402
 
@@ -98,7 +98,7 @@ def test_the_page_is_built_from_keys_the_browser_can_translate():
         for key in keys:
             assert key in table, (lang, key)
             assert "{" not in table[key] and "}" not in table[key], (lang, key, table[key])
-    assert f"{handlers.MAX_INPUT_MB:g} MB" in translations["ko"]["page.input_help"]
+    assert f"{sources.MAX_INPUT_MB:g} MB" in translations["ko"]["page.input_help"]
     # what a visitor reads without translation: labels a component shows as given
     for component in demo.blocks.values():
         for prop in ("label", "placeholder", "info"):
@@ -130,14 +130,14 @@ def errors_a_page_user_meets(tmp_path) -> list[MosaicError]:
     notes.write_text("not a video\n")
     raised = []
     for attempt in (
-        lambda: handlers.pick_source(None, ""),
-        lambda: handlers.pick_source(str(notes), "https://drive.google.com/file/d/x/view"),
-        lambda: handlers.pick_source(None, "https://example.com/v.mp4"),
+        lambda: sources.pick_source(None, ""),
+        lambda: sources.pick_source(str(notes), "https://drive.google.com/file/d/x/view"),
+        lambda: sources.pick_source(None, "https://example.com/v.mp4"),
         lambda: probe_video(empty),
         lambda: probe_video(notes),
         lambda: drive_file_id("https://drive.google.com/drive/my-drive"),
         lambda: Settings(interval=0, scale_pct=10, image_format="gif"),
-        lambda: handlers.settings_from_inputs(10, 100, True, "-5", False, 1, "jpg", 90, "mosaic", 15, 10, 0.2, ""),
+        lambda: inputs.settings_from_inputs(10, 100, True, "-5", False, 1, "jpg", 90, "mosaic", 15, 10, 0.2, ""),
         lambda: resolve_model("/etc/passwd"),
     ):
         with pytest.raises(MosaicError) as info:
@@ -196,32 +196,32 @@ def result(**changes) -> Result:
 
 def test_the_outcome_in_both_languages():
     settings = Settings()
-    done = handlers.outcome(result(), settings, "ko")
+    done = report.outcome(result(), settings, "ko")
     assert done.state == "done" and done.headline == "완료: 이미지 4장, 3명 가림, 123.4 kB, 2.5초 걸림."
     assert done.details[0] == "원본: 768x576, 10.000 fps, 40 프레임 읽음."
-    english = handlers.outcome(result(), settings)
+    english = report.outcome(result(), settings)
     assert english.headline == "Done: 4 images, 3 people masked, 123.4 kB, in 2.5 s."
     assert english.details[0] == "Source: 768x576, 10.000 fps, 40 frames read."
 
-    nobody = handlers.outcome(result(people_found=0, warnings=(NO_PERSON_WARNING, hdr_note("PQ"))), settings, "ko")
+    nobody = report.outcome(result(people_found=0, warnings=(NO_PERSON_WARNING, hdr_note("PQ"))), settings, "ko")
     assert nobody.state == "warning" and nobody.headline.startswith("경고: 아무도 검출되지 않았습니다")
     assert "HDR(PQ)" in nobody.headline and not nobody.headline.count("Done")
-    capped = handlers.outcome(result(stop_reason=SIZE_CAP, stopped_at_frame=20, stopped_at_s=2.0, images_expected=4,
+    capped = report.outcome(result(stop_reason=SIZE_CAP, stopped_at_frame=20, stopped_at_s=2.0, images_expected=4,
                                      images_written=2), settings.replace(max_mb=0.2), "ko")
     assert capped.headline.startswith("프레임 20 (t=2.0초)에서 용량 제한에 걸려 일찍 멈췄습니다")
     assert "계획한 이미지 4장 가운데 2장은 저장하지 못했습니다." in capped.details
-    empty = handlers.outcome(result(images_written=0), settings.replace(max_mb=0.01), "ko")
+    empty = report.outcome(result(images_written=0), settings.replace(max_mb=0.01), "ko")
     assert empty.state == "failed" and "10.0 kB" in empty.headline and HANGUL.search(empty.headline)
 
 
 def test_progress_and_status_in_korean():
     running = Progress(stage="processing", frames_read=12, frames_total=40, images_written=2, people_found=1,
                        fps=3.5, eta_s=8)
-    assert "처리 중 · 12 / 40 프레임 · 초당 3.5 프레임 · 약 8초 남음 · 이미지 2장, 1명 가림" in handlers._progress_html(running, "ko")
+    assert "처리 중 · 12 / 40 프레임 · 초당 3.5 프레임 · 약 8초 남음 · 이미지 2장, 1명 가림" in report._progress_html(running, "ko")
     loading = Progress(stage="loading model", message=Message("Loading /srv/models/best.pt", "progress.loading",
                                                               model="best.pt"))
-    assert "모델 불러오는 중 · best.pt 불러오는 중" in handlers._progress_html(loading, "ko")
-    assert "/srv" not in handlers._progress_html(loading, "en")
+    assert "모델 불러오는 중 · best.pt 불러오는 중" in report._progress_html(loading, "ko")
+    assert "/srv" not in report._progress_html(loading, "en")
     from ui.status import DeviceStatus, JobRate, status_html, status_panel
 
     device = DeviceStatus(None, 0, 0, None, 6, 50.0, 4.0, 16.0, 10.0, 0.5)
@@ -238,7 +238,7 @@ def test_the_page_handlers_answer_in_the_requests_language():
     out = list(handlers.start_job(None, "https://example.com/v.mp4", request=korean()))[-1]
     assert "오류: 링크 칸에는 구글 드라이브 공유 링크" in out[4] and "failed" in out[0] and "실패" in out[0]
     out = list(handlers.start_job(None, "https://example.com/v.mp4", request=korean("en-US")))[-1]
-    assert "Error: " + handlers.LINK_ONLY.replace("'", "&#x27;") in out[4]
+    assert "Error: " + sources.LINK_ONLY.replace("'", "&#x27;") in out[4]
     choices = handlers.model_choices("head", korean())["choices"]
     assert choices[0][0].startswith("기본값 (") and choices[0][1] == ""
 
@@ -248,4 +248,4 @@ def test_every_choice_the_pipeline_offers_has_a_label():
 
     assert set(i18n.TARGET_LABELS) == set(TARGETS) and set(i18n.STYLE_LABELS) == set(STYLES)
     assert set(i18n.FACE_SHAPE_LABELS) == set(FACE_SHAPES)
-    assert set(handlers.STAGES) == {"downloading", "probing", "loading model", "processing", "finishing"}
+    assert set(report.STAGES) == {"downloading", "probing", "loading model", "processing", "finishing"}

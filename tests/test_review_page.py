@@ -13,7 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mediakit import decode_frames, padded_box, read_zip  # noqa: E402
-from ui import handlers  # noqa: E402
+from ui import handlers, sources  # noqa: E402
 from ui import review as review_ui  # noqa: E402
 
 SESSION = SimpleNamespace(session_hash="review-tab")
@@ -29,7 +29,7 @@ class Click:
 
 @pytest.fixture(autouse=True)
 def isolated_results(tmp_path, monkeypatch):
-    monkeypatch.setattr(handlers, "RESULTS_ROOT", tmp_path / "results")
+    monkeypatch.setattr(sources, "RESULTS_ROOT", tmp_path / "results")
 
 
 def run_to_end(events):
@@ -42,7 +42,7 @@ def test_detect_review_render_without_the_model(tmp_path, monkeypatch):
     upload_dir.mkdir(parents=True)
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
     upload = upload_dir / "faces.mp4"  # a user's upload (bytes differ from the sample: re-muxed name)
-    shutil.copy(handlers.FACES_SAMPLE, upload)
+    shutil.copy(sources.FACES_SAMPLE, upload)
     with open(upload, "ab") as handle:
         handle.write(b"\0" * 16)  # trailing bytes: not the sample's copy, still a playable MP4
 

@@ -31,7 +31,7 @@ from app_server import SAMPLE, SAMPLE_FRAMES, SAMPLE_SIZE, long_clip  # noqa: E4
 from mediakit import CSV_COLUMNS, IMAGE_NAME, decode_frames, image_size, read_zip  # noqa: E402
 from pipeline import Settings  # noqa: E402
 from pipeline.errors import InputError, SettingsError  # noqa: E402
-from ui import handlers  # noqa: E402
+from ui import api, handlers, inputs, sources  # noqa: E402
 from ui.status import RUNNING, STATUS_CSS, DeviceStatus, JobRate, read_status, status_html, status_panel  # noqa: E402
 
 # start_job's outputs, in the order the layout lists them
@@ -55,14 +55,14 @@ def zip_of(out) -> Path | None:
 
 def api_result(*args, **kwargs):
     """process_api runs to its last output: (ZIP path, summary)."""
-    return list(handlers.process_api(*args, **kwargs))[-1]
+    return list(api.process_api(*args, **kwargs))[-1]
 
 
 @pytest.fixture(autouse=True)
 def isolated_results(tmp_path, monkeypatch) -> Path:
     """Results go to this test's folder; the default model is the untrained yolo11n.yaml."""
     root = tmp_path / "results"
-    monkeypatch.setattr(handlers, "RESULTS_ROOT", root)
+    monkeypatch.setattr(sources, "RESULTS_ROOT", root)
     monkeypatch.setenv("MOSAIC_MODEL", "yolo11n.yaml")
     return root
 
@@ -184,8 +184,8 @@ BAD_INPUTS = {
                            "not both"),
     "neither": (lambda t: dict(video_file=None, drive_link="   "), "Upload a video or paste a Google Drive link"),
     "non-Drive link": (lambda t: dict(video_file=None, drive_link="https://example.com/video.mp4"),
-                       handlers.LINK_ONLY),
-    "server path as link": (lambda t: dict(video_file=None, drive_link=str(SAMPLE)), handlers.LINK_ONLY),
+                       sources.LINK_ONLY),
+    "server path as link": (lambda t: dict(video_file=None, drive_link=str(SAMPLE)), sources.LINK_ONLY),
     "interval 2.5": (lambda t: dict(video_file=str(SAMPLE), interval=2.5), "capture interval must be a whole number"),
     "resolution 10 %": (lambda t: dict(video_file=str(SAMPLE), scale_pct=10), "output resolution must be 50-100 %"),
     "mosaic cells 15.5": (lambda t: dict(video_file=str(SAMPLE), mosaic_cells=15.5), "mosaic cells"),
@@ -388,7 +388,7 @@ def test_closing_the_generator_mid_run_removes_everything(long_video, isolated_r
 
 # -- the API handler ----------------------------------------------------------------------
 def test_process_api_returns_the_zip_and_sweeps_old_results(isolated_results, monkeypatch):
-    monkeypatch.setattr(handlers, "RESULT_TTL_S", 60)
+    monkeypatch.setattr(sources, "RESULT_TTL_S", 60)
     old = isolated_results / "job-old"
     old.mkdir(parents=True)
     (old / "x_mosaic.zip").write_bytes(b"old")
@@ -411,23 +411,23 @@ def test_process_api_returns_the_zip_and_sweeps_old_results(isolated_results, mo
 def test_sweep_old_results_removes_only_expired_folders(isolated_results, monkeypatch):
     import os
 
-    handlers.sweep_old_results()  # no results folder yet: nothing to do, no error
-    monkeypatch.setattr(handlers, "RESULT_TTL_S", 100)
+    sources.sweep_old_results()  # no results folder yet: nothing to do, no error
+    monkeypatch.setattr(sources, "RESULT_TTL_S", 100)
     now = time.time()
     ages = {"job-expired": 101, "job-fresh": 99, "job-new": 0}
     for name, age in ages.items():
         (isolated_results / name).mkdir(parents=True)
         (isolated_results / name / "a.zip").write_bytes(b"x")
         os.utime(isolated_results / name, (now - age, now - age))
-    handlers.sweep_old_results(now=now)
+    sources.sweep_old_results(now=now)
     assert [p.name for p in folders(isolated_results)] == ["job-fresh", "job-new"]
-    handlers.sweep_old_results(now=now + 200)
+    sources.sweep_old_results(now=now + 200)
     assert folders(isolated_results) == []
 
 
 def test_settings_from_inputs_maps_the_page_values():
     defaults = Settings()
-    settings = handlers.settings_from_inputs(5.0, 60.0, False, 0, False, 0, "png", 80.0, "blur", 20.0, 5, 0.3, "")
+    settings = inputs.settings_from_inputs(5.0, 60.0, False, 0, False, 0, "png", 80.0, "blur", 20.0, 5, 0.3, "")
     assert (settings.interval, settings.scale_pct, settings.jpeg_quality, settings.mosaic_cells) == (5, 60, 80, 20)
     assert all(isinstance(v, int) for v in (settings.interval, settings.scale_pct, settings.jpeg_quality))
     assert settings.max_mb is None and settings.max_images is None, "unticked caps are no caps"
@@ -435,11 +435,11 @@ def test_settings_from_inputs_maps_the_page_values():
     assert settings.model == "yolo11n.yaml", "an empty model box means $MOSAIC_MODEL"
     assert settings.hold_s == defaults.hold_s
 
-    capped = handlers.settings_from_inputs(10, 100, True, 12.5, True, 7.0, "jpg", 90, "mosaic", 15, 10, 0.2,
+    capped = inputs.settings_from_inputs(10, 100, True, 12.5, True, 7.0, "jpg", 90, "mosaic", 15, 10, 0.2,
                                            "  yolo11s.pt ", 1.5)
     assert (capped.max_mb, capped.max_bytes, capped.max_images) == (12.5, 12_500_000, 7)
     assert capped.model == "yolo11s.pt" and capped.hold_s == 1.5
-    as_text = handlers.settings_from_inputs("5", "60", False, "", False, "", "png", "80", "blur", "20", "5", "0.3", "")
+    as_text = inputs.settings_from_inputs("5", "60", False, "", False, "", "png", "80", "blur", "20", "5", "0.3", "")
     assert (as_text.interval, as_text.scale_pct, as_text.mosaic_cells, as_text.conf) == (5, 60, 20, 0.3)
 
     for bad in (dict(interval=2.5), dict(interval=0), dict(interval=None), dict(scale_pct=10), dict(mosaic_cells=15.5),
@@ -451,20 +451,20 @@ def test_settings_from_inputs_maps_the_page_values():
                       model="")
         values.update(bad)
         with pytest.raises(SettingsError):
-            handlers.settings_from_inputs(**values)
+            inputs.settings_from_inputs(**values)
 
 
 def test_pick_source_takes_exactly_one_of_file_and_link(tmp_path):
-    assert handlers.pick_source(str(SAMPLE), "") == str(SAMPLE)
-    assert handlers.pick_source(SAMPLE, None) == str(SAMPLE)
-    assert handlers.pick_source(SimpleNamespace(name=str(SAMPLE)), "  ") == str(SAMPLE)  # a tempfile wrapper
+    assert sources.pick_source(str(SAMPLE), "") == str(SAMPLE)
+    assert sources.pick_source(SAMPLE, None) == str(SAMPLE)
+    assert sources.pick_source(SimpleNamespace(name=str(SAMPLE)), "  ") == str(SAMPLE)  # a tempfile wrapper
     link = "https://drive.google.com/file/d/abc/view"
-    assert handlers.pick_source(None, f"  {link}\n") == link
+    assert sources.pick_source(None, f"  {link}\n") == link
     with pytest.raises(InputError, match="not both"):
-        handlers.pick_source(str(SAMPLE), link)
+        sources.pick_source(str(SAMPLE), link)
     for nothing in ((None, ""), (None, None), ("", "   ")):
         with pytest.raises(InputError, match="Upload a video"):
-            handlers.pick_source(*nothing)
+            sources.pick_source(*nothing)
 
 
 REFUSED_LINKS = [
@@ -482,8 +482,8 @@ REFUSED_LINKS = [
 @pytest.mark.parametrize("link", REFUSED_LINKS)
 def test_the_link_box_takes_only_google_drive_links(link):
     with pytest.raises(InputError) as raised:
-        handlers.pick_source(None, link)
-    assert str(raised.value) == handlers.LINK_ONLY, "one line, the same whatever exists on the server"
+        sources.pick_source(None, link)
+    assert str(raised.value) == sources.LINK_ONLY, "one line, the same whatever exists on the server"
 
 
 @pytest.mark.parametrize("link, passed_on", [
@@ -495,13 +495,13 @@ def test_the_link_box_takes_only_google_drive_links(link):
 def test_drive_links_are_passed_on_as_links(link, passed_on):
     from pipeline.source import looks_like_link
 
-    assert handlers.pick_source(None, link) == passed_on
+    assert sources.pick_source(None, link) == passed_on
     assert looks_like_link(passed_on), "the pipeline never reads it as a path"
 
 
 def test_a_refused_link_starts_nothing_and_the_page_says_it_once(isolated_results):
     out = list(handlers.start_job(None, "https://example.com/v.mp4?a=1&b='2'"))[-1]
-    assert text(out[SUMMARY]) == "Error: " + handlers.LINK_ONLY
+    assert text(out[SUMMARY]) == "Error: " + sources.LINK_ONLY
     assert "&amp;#" not in out[SUMMARY] and "example.com" not in out[SUMMARY], "escaped once, not repeated"
     assert folders(isolated_results) == []
 
@@ -630,8 +630,8 @@ def test_uploads_that_are_not_deleted(upload_cache, excerpt, isolated_results):
 
 def test_an_upload_shared_by_two_jobs_goes_when_the_last_one_ends(upload_cache, excerpt):
     upload = uploaded(upload_cache, excerpt)
-    with handlers._using_upload(str(upload)):
-        with handlers._using_upload(str(upload)):
+    with sources._using_upload(str(upload)):
+        with sources._using_upload(str(upload)):
             pass
         assert upload.is_file(), "identical uploads share one file: the other job still reads it"
     assert not upload.exists()

@@ -85,12 +85,13 @@ def test_the_app_imports_spaces_and_runs_a_job_in_gpu_calls_with_the_plain_runs_
     sys.modules.pop("app", None)
     import app  # noqa: F401  (imports spaces first, builds the page)
     from pipeline import run_to_result
-    from ui import handlers, zerogpu
+    from ui import handlers, inputs, jobs, zerogpu
 
-    assert zerogpu.spaces is spaces and handlers.run is zerogpu.run
+    assert zerogpu.spaces is spaces and jobs.run is zerogpu.run  # the job runner detects in GPU calls
     assert zerogpu.warm_model() is None  # the CPU model, as a Space loads it at start
     clip = cut_clip(excerpt, tmp_path / "clip.mp4", start=0, count=6)
-    monkeypatch.setattr(handlers, "settings_from_inputs", _one_frame_per_call(handlers.settings_from_inputs))
+    one_frame_per_call = _one_frame_per_call(inputs.settings_from_inputs)
+    monkeypatch.setattr(handlers, "settings_from_inputs", one_frame_per_call)  # where start_job looks it up
     args = dict(interval=2, image_format="png", model=Path(model).name)  # callers name models from the allowlist
     *_, last = handlers.start_job(str(clip), make_video=True, **args)
     value = lambda out: out.get("value") if isinstance(out, dict) else out  # noqa: E731  (a gr.update or a value)
@@ -100,8 +101,8 @@ def test_the_app_imports_spaces_and_runs_a_job_in_gpu_calls_with_the_plain_runs_
     assert [frames for frames, _, _ in gpu_calls] == [3, 3]
     assert all(zerogpu.CALL_OVERHEAD_S < seconds <= zerogpu.cap_s() for _, seconds, _ in gpu_calls)
 
-    settings = handlers.settings_from_inputs(2, 100, False, None, False, None, "png", 90, "mosaic", 15, 10, 0.2,
-                                             Path(model).name).replace(device="cpu", backend="torch")
+    settings = one_frame_per_call(2, 100, False, None, False, None, "png", 90, "mosaic", 15, 10, 0.2,
+                                  Path(model).name).replace(device="cpu", backend="torch")
     assert settings.batch == 1
     plain = read_zip(run_to_result(clip, settings, output=tmp_path / "plain.zip",
                                    video_output=tmp_path / "plain.mp4").zip_path)

@@ -1,6 +1,7 @@
 """The page: inputs and the Start/Stop buttons first (on a phone they fit the first screen),
 settings below them; on the right the progress bar with the outcome right under it, then
-the results; the device panel on top. Only wiring here; handlers.py translates events.
+the results; the device panel on top. Only wiring here; handlers.py (the page) and api.py
+(the public API) translate events.
 
 The public API (/process) has its own hidden inputs: plain values, each documented, that
 Settings validates (the page's sliders and radios would answer out-of-range values with
@@ -11,16 +12,18 @@ import gradio as gr
 
 from pipeline.settings import FACE_SHAPES, IMAGE_FORMATS, STYLES, TARGETS, Settings, default_model
 
-from . import handlers
+from . import api, handlers
 from . import review as review_ui
 from .i18n import FACE_SHAPE_LABELS, STYLE_LABELS, TARGET_LABELS, i18n, page_i18n, tr
+from .inputs import DEFAULT_CAP_IMAGES, DEFAULT_CAP_MB
 from .live_tab import build_live_tab
 from .model_choice import allowed_models, dropdown_choices, public_name
+from .sources import FACES_SAMPLE, MAX_INPUT_MB
 from .status import STATUS_CSS, status_panel
 
 STATUS_REFRESH_S = 2.0
 VIDEO_DOC = (f"The video, sent with handle_file(path): mp4, mov, avi, mkv, webm or another common format, "
-             f"up to {handlers.MAX_INPUT_MB:g} MB; deleted from the server when its job ends. None when "
+             f"up to {MAX_INPUT_MB:g} MB; deleted from the server when its job ends. None when "
              "drive_link is given.")
 CELLS_RANGE = (2, 200)  # Settings' range for mosaic_cells; the page and the API use the same
 
@@ -53,7 +56,7 @@ TARGET_CHOICES = [(i18n(TARGET_LABELS[t]), t) for t in TARGETS]
 
 def page_translations() -> "gr.I18n":
     """What app.py gives launch(i18n=...): the table, with the page's own figures filled in."""
-    return page_i18n(max_input_mb=handlers.MAX_INPUT_MB, default_model=public_name(default_model("person")))
+    return page_i18n(max_input_mb=MAX_INPUT_MB, default_model=public_name(default_model("person")))
 
 
 def _documented(component, description: str, **schema):
@@ -84,10 +87,10 @@ def _api_inputs(d: Settings) -> list:
         number(d.interval, "Capture every N-th frame (frames 0, N, 2N...); a whole number >= 1.", True, minimum=1),
         number(d.scale_pct, "Output size, 50-100 % of the source; a whole number.", True, minimum=50, maximum=100),
         flag(False, "Apply max_mb: the ZIP never exceeds it."),
-        number(handlers.DEFAULT_CAP_MB, "ZIP size cap in MB (10^6 bytes), > 0; used only when limit_size is true.",
+        number(DEFAULT_CAP_MB, "ZIP size cap in MB (10^6 bytes), > 0; used only when limit_size is true.",
                minimum=0, exclusiveMinimum=0),
         flag(False, "Apply max_images."),
-        number(handlers.DEFAULT_CAP_IMAGES, "Stop after this many images, >= 1; used only when limit_images is true.",
+        number(DEFAULT_CAP_IMAGES, "Stop after this many images, >= 1; used only when limit_images is true.",
                True, minimum=1),
         text(d.image_format, "Image format in the ZIP.", enum=list(IMAGE_FORMATS)),
         number(d.jpeg_quality, "JPEG quality 1-100 (ignored for png).", True, minimum=1, maximum=100),
@@ -135,11 +138,11 @@ def build_demo() -> gr.Blocks:
                                   info=i18n("page.scale_info"))
                 with gr.Row():
                     limit_size = gr.Checkbox(label=i18n("page.limit_size"), value=False, elem_id="limit-size")
-                    max_mb = gr.Number(label=i18n("page.max_mb"), value=handlers.DEFAULT_CAP_MB, interactive=False,
+                    max_mb = gr.Number(label=i18n("page.max_mb"), value=DEFAULT_CAP_MB, interactive=False,
                                        elem_id="max-mb", info=i18n("page.max_mb_info"))
                 with gr.Row():
                     limit_images = gr.Checkbox(label=i18n("page.limit_images"), value=False, elem_id="limit-images")
-                    max_images = gr.Number(label=i18n("page.max_images"), value=handlers.DEFAULT_CAP_IMAGES,
+                    max_images = gr.Number(label=i18n("page.max_images"), value=DEFAULT_CAP_IMAGES,
                                            interactive=False, elem_id="max-images")
                 make_video = gr.Checkbox(label=i18n("page.make_video"), value=False,
                                          elem_id="make-video")
@@ -194,7 +197,7 @@ def build_demo() -> gr.Blocks:
                                                                           make_video, detect_flag]})
         detect_event.then(**opened)
         # the sample: real faces under the face target, so a first run shows a real detector's masks
-        sample_event = sample.click(lambda: (str(handlers.FACES_SAMPLE), "", "face"), None, [video, drive_link, target],
+        sample_event = sample.click(lambda: (str(FACES_SAMPLE), "", "face"), None, [video, drive_link, target],
                                     queue=False, **private)
         sample_run = sample_event.then(**begin).then(**job)
         sample_run.then(**opened)
@@ -221,7 +224,7 @@ def build_demo() -> gr.Blocks:
         api_summary = _documented(gr.Textbox(label="Summary", visible=False),
                                   "What happened: done, stopped early by a cap (which one, where), or a warning "
                                   "such as nobody detected. Read it before using the ZIP.")
-        api_button.click(handlers.process_api, [_documented(video, VIDEO_DOC), *_api_inputs(d)], [api_zip, api_summary],
+        api_button.click(api.process_api, [_documented(video, VIDEO_DOC), *_api_inputs(d)], [api_zip, api_summary],
                          api_name="process", concurrency_id="jobs")
         render_inputs = [_documented(gr.File(visible=False), "The edited detections.csv (from a run's ZIP): "
                                      "kind=manual rows are covered and interpolated per track_id."),
@@ -230,7 +233,7 @@ def build_demo() -> gr.Blocks:
         api_inputs = _api_inputs(d)
         no_model = [api_inputs[i] for i in range(len(api_inputs)) if i not in (0, 12, 13)]  # no link, conf, model
         gr.Button(visible=False).click(
-            handlers.render_api, [_documented(gr.File(visible=False), VIDEO_DOC), *render_inputs, *no_model],
+            api.render_api, [_documented(gr.File(visible=False), VIDEO_DOC), *render_inputs, *no_model],
             [api_zip, api_summary], api_name="render", concurrency_id="jobs")
 
         with gr.Tab(i18n("page.live_tab")):  # the webcam, masked as it streams (ui/live_tab.py)

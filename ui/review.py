@@ -96,7 +96,7 @@ def _frame_label(review: Review, frame: int, lang: str = DEFAULT_LANGUAGE) -> st
 def open_for_session(request: gr.Request | None = None):
     """After a job: (review state, *open_panel outputs) for this browser session's last
     finished job, or a hidden panel when it left nothing to review."""
-    from .handlers import review_sources  # the job runner records what each session may review
+    from .jobs import review_sources  # the job runner records what each session may review
 
     session = getattr(request, "session_hash", None)
     state = new_state(review_sources.get(session)) if session else None

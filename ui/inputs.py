@@ -1,0 +1,67 @@
+"""Page and API values to validated Settings (settings_from_inputs). Every check is
+Settings' own; this module only reads the form's values as they were meant (10.0 is 10, an
+empty box is None), applies a cap only when its box is ticked, and takes the model only
+from the allowlist (model_choice), before anything is loaded. DEFAULTS and the cap boxes'
+default numbers are here too, for the page's and the API's signatures."""
+from __future__ import annotations
+
+from pipeline import Settings
+from pipeline.errors import SettingsError
+from pipeline.settings import TARGETS
+
+from .i18n import tr
+from .model_choice import resolve_model
+
+DEFAULTS = Settings.__dataclass_fields__
+DEFAULT_CAP_MB = 500.0  # shown in the cap boxes; applied only when the cap is ticked
+DEFAULT_CAP_IMAGES = 1000
+
+
+def _number(value):
+    """A number from the page or the API, meaning unchanged: 10.0 becomes 10, but 2.5 stays
+    2.5 (Settings refuses it for a whole-number field) and text that is not a number stays
+    text (Settings names the field)."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        try:
+            value = float(value)
+        except ValueError:
+            return value.strip()[:40]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def settings_from_inputs(interval, scale_pct, limit_size, max_mb, limit_images, max_images,
+                         image_format, jpeg_quality, style, mosaic_cells, pad_pct, conf, model,
+                         hold_s=DEFAULTS["hold_s"].default, target=DEFAULTS["target"].default,
+                         face_shape=DEFAULTS["face_shape"].default) -> Settings:
+    """Page/API values to validated Settings; every check is Settings' own. A cap applies
+    only when its box is ticked (its number is then ignored, whatever it is); a ticked cap
+    that is empty or 0 is an error, never silently 'no cap'. The model must be on the
+    allowlist: that is checked here, before anything is loaded."""
+    max_mb, max_images = _number(max_mb), _number(max_images)
+    model_spec = resolve_model(model, target if target in TARGETS else "person")
+    try:
+        return Settings(
+            interval=_number(interval),
+            scale_pct=_number(scale_pct),
+            max_mb=(0.0 if max_mb is None else max_mb) if limit_size else None,
+            max_images=(0 if max_images is None else max_images) if limit_images else None,
+            image_format=image_format,
+            jpeg_quality=_number(jpeg_quality),
+            style=style,
+            mosaic_cells=_number(mosaic_cells),
+            pad_pct=_number(pad_pct),
+            conf=_number(conf),
+            hold_s=_number(hold_s),
+            target=target,
+            face_shape=face_shape,
+            model=model_spec,
+        )
+    except TypeError:  # a comparison Settings makes on a value of the wrong type
+        raise SettingsError(tr("err.settings.numbers"), key="err.settings.numbers") from None
+
