@@ -16,7 +16,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from .budget import BufferPlan, plan_buffers
+from .budget import REREAD_DECODE_THREADS, BufferPlan, plan_buffers
 from .detect_stage import DetectStage
 from .detection import Detector
 from .engine import END, Engine, Stopped
@@ -35,7 +35,7 @@ from .outputs import as_output_error, kept_path
 from .render import Rendered, Renderer, thumbnail
 from .settings import Settings
 from .reread import Rereader
-from .video import VideoInfo, read_frames
+from .video import DECODE_THREADS, VideoInfo, read_frames
 from .video_sink import VideoSink
 from .zip_sink import ZipSink
 
@@ -86,7 +86,8 @@ class FileJob:
         return self.video_output is not None or self.settings.captures(index)
 
     def _read(self) -> None:
-        frames = read_frames(self.video_path, wanted=self._wanted, size=self.plan.detect_size)
+        frames = read_frames(self.video_path, wanted=self._wanted, size=self.plan.detect_size,
+                             threads=REREAD_DECODE_THREADS if self.plan.reread else DECODE_THREADS)
         with contextlib.closing(frames):
             clock = time.perf_counter()
             for frame in frames:

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
+from .budget import REREAD_DECODE_THREADS
 from .engine import END, Engine
 from .errors import MosaicError
 from .video import Frame, read_frames
@@ -23,7 +24,7 @@ class Rereader:
 
     def read(self) -> None:
         """Thread body: the full frames, in stream order, until the renderer is done."""
-        frames = read_frames(self.path, wanted=self.wanted)
+        frames = read_frames(self.path, wanted=self.wanted, threads=REREAD_DECODE_THREADS)
         with contextlib.closing(frames):
             for frame in frames:
                 if frame.image is not None and not self.engine.put(self.frames, frame, until=self.done):

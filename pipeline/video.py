@@ -118,17 +118,19 @@ def upright(image: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
 
 
-def read_frames(path: str | Path, wanted=lambda index: True, size: tuple[int, int] | None = None) -> Iterator[Frame]:
+def read_frames(path: str | Path, wanted=lambda index: True, size: tuple[int, int] | None = None,
+                threads: int = DECODE_THREADS) -> Iterator[Frame]:
     """Decode every frame in stream order; convert to BGR only those `wanted(index)` asks
     for. Times come from presentation timestamps, so variable frame rate is exact.
     With `size` (upright width, height), the BGR images are small copies scaled by FFmpeg
     in the same pass as the colour conversion (area filter): what a detector needs from a
-    4K frame, without ever holding the 4K BGR picture."""
+    4K frame, without ever holding the 4K BGR picture. `threads`: decoder threads (0 =
+    FFmpeg's choice); each frame thread holds a picture of its own."""
     path = Path(path)
     with _open(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = DECODE_THREAD_TYPE
-        stream.thread_count = DECODE_THREADS
+        stream.thread_count = threads
         start = stream.start_time or 0
         time_base = stream.time_base or Fraction(1, 1)
         fps = float(stream.average_rate or stream.guessed_rate or 0) or 25.0
