@@ -1,7 +1,7 @@
 """Real-time figures of the live path on a 640x480 30 fps source made from real footage.
 
     python benchmarks/bench_live.py [--seconds 20] [--model yolo11n.yaml] [--imgsz 640]
-                                    [--batch 1] [--strict] [--json OUT]
+                                    [--precision fp32|int8] [--batch 1] [--strict] [--json OUT]
 
 The source: ../shared/samples/vtest.avi (768x576, 10 fps) scaled to 640x480 and re-timed to
 30 fps (every frame is a real, distinct frame; people move 3x as fast as filmed, which makes
@@ -85,7 +85,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="source length (default: %(default)s)")
     parser.add_argument("--model", default="yolo11n.yaml",
                         help="yolo11n.yaml: YOLO11n's full compute, untrained (no weights download here)")
-    parser.add_argument("--imgsz", type=int, default=640)
+    parser.add_argument("--imgsz", type=int, default=640, help="detection size, as `live --imgsz` (default: %(default)s)")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "int8"),
+                        help="as `live --precision` (int8: NNCF-quantized, made once and cached; default: %(default)s)")
     parser.add_argument("--batch", type=int, default=LIVE_BATCH,
                         help="frames per detection call, as `live --batch` (default: %(default)s)")
     parser.add_argument("--strict", action="store_true")
@@ -96,7 +98,7 @@ def main() -> int:
     from pipeline.live_job import load_live_detector, run_live
 
     source = make_source(args.seconds)
-    settings = Settings(model=args.model, imgsz=args.imgsz)
+    settings = Settings(model=args.model, imgsz=args.imgsz, precision=args.precision)
     detector = load_live_detector(settings)  # loaded (and warmed up) before the clock starts
     per_second = []
     load_before = os.getloadavg()
@@ -112,7 +114,7 @@ def main() -> int:
         print(stats.line())
     figures = {
         "source": f"{source.name} ({SIZE[0]}x{SIZE[1]}, {FPS} fps, {args.seconds:g} s, played in real time)",
-        "model": f"{args.model} at {args.imgsz}, backend {getattr(detector, 'backend', '?')}",
+        "model": f"{args.model} at {args.imgsz}, {args.precision}, backend {getattr(detector, 'backend', '?')}",
         "batch": args.batch, "strict": args.strict,
         "frames_in": result.frames_in, "frames_out": result.frames_out, "dropped": result.dropped,
         "out_fps": round(result.out_fps, 1), "detect_hz": round(result.detect_hz, 1),
