@@ -5,7 +5,9 @@ each get their own result, and bad input or a model off the allowlist comes back
 whose message is the clear one (no stack trace). The parameters are documented with their
 real meaning and type. (Security cases: test_app_security.py.)
 
-The server runs with MOSAIC_CONCURRENCY=2 so the two concurrent calls really overlap."""
+The server runs with MOSAIC_CONCURRENCY=2 so the two concurrent calls really overlap. One
+test serves the app in this process instead, to see the Settings a job receives (the CPU
+precision) without running an INT8 model."""
 from __future__ import annotations
 
 import json
@@ -18,7 +20,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from app_server import SAMPLE, SAMPLE_FRAMES, SAMPLE_SIZE, running_app  # noqa: E402
+from app_server import SAMPLE, SAMPLE_FRAMES, SAMPLE_SIZE, free_port, running_app  # noqa: E402
 from mediakit import CSV_COLUMNS, decode_frames, image_size, read_zip  # noqa: E402
 from pipeline import Settings  # noqa: E402
 from ui.layout import CELLS_RANGE  # noqa: E402
@@ -71,12 +73,14 @@ def test_process_is_the_only_endpoint_and_only_the_video_is_required(app, client
     assert (defaults["interval"], defaults["scale_pct"], defaults["image_format"], defaults["conf"]) == \
         (d.interval, d.scale_pct, d.image_format, d.conf), "the API defaults are the pipeline's"
     assert defaults["limit_size"] is False and defaults["limit_images"] is False
+    assert defaults["precision"] == d.precision == "fp32", "INT8 only when asked for"
 
     types = {p["parameter_name"]: p["type"] for p in params}
     assert types["mosaic_cells"]["type"] == "integer", "15.5 is not a cell count"
     assert (types["mosaic_cells"]["minimum"], types["mosaic_cells"]["maximum"]) == CELLS_RANGE, "the page's range"
     assert types["interval"]["type"] == "integer" and types["max_images"]["type"] == "integer"
     assert types["image_format"]["enum"] == ["jpg", "png"] and "" in types["model"]["enum"]
+    assert types["precision"]["enum"] == ["fp32", "int8"]
     assert not any("/" in name for name in types["model"]["enum"]), "no server path in the model list"
     for p in params:  # a real description for every parameter, not Gradio's boilerplate
         description = p["python_type"]["description"]
@@ -190,6 +194,7 @@ def text_as_mp4(tmp_path):
     ("interval 2.5", "capture interval must be a whole number >= 1 (got 2.5)"),
     ("mosaic cells 15.5", "mosaic cells must be 2-200 (got 15.5)"),
     ("format bmp", "format must be one of jpg, png (got 'bmp')"),
+    ("precision int4", "precision must be one of fp32, int8 (got 'int4')"),
 ])
 def test_bad_input_raises_the_clear_message(case, expected, app, client, text_as_mp4):
     args = {
@@ -200,6 +205,7 @@ def test_bad_input_raises_the_clear_message(case, expected, app, client, text_as
         "interval 2.5": dict(video_file=handle_file(str(SAMPLE)), interval=2.5),
         "mosaic cells 15.5": dict(video_file=handle_file(str(SAMPLE)), mosaic_cells=15.5),
         "format bmp": dict(video_file=handle_file(str(SAMPLE)), image_format="bmp"),
+        "precision int4": dict(video_file=handle_file(str(SAMPLE)), precision="int4"),
     }[case]
     before = app.job_dirs()
     log_before = len(app.log_tail(10**9))
@@ -211,3 +217,49 @@ def test_bad_input_raises_the_clear_message(case, expected, app, client, text_as
     assert app.job_dirs() == before, "a failed job leaves no result folder"
     assert "Traceback" not in app.log_tail(10**9)[log_before:], "our errors are handled, not crashes"
     assert app.process.poll() is None
+
+
+@pytest.fixture
+def settings_seen(monkeypatch, tmp_path):
+    """The app built and served in this process, the pipeline's run replaced by one that
+    records the Settings each job hands it and stops there (an INT8 run would quantize the
+    model first: ~35 s of CPU). Yields (a client, the Settings seen)."""
+    from pipeline.errors import InputError
+    from ui import build_demo, jobs, sources
+
+    seen = []
+
+    def run(source, settings, **kwargs):
+        seen.append(settings)
+        raise InputError("stopped before the model: the settings were seen")
+        yield
+
+    monkeypatch.setattr(jobs, "run", run)
+    monkeypatch.setattr(sources, "RESULTS_ROOT", tmp_path / "results")
+    monkeypatch.setenv("MOSAIC_MODEL", "yolo11n.yaml")
+    demo = build_demo()
+    demo.queue()
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
+                            ssr_mode=False)
+    try:
+        yield Client(url, verbose=False, download_files=str(tmp_path / "downloads"), analytics_enabled=False), seen
+    finally:
+        demo.close()
+
+
+def test_process_passes_the_cpu_precision_to_the_job(settings_seen):
+    """`precision` over HTTP reaches the pipeline's Settings: int8 when asked for, by name or
+    as the last positional input; fp32 when left out (callers from before it existed)."""
+    client, seen = settings_seen
+    video = handle_file(str(SAMPLE))
+    calls = [dict(precision="int8"), {}, dict(precision="fp32")]
+    for kwargs in calls:
+        with pytest.raises(Exception, match="the settings were seen"):
+            client.predict(video, api_name="/process", **kwargs)
+    d = Settings()
+    positional = ["", d.interval, d.scale_pct, False, 500, False, 1000, d.image_format, d.jpeg_quality, d.style,
+                  d.mosaic_cells, d.pad_pct, d.conf, "", d.hold_s, d.target, d.face_shape, "int8"]
+    with pytest.raises(Exception, match="the settings were seen"):
+        client.predict(video, *positional, api_name="/process")
+    assert [s.precision for s in seen] == ["int8", "fp32", "fp32", "int8"]
+    assert all(s.device == "auto" and s.model == "yolo11n.yaml" for s in seen)

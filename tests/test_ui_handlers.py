@@ -454,6 +454,63 @@ def test_settings_from_inputs_maps_the_page_values():
             inputs.settings_from_inputs(**values)
 
 
+def test_cpu_precision_from_the_page_and_the_api_reaches_the_job(monkeypatch):
+    """The Advanced settings' "CPU precision": FP32 unless INT8 is picked, and what is picked
+    is what the job's Settings carry, from Start, Detect only and /process alike; a value
+    that is neither is Settings' own one-line error, and no job starts."""
+    page = (10, 100, False, 500, False, 1000, "jpg", 90, "mosaic", 15, 10, 0.2, "")
+    assert inputs.settings_from_inputs(*page).precision == "fp32"
+    assert inputs.settings_from_inputs(*page, precision="int8").precision == "int8"
+    for bad in ("int4", "INT8", "", None):
+        with pytest.raises(SettingsError, match="precision must be one of fp32, int8"):
+            inputs.settings_from_inputs(*page, precision=bad)
+
+    seen = []
+
+    def job_events(source, settings, *args, **kwargs):  # where the pipeline would run
+        seen.append(settings.precision)
+        raise InputError("stopped before the model: the settings were seen")
+        yield
+
+    monkeypatch.setattr(handlers, "_job_events", job_events)
+    monkeypatch.setattr(api, "_job_events", job_events)
+    for run in (lambda **p: list(handlers.start_job(str(SAMPLE), "", **p)),
+                lambda **p: list(handlers.start_job(str(SAMPLE), "", detect_only=True, **p))):
+        run()
+        run(precision="int8")
+        refused = text(run(precision="int4")[-1][SUMMARY])
+        assert refused.startswith("Error: Invalid settings: precision must be one of fp32, int8 (got 'int4')")
+    for args in ({}, {"precision": "int8"}):
+        with pytest.raises(gr.Error, match="the settings were seen"):
+            api_result(str(SAMPLE), **args)
+    with pytest.raises(gr.Error, match="precision must be one of fp32, int8"):
+        api_result(str(SAMPLE), precision="fp16")
+    assert seen == ["fp32", "int8", "fp32", "int8", "fp32", "int8"]
+
+
+def test_the_page_sends_its_cpu_precision_control_to_start_and_detect():
+    """The control is in Advanced, FP32 by default, and wired into the precision argument of
+    every model run (Start, Detect only, the sample); Render replays boxes and takes none."""
+    import inspect
+
+    from ui import build_demo
+
+    demo = build_demo()
+    (control,) = [b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "precision"]
+    assert isinstance(control, gr.Radio) and control.value == "fp32"
+    assert [v for _, v in control.choices] == ["fp32", "int8"]
+    parent = control.parent
+    while parent is not None and not isinstance(parent, gr.Accordion):
+        parent = parent.parent
+    assert parent is not None and "page.advanced" in str(parent.label), "the control is in Advanced"
+    at = list(inspect.signature(handlers.start_job).parameters).index("precision")
+    runs = [f for f in demo.fns.values() if f.fn is handlers.start_job]
+    assert len(runs) == 3, "Start, Detect only, Try the sample"
+    assert all(f.inputs[at] is control for f in runs)
+    renders = [f for f in demo.fns.values() if f.fn is handlers.render_job]
+    assert renders and all(control not in f.inputs for f in renders)
+
+
 def test_pick_source_takes_exactly_one_of_file_and_link(tmp_path):
     assert sources.pick_source(str(SAMPLE), "") == str(SAMPLE)
     assert sources.pick_source(SAMPLE, None) == str(SAMPLE)

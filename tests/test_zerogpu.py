@@ -133,3 +133,24 @@ def test_frames_are_shrunk_before_the_call_and_the_boxes_scaled_back(gpu_calls, 
     for ours, theirs in zip(found, expected):
         assert len(ours) == len(theirs) > 0
         assert np.allclose(ours.xyxy, theirs.xyxy, atol=1e-3)
+
+
+def test_int8_on_zerogpu_runs_on_the_cpu_without_gpu_calls(gpu_calls, monkeypatch):
+    """The page's CPU precision INT8 on ZeroGPU: an OpenVINO model, so the run stays on the
+    CPU (as the face target's does) instead of failing to load the GPU call's torch model,
+    which cannot be INT8."""
+    from pipeline import Settings
+    from ui import zerogpu
+
+    runs = []
+
+    def plain_run(source, settings, **kwargs):
+        runs.append((settings.device, settings.precision, kwargs.get("detector")))
+        yield "done"
+
+    monkeypatch.setattr(zerogpu, "pipeline_run", plain_run)
+    int8 = Settings(model="yolo11n.yaml", precision="int8")
+    assert list(zerogpu.run("clip.mp4", int8)) == ["done"]
+    assert runs == [("cpu", "int8", None)] and gpu_calls == []
+    with pytest.raises(Exception, match="precision int8 runs on OpenVINO on the CPU"):
+        zerogpu.cpu_settings(int8)  # why INT8 must not take the GPU path

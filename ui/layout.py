@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import gradio as gr
 
-from pipeline.settings import FACE_SHAPES, IMAGE_FORMATS, STYLES, TARGETS, Settings, default_model
+from pipeline.settings import FACE_SHAPES, IMAGE_FORMATS, PRECISIONS, STYLES, TARGETS, Settings, default_model
 
 from . import api, handlers
 from . import review as review_ui
-from .i18n import FACE_SHAPE_LABELS, STYLE_LABELS, TARGET_LABELS, i18n, page_i18n, tr
+from .i18n import FACE_SHAPE_LABELS, PRECISION_LABELS, STYLE_LABELS, TARGET_LABELS, i18n, page_i18n, tr
 from .inputs import DEFAULT_CAP_IMAGES, DEFAULT_CAP_MB
 from .live_tab import build_live_tab
 from .model_choice import allowed_models, dropdown_choices, public_name
@@ -106,6 +106,10 @@ def _api_inputs(d: Settings) -> list:
                minimum=0, maximum=10),
         text(d.target, "What to hide: person (box), silhouette (outline), head, or face.", enum=list(TARGETS)),
         text(d.face_shape, "How faces are covered (target face): ellipse or box.", enum=list(FACE_SHAPES)),
+        text(d.precision, "CPU inference precision: fp32 (default), or int8, a model quantized to 8 bits with "
+             "NNCF: faster on the CPU, made once per model and cached (the first int8 call takes longer), its "
+             "boxes can differ slightly from fp32's. int8 always detects on the CPU, even where a GPU is present.",
+             enum=list(PRECISIONS)),
     ]
 
 
@@ -162,6 +166,9 @@ def build_demo() -> gr.Blocks:
                     conf = gr.Slider(0.05, 0.9, value=d.conf, step=0.05, label=i18n("page.conf"))
                     model = gr.Dropdown([(i18n("page.model.default"), ""), *dropdown_choices()[1:]], value="",
                                         label=i18n("page.model"), elem_id="model", info=i18n("page.model_info"))
+                    precision = gr.Radio([(i18n(PRECISION_LABELS[p]), p) for p in PRECISIONS], value=d.precision,
+                                         label=i18n("page.precision"), elem_id="precision",
+                                         info=i18n("page.precision_info"))
             with gr.Column(scale=1):
                 progress = gr.HTML("", elem_id="progress")
                 summary = gr.HTML("", elem_id="summary")
@@ -186,7 +193,8 @@ def build_demo() -> gr.Blocks:
         # Start and the sample: first (not queued) clear the last result, lock the buttons and
         # say whether the job must wait; then the job, in the queue. Gradio's own queue and ETA
         # overlay is hidden: its estimate was wrong and it said nothing about why it waits.
-        job = dict(fn=handlers.start_job, inputs=[video, drive_link, *settings_inputs, make_video, run_flag],
+        # the CPU precision goes to the model runs only: Render replays boxes, no model
+        job = dict(fn=handlers.start_job, inputs=[video, drive_link, *settings_inputs, precision, make_video, run_flag],
                    outputs=job_outputs, concurrency_id="jobs", **private)
         opened = dict(fn=review_ui.open_for_session, inputs=None, outputs=review_ui.panel_outputs(review),
                       queue=False, **private)
@@ -194,7 +202,7 @@ def build_demo() -> gr.Blocks:
         run_event = start.click(**begin).then(**job)
         run_event.then(**opened)
         detect_event = detect.click(**begin).then(**{**job, "inputs": [video, drive_link, *settings_inputs,
-                                                                          make_video, detect_flag]})
+                                                                          precision, make_video, detect_flag]})
         detect_event.then(**opened)
         # the sample: real faces under the face target, so a first run shows a real detector's masks
         sample_event = sample.click(lambda: (str(FACES_SAMPLE), "", "face"), None, [video, drive_link, target],
@@ -231,7 +239,8 @@ def build_demo() -> gr.Blocks:
                          _documented(gr.Textbox(value="", visible=False), "Track ids to leave uncovered, "
                                      "comma-separated (e.g. 3,7); they must be in the CSV.")]
         api_inputs = _api_inputs(d)
-        no_model = [api_inputs[i] for i in range(len(api_inputs)) if i not in (0, 12, 13)]  # no link, conf, model
+        # /render runs no model: no link, conf, model or precision
+        no_model = [api_inputs[i] for i in range(len(api_inputs)) if i not in (0, 12, 13, len(api_inputs) - 1)]
         gr.Button(visible=False).click(
             api.render_api, [_documented(gr.File(visible=False), VIDEO_DOC), *render_inputs, *no_model],
             [api_zip, api_summary], api_name="render", concurrency_id="jobs")

@@ -233,14 +233,17 @@ class ZeroGpuDetector:
 
 def run(source, settings: Settings, **kwargs):
     """`pipeline.run`, with detection in ZeroGPU calls when on ZeroGPU (a Drive link is
-    downloaded first, here). Off ZeroGPU, for replayed boxes, a given detector or a run
-    forced onto the CPU, it is plain `pipeline.run`."""
+    downloaded first, here). Off ZeroGPU, and for replayed boxes, a given detector or a run
+    forced onto the CPU, it is plain `pipeline.run`; the face target and INT8 run it on the
+    CPU, since their engines are OpenVINO's."""
     text = str(source).strip()
     if (not on_zerogpu() or kwargs.get("detector") is not None or settings.detections_csv is not None
             or settings.device == "cpu" or not text):
         yield from pipeline_run(source, settings, **kwargs)
         return
-    if settings.target == "face":  # CenterFace runs on OpenVINO, a CPU engine: no GPU call to make
+    if settings.target == "face" or settings.precision != "fp32":
+        # CenterFace and INT8 models run on OpenVINO, a CPU engine: no GPU call to make (and the
+        # GPU call's torch model, cpu_settings, cannot be INT8)
         yield from pipeline_run(source, settings.replace(device="cpu"), **kwargs)
         return
     folder = None
