@@ -184,7 +184,7 @@ def _quantize(fp32: Path, frames: CalibrationFrames, scale: float, preset: str, 
     try:
         import nncf
     except ImportError as err:
-        raise ModelError(INSTALL_HINT) from err
+        raise ModelError(INSTALL_HINT, key="err.int8_unavailable") from err
     import openvino as ov
 
     model = ov.Core().read_model(str(fp32))

@@ -249,3 +249,17 @@ def test_every_choice_the_pipeline_offers_has_a_label():
     assert set(i18n.TARGET_LABELS) == set(TARGETS) and set(i18n.STYLE_LABELS) == set(STYLES)
     assert set(i18n.FACE_SHAPE_LABELS) == set(FACE_SHAPES)
     assert set(report.STAGES) == {"downloading", "probing", "loading model", "processing", "finishing"}
+
+
+def test_int8_without_nncf_is_named_on_the_page(monkeypatch, tmp_path):
+    """A server without NNCF cannot make an INT8 model: the page says so, and how to get
+    on (FP32), in the user's language, not the generic 'model could not be loaded'."""
+    from pipeline import ModelError
+    from pipeline.quantize import _quantize
+
+    monkeypatch.setitem(sys.modules, "nncf", None)  # `import nncf` raises ImportError
+    with pytest.raises(ModelError) as caught:
+        _quantize(tmp_path / "model.xml", None, 1.0, "mixed", None)
+    english, korean = public_message(caught.value, "en"), public_message(caught.value, "ko")
+    assert "INT8" in english and "FP32" in english and "could not be loaded" not in english
+    assert HANGUL.search(korean) and "FP32" in korean

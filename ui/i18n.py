@@ -231,6 +231,8 @@ EN: dict[str, str] = {
                          "{width}x{height} video's frames: it needs at least {need_mb} MB ({lookahead} frames of "
                          "look-ahead for the {hold_s:g} s hold, plus one per stage). Raise the memory budget, or "
                          "lower the hold or the output resolution.",
+    "err.int8_unavailable": "INT8 is not available on this server: choose FP32 under Advanced. If you run this app, "
+                            "install NNCF (pip install -r requirements-int8.txt) to make INT8 models.",
     "err.model_failed": "The detection model could not be loaded or run on this server. If you run this app, "
                         "check MOSAIC_MODEL / MOSAIC_EXTRA_MODELS and that their weights are present; the server "
                         "log has the details.",
@@ -478,6 +480,8 @@ KO: dict[str, str] = {
                          "프레임을 담을 수 없습니다. 최소 {need_mb} MB가 필요합니다 ({hold_s:g}초 유지를 위한 "
                          "{lookahead} 프레임과 단계마다 한 프레임). 메모리 한도를 늘리거나, 유지 시간이나 출력 "
                          "해상도를 낮추세요.",
+    "err.int8_unavailable": "이 서버에서는 INT8을 쓸 수 없습니다. 고급 설정에서 FP32를 고르세요. 이 앱을 운영하고 "
+                            "있다면 INT8 모델을 만들 수 있게 NNCF를 설치하세요 (pip install -r requirements-int8.txt).",
     "err.model_failed": "이 서버에서 검출 모델을 불러오거나 실행하지 못했습니다. 이 앱을 운영하고 있다면 "
                         "MOSAIC_MODEL / MOSAIC_EXTRA_MODELS 설정과 가중치 파일이 있는지 확인하세요. 자세한 내용은 "
                         "서버 로그에 있습니다.",

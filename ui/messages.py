@@ -57,7 +57,7 @@ def public_message(err: MosaicError, lang: str = DEFAULT_LANGUAGE) -> str:
         return tr("err.stopped", lang)
     if isinstance(err, ModelError):
         log.warning("model error: %s", text)
-        return tr("err.model_failed", lang)
+        return tr("err.int8_unavailable" if key == "err.int8_unavailable" else "err.model_failed", lang)
     if isinstance(err, OutputError):
         log.warning("output error: %s", text)
         no_space = key == "err.disk.not_enough" or text.startswith(_NO_SPACE)
