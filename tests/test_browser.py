@@ -490,12 +490,13 @@ LOCALES = {
     "ko-KR": dict(start="시작", stop="중지", sample="예제 영상으로 해 보기", link="…또는 구글 드라이브 링크",
                   target="가릴 대상", face="얼굴", interval="N 프레임마다 한 장 저장", advanced="고급 설정",
                   help="MB까지 올릴 수 있습니다", done=r"^(완료|경고): ", bar=r"^완료", panel="이 앱: CPU",
-                  summary=r"이미지 \d+장, \d+명 가림", review=r"\d+명을 추적했습니다", render="이대로 고쳐서 렌더링"),
+                  summary=r"이미지 \d+장, \d+명 가림", review=r"\d+명을 추적했습니다", render="이대로 고쳐서 렌더링",
+                  video_tab="동영상 파일"),
     "en-US": dict(start="Start", stop="Stop", sample="Try the sample", link="…or a Google Drive link",
                   target="What to hide", face="Faces", interval="Capture every N frames", advanced="Advanced",
                   help="MB. Your upload is deleted", done=r"^(Done|Warning): ", bar=r"^done", panel="this app: CPU",
                   summary=r"\d+ images, \d+ people masked", review=r"\d+ people tracked over",
-                  render="Render with these corrections"),
+                  render="Render with these corrections", video_tab="Video file"),
 }
 # pictographs and dingbats: Debian's Chromium has no font for them and draws empty boxes
 EMOJI = re.compile("[\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff]")
@@ -540,9 +541,9 @@ def test_the_page_speaks_the_browsers_language(app, browser, locale, tmp_path):
         for shown in ("#summary", "#progress", "#status-panel", "#zip-size", "#review-note"):
             assert not EMOJI.search(page.locator(shown).inner_text()), f"an emoji in {shown}"
         ARTIFACTS.mkdir(exist_ok=True)
-        shot = ARTIFACTS / f"page_{locale.split('-')[0]}.png"  # the page down to the Live tab
-        live_tab = page.locator("button[role=tab]").first.bounding_box()
-        page.screenshot(path=str(shot), full_page=True, clip={"x": 0, "y": 0, "width": 1400, "height": live_tab["y"]})
+        shot = ARTIFACTS / f"page_{locale.split('-')[0]}.png"  # the Video file tab, finished
+        assert page.get_by_role("tab", name=words["video_tab"]).get_attribute("aria-selected") == "true"
+        page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 10_000
         no_stack_trace(page)
     finally:

@@ -95,6 +95,7 @@ EN: dict[str, str] = {
     "page.download_zip": "Download the ZIP",
     "page.gallery": "Latest mosaicked frames",
     "page.result_video": "Mosaicked video",
+    "page.video_tab": "Video file",
     "page.live_tab": "Live",
     # -- the Review panel -------------------------------------------------------------------
     "review.title": "### Review before export",
@@ -345,6 +346,7 @@ KO: dict[str, str] = {
     "page.download_zip": "ZIP 다운로드",
     "page.gallery": "최근 모자이크한 프레임",
     "page.result_video": "모자이크한 영상",
+    "page.video_tab": "동영상 파일",
     "page.live_tab": "실시간 (웹캠)",
     # -- 검토 패널 ------------------------------------------------------------------------------
     "review.title": "### 내보내기 전에 검토하기",

@@ -119,66 +119,71 @@ def build_demo() -> gr.Blocks:
     with gr.Blocks(title=tr("page.title"), delete_cache=(1800, 3600)) as demo:
         gr.Markdown(i18n("page.intro"))
         status = gr.HTML("", elem_id="status")  # filled on load and by its timer, in the page's language
-        with gr.Row():
-            with gr.Column(scale=1):
-                video = gr.File(label=i18n("page.video"), file_types=["video"], elem_id="video-input", height=140)
-                gr.Markdown(i18n("page.input_help"), elem_id="input-help")
-                drive_link = gr.Textbox(label=i18n("page.drive_link"), value="",
-                                        placeholder=i18n("page.drive_placeholder"),
-                                        info=i18n("page.drive_info"))
+        # Two tabs: a video file (the main page), and the webcam live (ui/live_tab.py)
+        with gr.Tabs(elem_id="tabs"):
+            with gr.Tab(i18n("page.video_tab"), id="video", elem_id="video-tab"):
                 with gr.Row():
-                    start = gr.Button(i18n("page.start"), variant="primary", elem_id="start-button", min_width=80)
-                    stop = gr.Button(i18n("page.stop"), variant="stop", elem_id="stop-button", interactive=False,
-                                     min_width=80)
-                    keep = gr.Button(i18n("page.keep"), elem_id="keep-button", interactive=False,
-                                     min_width=120, scale=2)
-                    sample = gr.Button(i18n("page.sample"), elem_id="sample-button", min_width=100)
-                detect = gr.Button(i18n("page.detect"), elem_id="detect-button", size="sm")
-                target = gr.Radio(TARGET_CHOICES, value=d.target, label=i18n("page.target"), elem_id="target")
-                gr.Markdown(i18n("page.target_help"), elem_id="target-help")
-                interval = gr.Number(label=i18n("page.interval"), value=d.interval, elem_id="interval",
-                                     info=i18n("page.interval_info"))
-                scale = gr.Number(label=i18n("page.scale"), value=d.scale_pct, elem_id="scale",
-                                  info=i18n("page.scale_info"))
-                with gr.Row():
-                    limit_size = gr.Checkbox(label=i18n("page.limit_size"), value=False, elem_id="limit-size")
-                    max_mb = gr.Number(label=i18n("page.max_mb"), value=DEFAULT_CAP_MB, interactive=False,
-                                       elem_id="max-mb", info=i18n("page.max_mb_info"))
-                with gr.Row():
-                    limit_images = gr.Checkbox(label=i18n("page.limit_images"), value=False, elem_id="limit-images")
-                    max_images = gr.Number(label=i18n("page.max_images"), value=DEFAULT_CAP_IMAGES,
-                                           interactive=False, elem_id="max-images")
-                make_video = gr.Checkbox(label=i18n("page.make_video"), value=False,
-                                         elem_id="make-video")
-                with gr.Accordion(i18n("page.advanced"), open=False):
-                    image_format = gr.Radio(list(IMAGE_FORMATS), value=d.image_format, label=i18n("page.format"))
-                    quality = gr.Slider(1, 100, value=d.jpeg_quality, step=1, label=i18n("page.quality"),
-                                        elem_id="quality", visible=d.image_format == "jpg")
-                    style = gr.Radio([(i18n(STYLE_LABELS[s]), s) for s in STYLES], value=d.style,
-                                     label=i18n("page.style"))
-                    face_shape = gr.Radio([(i18n(FACE_SHAPE_LABELS[s]), s) for s in FACE_SHAPES], value=d.face_shape,
-                                          label=i18n("page.face_shape"))
-                    cells = gr.Slider(*CELLS_RANGE, value=d.mosaic_cells, step=1, elem_id="cells",
-                                      label=i18n("page.cells"))
-                    pad = gr.Slider(0, 50, value=d.pad_pct, step=1, label=i18n("page.pad"))
-                    hold = gr.Slider(0, 2, value=d.hold_s, step=0.1,
-                                     label=i18n("page.hold"))
-                    conf = gr.Slider(0.05, 0.9, value=d.conf, step=0.05, label=i18n("page.conf"))
-                    model = gr.Dropdown([(i18n("page.model.default"), ""), *dropdown_choices()[1:]], value="",
-                                        label=i18n("page.model"), elem_id="model", info=i18n("page.model_info"))
-                    precision = gr.Radio([(i18n(PRECISION_LABELS[p]), p) for p in PRECISIONS], value=d.precision,
-                                         label=i18n("page.precision"), elem_id="precision",
-                                         info=i18n("page.precision_info"))
-            with gr.Column(scale=1):
-                progress = gr.HTML("", elem_id="progress")
-                summary = gr.HTML("", elem_id="summary")
-                size_text = gr.Markdown("", elem_id="zip-size")
-                result_zip = gr.DownloadButton(i18n("page.download_zip"), visible=False, elem_id="result-zip",
-                                               variant="primary")
-                gallery = gr.Gallery(label=i18n("page.gallery"), columns=3, height=300, elem_id="gallery")
-                result_video = gr.Video(label=i18n("page.result_video"), elem_id="result-video", interactive=False,
-                                        visible=False)
-                review = review_ui.build_panel(d)
+                    with gr.Column(scale=1):
+                        video = gr.File(label=i18n("page.video"), file_types=["video"], elem_id="video-input", height=140)
+                        gr.Markdown(i18n("page.input_help"), elem_id="input-help")
+                        drive_link = gr.Textbox(label=i18n("page.drive_link"), value="",
+                                                placeholder=i18n("page.drive_placeholder"),
+                                                info=i18n("page.drive_info"))
+                        with gr.Row():
+                            start = gr.Button(i18n("page.start"), variant="primary", elem_id="start-button", min_width=80)
+                            stop = gr.Button(i18n("page.stop"), variant="stop", elem_id="stop-button", interactive=False,
+                                             min_width=80)
+                            keep = gr.Button(i18n("page.keep"), elem_id="keep-button", interactive=False,
+                                             min_width=120, scale=2)
+                            sample = gr.Button(i18n("page.sample"), elem_id="sample-button", min_width=100)
+                        detect = gr.Button(i18n("page.detect"), elem_id="detect-button", size="sm")
+                        target = gr.Radio(TARGET_CHOICES, value=d.target, label=i18n("page.target"), elem_id="target")
+                        gr.Markdown(i18n("page.target_help"), elem_id="target-help")
+                        interval = gr.Number(label=i18n("page.interval"), value=d.interval, elem_id="interval",
+                                             info=i18n("page.interval_info"))
+                        scale = gr.Number(label=i18n("page.scale"), value=d.scale_pct, elem_id="scale",
+                                          info=i18n("page.scale_info"))
+                        with gr.Row():
+                            limit_size = gr.Checkbox(label=i18n("page.limit_size"), value=False, elem_id="limit-size")
+                            max_mb = gr.Number(label=i18n("page.max_mb"), value=DEFAULT_CAP_MB, interactive=False,
+                                               elem_id="max-mb", info=i18n("page.max_mb_info"))
+                        with gr.Row():
+                            limit_images = gr.Checkbox(label=i18n("page.limit_images"), value=False, elem_id="limit-images")
+                            max_images = gr.Number(label=i18n("page.max_images"), value=DEFAULT_CAP_IMAGES,
+                                                   interactive=False, elem_id="max-images")
+                        make_video = gr.Checkbox(label=i18n("page.make_video"), value=False,
+                                                 elem_id="make-video")
+                        with gr.Accordion(i18n("page.advanced"), open=False):
+                            image_format = gr.Radio(list(IMAGE_FORMATS), value=d.image_format, label=i18n("page.format"))
+                            quality = gr.Slider(1, 100, value=d.jpeg_quality, step=1, label=i18n("page.quality"),
+                                                elem_id="quality", visible=d.image_format == "jpg")
+                            style = gr.Radio([(i18n(STYLE_LABELS[s]), s) for s in STYLES], value=d.style,
+                                             label=i18n("page.style"))
+                            face_shape = gr.Radio([(i18n(FACE_SHAPE_LABELS[s]), s) for s in FACE_SHAPES], value=d.face_shape,
+                                                  label=i18n("page.face_shape"))
+                            cells = gr.Slider(*CELLS_RANGE, value=d.mosaic_cells, step=1, elem_id="cells",
+                                              label=i18n("page.cells"))
+                            pad = gr.Slider(0, 50, value=d.pad_pct, step=1, label=i18n("page.pad"))
+                            hold = gr.Slider(0, 2, value=d.hold_s, step=0.1,
+                                             label=i18n("page.hold"))
+                            conf = gr.Slider(0.05, 0.9, value=d.conf, step=0.05, label=i18n("page.conf"))
+                            model = gr.Dropdown([(i18n("page.model.default"), ""), *dropdown_choices()[1:]], value="",
+                                                label=i18n("page.model"), elem_id="model", info=i18n("page.model_info"))
+                            precision = gr.Radio([(i18n(PRECISION_LABELS[p]), p) for p in PRECISIONS], value=d.precision,
+                                                 label=i18n("page.precision"), elem_id="precision",
+                                                 info=i18n("page.precision_info"))
+                    with gr.Column(scale=1):
+                        progress = gr.HTML("", elem_id="progress")
+                        summary = gr.HTML("", elem_id="summary")
+                        size_text = gr.Markdown("", elem_id="zip-size")
+                        result_zip = gr.DownloadButton(i18n("page.download_zip"), visible=False, elem_id="result-zip",
+                                                       variant="primary")
+                        gallery = gr.Gallery(label=i18n("page.gallery"), columns=3, height=300, elem_id="gallery")
+                        result_video = gr.Video(label=i18n("page.result_video"), elem_id="result-video", interactive=False,
+                                                visible=False)
+                        review = review_ui.build_panel(d)
+            with gr.Tab(i18n("page.live_tab"), id="live", elem_id="live-tab"):
+                build_live_tab()  # the webcam, masked as it streams
 
         settings_inputs = [interval, scale, limit_size, max_mb, limit_images, max_images, image_format, quality,
                            style, cells, pad, conf, model, hold, target, face_shape]
@@ -245,8 +250,6 @@ def build_demo() -> gr.Blocks:
             api.render_api, [_documented(gr.File(visible=False), VIDEO_DOC), *render_inputs, *no_model],
             [api_zip, api_summary], api_name="render", concurrency_id="jobs")
 
-        with gr.Tab(i18n("page.live_tab")):  # the webcam, masked as it streams (ui/live_tab.py)
-            build_live_tab()
 
         timer = gr.Timer(STATUS_REFRESH_S)
         timer.tick(status_panel, None, status, queue=False, **private)
