@@ -27,6 +27,7 @@ import math
 from dataclasses import dataclass, replace
 
 from .errors import SettingsError
+from .models.letterbox import Geometry
 from .settings import Settings
 from .video import VideoInfo
 
@@ -41,6 +42,8 @@ REREAD_DECODE_THREADS = 1
 OUTPUT_SHARE = 0.08  # each output queue: up to OUTPUT_QUEUE frames within this share of the budget
 MIN_OUTPUT_QUEUE = 2  # ... but never fewer than this (the render/encode overlap)
 MMAP_FROM_BYTES = 16 << 20  # malloc: blocks from 16 MiB (a 4K frame: 25 MB) go straight back to the OS
+M_MMAP_THRESHOLD = -3  # glibc's malloc.h
+_malloc_set = False
 
 
 @dataclass(frozen=True)
@@ -135,18 +138,13 @@ def return_freed_frames() -> None:
         pass
 
 
-M_MMAP_THRESHOLD = -3  # glibc's malloc.h
-_malloc_set = False
-
 
 def detect_size(info: VideoInfo, imgsz: int) -> tuple[int, int] | None:
-    """(w, h) of a frame scaled so its long side is the detector's `imgsz`, as every
-    detector here scales it anyway; None when that is not smaller than the frame."""
-    long_side = max(info.width, info.height)
-    if long_side <= imgsz:
+    """(w, h) of the picture inside the detector's letterbox (long side = `imgsz`), as every
+    detector here scales a frame anyway; None when that is not smaller than the frame."""
+    if max(info.width, info.height) <= imgsz:
         return None
-    ratio = imgsz / long_side
-    return max(round(info.width * ratio), 1), max(round(info.height * ratio), 1)
+    return Geometry.fit((info.height, info.width), imgsz, stride=32, rect=True).new_wh
 
 
 def _grow(plan: BufferPlan, field_name: str, target: int, budget: int) -> BufferPlan:

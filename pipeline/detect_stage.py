@@ -25,7 +25,7 @@ class DetectStage:
         replay = detector if isinstance(detector, ReplayDetector) else None  # its ids and drawn boxes
         # frames given as small copies: boxes scaled back to the full frame before tracking
         # (a replay's boxes are in the full frame already: it never looks at the pixels)
-        self.scale = None if replay or scale == (1.0, 1.0) else scale
+        self.scale = None if replay else scale
         self.hold = TemporalHold(round(settings.hold_s * fps), track_gap=round(fps), conf=settings.conf,
                                  first_id=max(replay.track_ids, default=0) + 1 if replay else 1,
                                  keyframes=replay.keyframes if replay else None, look_ahead=look_ahead)
