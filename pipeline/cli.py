@@ -19,6 +19,7 @@ from .settings import (
     BACKENDS, DEFAULT_MEMORY_MB, PRECISIONS, DEVICES, FACE_MODEL, FACE_SHAPES, IMAGE_FORMATS, MEMORY_ENV_VAR, MODEL_ENV_VAR,
     STYLES, TARGETS, Settings,
 )
+from .identity.flags import add_identity_flags, identity_settings
 from .unmask import parse_track_ids
 
 EXIT_BAD_INPUT = 2
@@ -134,6 +135,7 @@ def add_mask_flags(p: argparse.ArgumentParser) -> None:
                    help="what to hide: person (padded box), silhouette, head, or face (CenterFace) (default: %(default)s)")
     p.add_argument("--face-shape", choices=FACE_SHAPES, default=d["face_shape"].default,
                    help="how the face target covers a face (default: %(default)s)")
+    add_identity_flags(p)
 
 
 def mask_settings(args: argparse.Namespace) -> dict:
@@ -142,7 +144,8 @@ def mask_settings(args: argparse.Namespace) -> dict:
     return dict(device=args.device, backend=args.backend, batch=args.batch, imgsz=args.imgsz, conf=args.conf,
                 classes=args.classes, pad_pct=args.pad, style=args.style, mosaic_cells=args.cells,
                 min_cell_px=args.min_cell, target=args.target, face_shape=args.face_shape,
-                precision=args.precision, calibration_video=args.calibration_video, **extra)
+                precision=args.precision, calibration_video=args.calibration_video, **identity_settings(args),
+                **extra)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:

@@ -1,9 +1,11 @@
 """detections.csv: one row per covered box, the file a user edits to correct a run.
 
-Columns: frame,time_s,x1,y1,x2,y2,score,class,track_id,kind,target. Reading needs only
-frame,x1,y1,x2,y2; the rest are optional. `held` rows are skipped on reading (the hold
-setting recreates them from the rows around them); `detected` and `manual` rows are kept
-with their track ids, which are the ids a reviewer saw.
+Columns: frame,time_s,x1,y1,x2,y2,score,class,track_id,kind,target,person. Reading needs
+only frame,x1,y1,x2,y2; the rest are optional (files from before the person column read as
+they did). `person`: tracks whose faces match share one number (pipeline/identity/).
+`held` rows are skipped on reading (the hold setting recreates them from the rows around
+them); `detected` and `manual` rows are kept with their track ids, which are the ids a
+reviewer saw.
 """
 from __future__ import annotations
 
@@ -15,18 +17,19 @@ import numpy as np
 from .detections import DETECTED, HELD, KINDS, Detections
 from .errors import InputError
 
-CSV_HEADER = ("frame", "time_s", "x1", "y1", "x2", "y2", "score", "class", "track_id", "kind", "target")
+CSV_HEADER = ("frame", "time_s", "x1", "y1", "x2", "y2", "score", "class", "track_id", "kind", "target", "person")
 REQUIRED = ("frame", "x1", "y1", "x2", "y2")
 
 
 def csv_rows(frame_index: int, time_s: float, detections: Detections, target: str = "person") -> list[list[str]]:
     """Rows for one frame, in source pixels. Held boxes have an empty score."""
     rows = []
-    for box, score, cls, track, kind in zip(detections.xyxy, detections.score, detections.class_id,
-                                            detections.track_id, detections.kind):
+    for box, score, cls, track, kind, person in zip(detections.xyxy, detections.score, detections.class_id,
+                                                    detections.track_id, detections.kind, detections.person):
         rows.append([
             str(frame_index), f"{time_s:.3f}", *(f"{v:.1f}" for v in box),
             "" if kind == HELD else f"{score:.3f}", str(cls), str(track) if track else "", kind, target,
+            str(person) if person else "",
         ])
     return rows
 
@@ -64,10 +67,12 @@ def read_detections_csv(csv_path: str | Path, frame_size: tuple[int, int] | None
             score = float(row["score"]) if row.get("score") else 1.0
             class_id = int(float(row["class"])) if row.get("class") else 0
             track = int(row["track_id"]) if row.get("track_id") else 0
+            person = int(row["person"]) if row.get("person") else 0
         except ValueError as err:
             raise InputError(f"{path.name} line {line_no}: {err}") from err
-        if frame < 0 or not (x2 > x1 and y2 > y1) or track < 0:
-            raise InputError(f"{path.name} line {line_no}: need frame >= 0, x2 > x1, y2 > y1 and track_id >= 0")
+        if frame < 0 or not (x2 > x1 and y2 > y1) or track < 0 or person < 0:
+            raise InputError(f"{path.name} line {line_no}: need frame >= 0, x2 > x1, y2 > y1, track_id >= 0 "
+                             "and person >= 0")
         if frame_count and frame >= frame_count:
             raise InputError(f"{path.name} line {line_no}: frame {frame} is past the end of the video "
                              f"({frame_count} frames)")
@@ -76,7 +81,7 @@ def read_detections_csv(csv_path: str | Path, frame_size: tuple[int, int] | None
             if x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height:
                 raise InputError(f"{path.name} line {line_no}: box {x1:g},{y1:g},{x2:g},{y2:g} is outside "
                                  f"the {width}x{height} frame")
-        rows.setdefault(frame, []).append((x1, y1, x2, y2, score, class_id, track, kind))
+        rows.setdefault(frame, []).append((x1, y1, x2, y2, score, class_id, track, kind, person))
     return {
         frame: Detections(
             xyxy=np.array([r[:4] for r in boxes], np.float32),
@@ -84,6 +89,7 @@ def read_detections_csv(csv_path: str | Path, frame_size: tuple[int, int] | None
             class_id=np.array([r[5] for r in boxes], np.int32),
             track_id=np.array([r[6] for r in boxes], np.int32),
             kind=np.array([r[7] for r in boxes], object),
+            person=np.array([r[8] for r in boxes], np.int32),
         )
         for frame, boxes in rows.items()
     }

@@ -48,7 +48,7 @@ class FileJob:
     def __init__(self, video_path: Path, info: VideoInfo, settings: Settings, output: Path,
                  detector: Detector, cancel: threading.Event, job_dir: Path, started: float,
                  video_output: Path | None = None, finish: threading.Event | None = None,
-                 detect_only: bool = False, plan: BufferPlan | None = None):
+                 detect_only: bool = False, plan: BufferPlan | None = None, identity=None):
         self.video_path, self.info, self.settings = video_path, info, settings
         self.output, self.video_output = output, video_output
         self.cancel, self.finish = cancel, finish or threading.Event()
@@ -61,7 +61,7 @@ class FileJob:
         if self.plan.reread:  # detection sees small copies; its boxes go back to full size
             small_w, small_h = self.plan.detect_size
             scale = (info.width / small_w, info.height / small_h)
-        self.detect = DetectStage(detector, settings, info.fps, scale=scale)
+        self.detect = DetectStage(detector, settings, info.fps, scale=scale, identity=identity)
         self.renderer = Renderer(settings, info)
         self.stop_reason = COMPLETED
         self.stopped_at: tuple[int, float] | None = None

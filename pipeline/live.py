@@ -25,6 +25,7 @@ import time
 import numpy as np
 
 from .detect_stage import DetectStage
+from .identity.stage import Identity
 from .detection import Detector
 from .errors import MosaicError
 from .motion import Forecast, Motion
@@ -48,7 +49,9 @@ class LiveMasker:
                  max_predict_s: float = MAX_PREDICT_S, batch: int = 1):
         self.settings, self.fps = settings, fps or 30.0
         self.strict, self.max_predict_s, self.batch = strict, max_predict_s, max(1, batch)
-        self.stage = DetectStage(detector, settings, self.fps, look_ahead=False)
+        # people by face only for --keep-face / --only-face: describing faces costs a live frame time
+        identity = Identity.for_settings(settings.replace(people=False))
+        self.stage = DetectStage(detector, settings, self.fps, look_ahead=False, identity=identity)
         self.stage.hold.tracker.ready()  # made now, not on the first detection (seconds of import)
         self.motion = Motion()
         self.renderer: Renderer | None = None  # made for the first frame's size

@@ -22,6 +22,7 @@ from .disk import ensure_free_space, estimate_output_bytes
 from .errors import Cancelled, InputError, Message, OutputError
 from .events import Progress, Result
 from .file_job import FileJob
+from .identity.stage import Identity
 from .outputs import check_outputs
 from .settings import Settings
 from .unmask import check_unmask_tracks
@@ -101,6 +102,7 @@ def run(
         # Before any work: an output that is the input, or another output, or that cannot be
         # written is refused now, not after minutes of work (and never overwrites the input).
         check_outputs(_inputs(video_path, settings), [output] + ([video_output] if video_output else []))
+        identity = Identity.for_settings(settings)  # face photos: missing, unreadable, no face -> now
         _check_cancel(cancel, finish)
 
         yield Progress(stage="probing", elapsed_s=time.monotonic() - started, message=Message("Reading video", "progress.probing"))
@@ -125,7 +127,7 @@ def run(
         _check_cancel(cancel, finish)
 
         job = FileJob(video_path, info, settings, Path(output), detector, cancel, job_dir, started,
-                   Path(video_output) if video_output else None, finish, detect_only, plan)
+                   Path(video_output) if video_output else None, finish, detect_only, plan, identity)
         yield from job.execute()
     finally:
         stop_download.set()  # a download still running stops before its folder goes
@@ -134,7 +136,7 @@ def run(
 
 def _inputs(video_path: Path, settings: Settings) -> list[Path]:
     """The files a run reads; none of them may also be one of its outputs."""
-    inputs = [video_path]
+    inputs = [video_path, *settings.face_photos]
     if settings.detections_csv is not None:
         inputs.append(settings.detections_csv)
     with contextlib.suppress(OSError):  # a model name, not a path: nothing to protect

@@ -31,6 +31,7 @@ IMAGE_FORMATS = ("jpg", "png")
 STYLES = ("mosaic", "blur", "fill")
 DEVICES = ("auto", "cpu", "cuda")
 BACKENDS = ("auto", "torch", "openvino")
+FACE_MATCH = 0.5  # distance under which two faces are one person (pipeline/identity/people.py)
 PRECISIONS = ("fp32", "int8")  # int8: NNCF-quantized OpenVINO model, CPU only (pipeline/quantize.py)
 
 
@@ -81,6 +82,10 @@ class Settings:
     # frame buffers a run may hold, in MB (10^6 bytes); $MOSAIC_MEMORY_MB sets the default
     memory_mb: float = field(default_factory=lambda: _env_float(MEMORY_ENV_VAR, DEFAULT_MEMORY_MB))
     unmask_tracks: tuple[int, ...] = ()  # track ids of detections_csv left uncovered on every frame
+    keep_faces: tuple[Path, ...] = ()  # photos: the people they show stay unmasked everywhere
+    only_faces: tuple[Path, ...] = ()  # photos: only the people they show are masked
+    face_match: float = FACE_MATCH  # descriptor distance under which faces are one person
+    people: bool = True  # group tracks into people by face (the person column); needs dlib
 
     def __post_init__(self) -> None:
         for name in ("detections_csv", "calibration_video"):
@@ -90,6 +95,10 @@ class Settings:
             elif value is not None and not isinstance(value, Path):
                 object.__setattr__(self, name, Path(value))
         object.__setattr__(self, "classes", tuple(self.classes))
+        for name in ("keep_faces", "only_faces"):
+            value = getattr(self, name)
+            value = () if value is None else (value,) if isinstance(value, (str, Path)) else value
+            object.__setattr__(self, name, tuple(Path(v) if isinstance(v, str) else v for v in value))
         if isinstance(self.unmask_tracks, (list, set, frozenset)):
             object.__setattr__(self, "unmask_tracks", tuple(self.unmask_tracks))
         if isinstance(self.model, str) and not self.model.strip():
@@ -169,6 +178,19 @@ class Settings:
         elif self.unmask_tracks and self.detections_csv is None:
             yield bad("set.unmask_csv", "tracks to leave unmasked need a detections CSV: their ids are the ones "
                       "in that file (a run's detections.csv)")
+
+        if not all(isinstance(p, Path) for p in self.keep_faces + self.only_faces):
+            yield bad("set.face_photos", "face photos must be file paths")
+        elif self.keep_faces and self.only_faces:
+            yield bad("set.face_both", "give photos to keep visible or photos to hide only, not both")
+        if not isinstance(self.face_match, (int, float)) or isinstance(self.face_match, bool) \
+                or not 0.2 <= self.face_match <= 0.8:
+            yield bad("set.face_match", "face match distance must be 0.2-0.8", self.face_match)
+
+    @property
+    def face_photos(self) -> tuple[Path, ...]:
+        """The reference photos of either kind (keep_faces or only_faces)."""
+        return self.keep_faces or self.only_faces
 
     def captures(self, index: int) -> bool:
         """Whether frame `index` (its position in the stream) goes into the ZIP."""

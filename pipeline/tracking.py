@@ -103,6 +103,11 @@ class ByteTrackIds:
 
         return BYTETracker(args)
 
+    def reset(self) -> None:
+        """A scene cut: every track ends; the next box starts a new one (ids keep counting)."""
+        self._tracker = None
+        self._loose = []
+
     def update(self, index: int, xyxy: np.ndarray, score: np.ndarray, class_id: np.ndarray) -> np.ndarray:
         ids = np.zeros(len(xyxy), np.int32)
         if self._tracker is None:
@@ -156,13 +161,28 @@ class TemporalHold:
                           for t, rows in (keyframes or {}).items() if rows}
         self.sightings: dict[int, collections.deque] = {}  # track id -> (frame index, box), oldest first
         self._pending: collections.deque = collections.deque()  # (index, item, detections)
+        self.cuts: list[int] = []  # first frames of new shots (pipeline/track/cuts.py), ascending
 
-    def push(self, index: int, item, detections: Detections) -> list:
+    def cut(self, index: int) -> None:
+        """Frame `index` starts a new shot: no track id and no held box crosses it."""
+        self.tracker.reset()
+        if not self.cuts or index > self.cuts[-1]:
+            self.cuts.append(index)
+
+    def track(self, index: int, detections: Detections) -> Detections:
+        """The detections with a track id each: call once per frame, then `add`."""
         ids = detections.track_id.copy()
         untracked = np.flatnonzero(ids == 0)
         ids[untracked] = self.tracker.update(index, detections.xyxy[untracked], detections.score[untracked],
                                              detections.class_id[untracked])
-        detections = detections.with_tracks(ids)
+        return detections.with_tracks(ids)
+
+    def push(self, index: int, item, detections: Detections) -> list:
+        return self.add(index, item, self.track(index, detections))
+
+    def add(self, index: int, item, detections: Detections) -> list:
+        """Like push, for detections `track` already gave ids."""
+        ids = detections.track_id
         for box, track, kind in zip(detections.xyxy, ids, detections.kind):
             if not (kind == MANUAL and int(track) in self.keyframes):  # those are held from the keyframes
                 self.sightings.setdefault(int(track), collections.deque()).append((index, box.copy()))
@@ -207,7 +227,12 @@ class TemporalHold:
         """A track's box at `index` when it was seen within `hold` frames either side:
         interpolated between the sightings around it, else the nearest sighting's box."""
         before = after = None
+        start = self.cuts[bisect.bisect_right(self.cuts, index) - 1] if self.cuts and self.cuts[0] <= index else None
+        end_at = bisect.bisect_right(self.cuts, index)
+        end = self.cuts[end_at] if end_at < len(self.cuts) else None
         for seen_at, box in seen:
+            if (start is not None and seen_at < start) or (end is not None and seen_at >= end):
+                continue  # another shot
             if seen_at < index:
                 before = (seen_at, box)
             elif seen_at > index and after is None:

@@ -25,9 +25,10 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..detections import HELD, Detections
+from ..settings import FACE_MATCH
 from .photos import Reference
 
-DEFAULT_THRESHOLD = 0.5  # Euclidean; dlib's examples use 0.6, which merged strangers here
+DEFAULT_THRESHOLD = FACE_MATCH  # 0.5, Euclidean; dlib's examples use 0.6, which merges strangers here
 MIN_FACE_PX = 20  # smaller faces give descriptors that match anyone
 VIEWS_PER_TRACK = 4
 BETTER_VIEW = 1.3  # a view is described when its quality beats the best so far by this factor

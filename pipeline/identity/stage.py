@@ -1,0 +1,66 @@
+"""The identity step of a run: people numbered, reference photos matched, boxes left out.
+
+    identity = Identity.for_settings(settings)   # reads and checks the photos: before any work
+    identity.observe(index, image, tracked)      # each frame, as it is tracked (detect stage)
+    shown = identity.apply(detections)           # each frame, as the hold releases it
+
+`apply` sets every box's person number and then, with --keep-face, drops the boxes of the
+people the photos show (they stay visible, held boxes too), or with --only-face keeps only
+theirs. A person is matched from the views seen so far, the hold's look-ahead included, so
+a track is decided a hold's length before its first frame is rendered.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from ..detections import Detections
+from ..errors import ModelError
+from ..settings import Settings
+from .people import People
+from .photos import face_finder, load_references
+
+log = logging.getLogger(__name__)
+
+KEEP, ONLY = "keep", "only"
+
+
+class Identity:
+    def __init__(self, people: People, mode: str | None):
+        self.people, self.mode = people, mode
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> "Identity | None":
+        """None when people are not grouped and no photo is given. Bad photos raise
+        InputError; missing dlib raises ModelError when photos are given, and with photos
+        absent only turns the person column off (logged once)."""
+        photos = settings.face_photos
+        if not photos and not settings.people:
+            return None
+        from .embed import FaceEmbedder
+
+        try:
+            embedder = FaceEmbedder.load()
+        except ModelError:
+            if photos:
+                raise
+            log.warning("People are not grouped by face (no person column): dlib is not installed")
+            return None
+        find = face_finder()
+        references = load_references(photos, find=find, embedder=embedder)
+        inside = None if settings.target == "face" else face_finder(settings.conf)
+        people = People(embedder.describe, references, settings.face_match, faces_inside=inside)
+        mode = KEEP if settings.keep_faces else ONLY if settings.only_faces else None
+        return cls(people, mode)
+
+    def observe(self, index: int, image: np.ndarray, tracked: Detections,
+                scale: tuple[float, float] | None = None) -> None:
+        self.people.observe(index, image, tracked, scale or (1.0, 1.0))
+
+    def apply(self, detections: Detections) -> Detections:
+        labelled = self.people.label(detections)
+        if self.mode is None or not len(labelled):
+            return labelled
+        matched = np.array([bool(t) and self.people.matches(int(t)) for t in labelled.track_id], bool)
+        return labelled[~matched] if self.mode == KEEP else labelled[matched]
