@@ -16,6 +16,7 @@ from pipeline import MosaicError, Result, Settings
 from pipeline.errors import InputError
 from pipeline.unmask import parse_track_ids
 
+from .faces import with_faces
 from .inputs import DEFAULT_CAP_IMAGES, DEFAULT_CAP_MB, DEFAULTS, settings_from_inputs
 from .jobs import _job_events
 from .messages import public_message
@@ -31,6 +32,7 @@ def process_api(
     pad_pct=DEFAULTS["pad_pct"].default, conf=DEFAULTS["conf"].default, model="",
     hold_s=DEFAULTS["hold_s"].default, target=DEFAULTS["target"].default,
     face_shape=DEFAULTS["face_shape"].default, precision=DEFAULTS["precision"].default,
+    keep_faces=None, only_faces=None,
 ):
     """Mask every person in a video. While it runs it sends (None, a progress line); its last
     output is (the ZIP of masked frames, a one-line summary that says when a cap stopped the
@@ -41,6 +43,7 @@ def process_api(
             interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
             jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s, target, face_shape, precision,
         )
+        settings = with_faces(settings, keep_faces, only_faces)  # uploads only
         source = pick_source(video_file, drive_link)
         yield from _api_job(source, settings)
     except MosaicError as err:
@@ -54,7 +57,7 @@ def render_api(
     jpeg_quality=DEFAULTS["jpeg_quality"].default, style=DEFAULTS["style"].default,
     mosaic_cells=DEFAULTS["mosaic_cells"].default, pad_pct=DEFAULTS["pad_pct"].default,
     hold_s=DEFAULTS["hold_s"].default, target=DEFAULTS["target"].default,
-    face_shape=DEFAULTS["face_shape"].default,
+    face_shape=DEFAULTS["face_shape"].default, keep_faces=None, only_faces=None,
 ):
     """Render a video from an edited detections.csv without running the model: the boxes
     listed are covered (manual rows interpolated per track, held like detections), the
@@ -68,6 +71,7 @@ def render_api(
         if not csv_path or _as_upload(str(csv_path)) is None:
             raise InputError("Upload the edited detections.csv (the one in a run's ZIP) as detections_csv.")
         settings = settings.replace(detections_csv=Path(csv_path), unmask_tracks=parse_track_ids(unmask_tracks or ""))
+        settings = with_faces(settings, keep_faces, only_faces)
         source = pick_source(video_file, "")
         if _as_upload(source) is None and not _is_sample(source):
             raise InputError("Upload the video as video_file.")

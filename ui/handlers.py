@@ -24,6 +24,7 @@ from pipeline import COMPLETED, IMAGE_CAP, SIZE_CAP, USER_STOP, MosaicError, Res
 from pipeline.errors import Cancelled, InputError
 from pipeline.settings import TARGETS
 
+from .faces import with_faces
 from .i18n import DEFAULT_LANGUAGE, language, tr
 from .inputs import DEFAULT_CAP_IMAGES, DEFAULT_CAP_MB, DEFAULTS, settings_from_inputs
 from .jobs import _job_events, keep_for_review, review_sources
@@ -95,7 +96,7 @@ def start_job(
     pad_pct=DEFAULTS["pad_pct"].default, conf=DEFAULTS["conf"].default, model="",
     hold_s=DEFAULTS["hold_s"].default, target=DEFAULTS["target"].default,
     face_shape=DEFAULTS["face_shape"].default, precision=DEFAULTS["precision"].default, make_video=False,
-    detect_only=False, request: gr.Request | None = None,
+    detect_only=False, keep_faces=None, only_faces=None, request: gr.Request | None = None,
 ):
     """The Start button (and Detect only): yields (progress, size, gallery, zip, summary,
     video, video input, Start, Stop, Stop and keep, Try the sample) as it runs."""
@@ -106,6 +107,7 @@ def start_job(
             interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
             jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s, target, face_shape, precision,
         )
+        settings = with_faces(settings, keep_faces, only_faces)  # uploads only
         if detect_only and make_video:  # a review of a video run covers every frame
             settings = settings.replace(interval=1)
         return settings, pick_source(video_file, drive_link)
@@ -195,7 +197,7 @@ def page_job(session: str, prepare, make_video: bool, detect_only: bool = False,
 
 def render_job(review_state, interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
                jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s, target, face_shape,
-               make_video=False, request: gr.Request | None = None):
+               make_video=False, keep_faces=None, only_faces=None, request: gr.Request | None = None):
     """Render: the reviewed run again from its edited detections (no model, so no CPU
     precision either), with the page's current settings. Same outputs as start_job."""
     session = getattr(request, "session_hash", None) or uuid.uuid4().hex
@@ -208,6 +210,7 @@ def render_job(review_state, interval, scale_pct, limit_size, max_mb, limit_imag
             jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s, target, face_shape,
         )
         edited, unmask = edited_csv(review_state, Path(review_state["csv"]).parent)
+        settings = with_faces(settings, keep_faces, only_faces)
         return settings.replace(detections_csv=edited, unmask_tracks=unmask), review_state["video"]
 
     yield from page_job(session, prepare, bool(make_video), lang=language(request))

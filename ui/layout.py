@@ -161,6 +161,12 @@ def build_demo() -> gr.Blocks:
                                              label=i18n("page.style"))
                             face_shape = gr.Radio([(i18n(FACE_SHAPE_LABELS[s]), s) for s in FACE_SHAPES], value=d.face_shape,
                                                   label=i18n("page.face_shape"))
+                            keep_photos = gr.File(file_count="multiple", file_types=["image"], elem_id="keep-faces",
+                                                  label=i18n("page.keep_faces"))
+                            gr.Markdown(i18n("page.keep_faces_info"))
+                            only_photos = gr.File(file_count="multiple", file_types=["image"], elem_id="only-faces",
+                                                  label=i18n("page.only_faces"))
+                            gr.Markdown(i18n("page.only_faces_info"))
                             cells = gr.Slider(*CELLS_RANGE, value=d.mosaic_cells, step=1, elem_id="cells",
                                               label=i18n("page.cells"))
                             pad = gr.Slider(0, 50, value=d.pad_pct, step=1, label=i18n("page.pad"))
@@ -199,7 +205,9 @@ def build_demo() -> gr.Blocks:
         # say whether the job must wait; then the job, in the queue. Gradio's own queue and ETA
         # overlay is hidden: its estimate was wrong and it said nothing about why it waits.
         # the CPU precision goes to the model runs only: Render replays boxes, no model
-        job = dict(fn=handlers.start_job, inputs=[video, drive_link, *settings_inputs, precision, make_video, run_flag],
+        faces = [keep_photos, only_photos]  # people to keep visible / to hide only, by photo
+        job = dict(fn=handlers.start_job, inputs=[video, drive_link, *settings_inputs, precision, make_video, run_flag,
+                                                  *faces],
                    outputs=job_outputs, concurrency_id="jobs", **private)
         opened = dict(fn=review_ui.open_for_session, inputs=None, outputs=review_ui.panel_outputs(review),
                       queue=False, **private)
@@ -207,7 +215,8 @@ def build_demo() -> gr.Blocks:
         run_event = start.click(**begin).then(**job)
         run_event.then(**opened)
         detect_event = detect.click(**begin).then(**{**job, "inputs": [video, drive_link, *settings_inputs,
-                                                                          precision, make_video, detect_flag]})
+                                                                          precision, make_video, detect_flag,
+                                                                          *faces]})
         detect_event.then(**opened)
         # the sample: real faces under the face target, so a first run shows a real detector's masks
         sample_event = sample.click(lambda: (str(FACES_SAMPLE), "", "face"), None, [video, drive_link, target],
@@ -215,7 +224,7 @@ def build_demo() -> gr.Blocks:
         sample_run = sample_event.then(**begin).then(**job)
         sample_run.then(**opened)
         render_event = review["render"].click(**begin).then(
-            handlers.render_job, [review["state"], *settings_inputs, make_video], job_outputs,
+            handlers.render_job, [review["state"], *settings_inputs, make_video, *faces], job_outputs,
             concurrency_id="jobs", **private)
         render_event.then(review_ui.edited_file, review["state"], review["csv"], queue=False, **private)
         review_ui.wire_panel(review, private)
@@ -237,7 +246,12 @@ def build_demo() -> gr.Blocks:
         api_summary = _documented(gr.Textbox(label="Summary", visible=False),
                                   "What happened: done, stopped early by a cap (which one, where), or a warning "
                                   "such as nobody detected. Read it before using the ZIP.")
-        api_button.click(api.process_api, [_documented(video, VIDEO_DOC), *_api_inputs(d)], [api_zip, api_summary],
+        face_inputs = [_documented(gr.File(file_count="multiple", visible=False), "Photos of people to keep visible "
+                                   "everywhere (one face each); a false match leaves a bystander visible."),
+                       _documented(gr.File(file_count="multiple", visible=False), "Photos of the only people to "
+                                   "mask (one face each); everyone else stays visible. Not with keep_faces.")]
+        api_button.click(api.process_api, [_documented(video, VIDEO_DOC), *_api_inputs(d), *face_inputs],
+                         [api_zip, api_summary],
                          api_name="process", concurrency_id="jobs")
         render_inputs = [_documented(gr.File(visible=False), "The edited detections.csv (from a run's ZIP): "
                                      "kind=manual rows are covered and interpolated per track_id."),
@@ -247,7 +261,7 @@ def build_demo() -> gr.Blocks:
         # /render runs no model: no link, conf, model or precision
         no_model = [api_inputs[i] for i in range(len(api_inputs)) if i not in (0, 12, 13, len(api_inputs) - 1)]
         gr.Button(visible=False).click(
-            api.render_api, [_documented(gr.File(visible=False), VIDEO_DOC), *render_inputs, *no_model],
+            api.render_api, [_documented(gr.File(visible=False), VIDEO_DOC), *render_inputs, *no_model, *face_inputs],
             [api_zip, api_summary], api_name="render", concurrency_id="jobs")
 
 
