@@ -13,6 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mediakit import decode_frames, padded_box, read_zip  # noqa: E402
+from pipeline.identity.cards import person_cards  # noqa: E402
 from ui import handlers, sources  # noqa: E402
 from ui import review as review_ui  # noqa: E402
 
@@ -54,7 +55,7 @@ def test_detect_review_render_without_the_model(tmp_path, monkeypatch):
     assert panel["visible"] and state is not None and Path(state["video"]).parent == Path(state["csv"]).parent
     review = review_ui.review_for(state)
     tracks = review.tracks()
-    assert len(tracks) >= 2 and len(cards) == len(tracks)
+    assert len(tracks) >= 2 and len(cards) == len(person_cards(tracks, review.person_of))
     assert review.frames == list(range(0, review.frames[-1] + 1, 10))
 
     kept = max(tracks, key=lambda t: t.last_frame - t.first_frame)  # leave this face visible
