@@ -73,3 +73,70 @@ def test_only_face_covers_him_and_leaves_the_other_man(clip, tmp_path):
     before = {r["track_id"] for r in rows if int(r["frame"]) < PER_SHOT}
     after = {r["track_id"] for r in rows if int(r["frame"]) >= PER_SHOT}
     assert before and after and not before & after
+
+
+def body_rows(where, width: int = 640, height: int = 360) -> str:
+    """A replayed CSV of person boxes (no track ids) around each man's face: the person
+    target, whose boxes are bodies; the face inside is found for matching."""
+    lines = ["frame,x1,y1,x2,y2,score"]
+    for f, faces in enumerate(where):
+        for x1, y1, x2, y2 in faces.values():
+            w, h = x2 - x1, y2 - y1
+            box = (max(0, x1 - 0.6 * w), max(0, y1 - 0.3 * h), min(width, x2 + 0.6 * w), min(height, y2 + 2.5 * h))
+            lines.append(f"{f}," + ",".join(f"{v:.1f}" for v in box) + ",0.9")
+    return "\n".join(lines) + "\n"
+
+
+def test_keep_face_with_the_person_target_leaves_his_whole_box_visible(clip, tmp_path):
+    video, where, reference = clip
+    boxes = tmp_path / "bodies.csv"
+    boxes.write_text(body_rows(where))
+    settings = Settings(target="person", style="fill", interval=1000, detections_csv=boxes, keep_faces=(reference,))
+    result = run_to_result(video, settings, output=tmp_path / "o.zip", video_output=tmp_path / "o.mp4",
+                           work_dir=tmp_path)
+    src, out = decode_frames(video), decode_frames(result.video_path)
+    for shot in (range(0, PER_SHOT), range(PER_SHOT, 2 * PER_SHOT)):
+        kept = [f for f in shot if untouched(out[f], src[f], where[f]["X"])]
+        assert len(kept) >= 0.9 * len(shot), f"shot {shot}: he is visible on only {kept}"
+        for f in shot:
+            assert covered(out[f], where[f]["Y"]), f"frame {f}: the other man is not covered"
+
+
+@pytest.mark.parametrize("kind", ["missing", "no_face", "several"])
+def test_a_bad_photo_stops_the_run_before_any_work_and_writes_nothing(clip, tmp_path, kind):
+    import cv2
+
+    from pipeline.errors import InputError
+
+    video = clip[0]
+    photo = {"missing": tmp_path / "nobody.jpg", "no_face": tmp_path / "wall.png",
+             "several": tmp_path / "two.jpg"}[kind]
+    if kind == "no_face":
+        cv2.imwrite(str(photo), np.full((200, 200, 3), 90, np.uint8))
+    elif kind == "several":
+        from identity_clips import zidane
+
+        cv2.imwrite(str(photo), cv2.imread(str(zidane())))
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(InputError, match=photo.name):
+        run_to_result(video, Settings(target="face", keep_faces=(photo,)), output=out / "o.zip",
+                      video_output=out / "o.mp4", work_dir=tmp_path)
+    assert list(out.iterdir()) == []
+
+
+def test_the_cli_says_one_line_for_a_bad_photo_and_refuses_both_kinds(clip, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    video, _, reference = clip
+    out = tmp_path / "o.zip"
+    run = lambda *a: subprocess.run([sys.executable, "-m", "pipeline", str(video), "-o", str(out), *a],  # noqa: E731
+                                    cwd=repo, capture_output=True, text=True, timeout=300)
+    bad = run("--target", "face", "--keep-face", str(tmp_path / "nobody.jpg"))
+    assert bad.returncode != 0 and "nobody.jpg does not exist" in bad.stderr and "Traceback" not in bad.stderr
+    both = run("--keep-face", str(reference), "--only-face", str(reference))
+    assert both.returncode != 0 and "not both" in both.stderr and "Traceback" not in both.stderr
+    assert not out.exists()
