@@ -94,3 +94,32 @@ def test_a_good_photo_is_one_reference_and_never_shows_its_descriptor(tmp_path, 
     (reference,) = load_references([one_face_photo(tmp_path, find)], find=find)
     assert reference.descriptor.shape == (128,)
     assert repr(reference) == "Reference('face.jpg')"
+
+
+def test_people_group_by_descriptor_never_merge_faces_on_screen_together_and_leave_the_unseen_alone():
+    """People with a fake descriptor (the box's colour code): tracks 1 and 3 are the same
+    face in two shots, track 2 is the same face on screen beside 1 (two people, however
+    alike), track 4 is too small to describe (never seen from the front)."""
+    from pipeline.detections import Detections
+    from pipeline.identity.people import People
+
+    codes = {1: 0.0, 2: 0.3, 3: 0.01, 4: 0.0}  # all within the threshold (0.5) of each other
+
+    def describe(image, box):
+        vector = np.zeros(128, np.float32)
+        vector[0] = image[int(box[1]), int(box[0]), 0] / 100.0
+        return vector
+
+    people = People(describe)
+    image = np.zeros((200, 400, 3), np.uint8)
+    frames = {0: [(1, (10, 10, 60, 60)), (2, (100, 10, 150, 60))], 1: [(1, (10, 10, 60, 60))],
+              5: [(3, (200, 10, 250, 60)), (4, (300, 10, 310, 20))]}
+    for index, boxes in frames.items():
+        for track, box in boxes:
+            image[box[1], box[0], 0] = int(codes[track] * 100)
+        people.observe(index, image, Detections(np.array([b for _, b in boxes], np.float32),
+                                                track_id=np.array([t for t, _ in boxes])))
+    assert people.person_of(1) == people.person_of(3), "the same face across a cut: one person"
+    assert people.person_of(2) != people.person_of(1), "on screen together: two people"
+    assert people.person_of(4) not in {people.person_of(t) for t in (1, 2, 3)}, "never described: its own"
+    assert "0." not in repr(people)
