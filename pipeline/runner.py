@@ -22,6 +22,7 @@ from .disk import ensure_free_space, estimate_output_bytes
 from .errors import Cancelled, InputError, Message, OutputError
 from .events import Progress, Result
 from .file_job import FileJob
+from .identity.record import check_record_folder, write_record
 from .identity.stage import Identity
 from .outputs import check_outputs
 from .settings import Settings
@@ -103,6 +104,8 @@ def run(
         # written is refused now, not after minutes of work (and never overwrites the input).
         check_outputs(_inputs(video_path, settings), [output] + ([video_output] if video_output else []))
         identity = Identity.for_settings(settings)  # face photos: missing, unreadable, no face -> now
+        if settings.people_record is not None:  # opt-in, private: never inside the ZIP or video
+            check_record_folder(settings.people_record, [Path(output), video_output and Path(video_output)])
         _check_cancel(cancel, finish)
 
         yield Progress(stage="probing", elapsed_s=time.monotonic() - started, message=Message("Reading video", "progress.probing"))
@@ -128,7 +131,10 @@ def run(
 
         job = FileJob(video_path, info, settings, Path(output), detector, cancel, job_dir, started,
                    Path(video_output) if video_output else None, finish, detect_only, plan, identity)
-        yield from job.execute()
+        for event in job.execute():
+            if isinstance(event, Result) and identity is not None and settings.people_record is not None:
+                write_record(settings.people_record, identity.people, info.fps, video_path.name)
+            yield event
     finally:
         stop_download.set()  # a download still running stops before its folder goes
         shutil.rmtree(job_dir, ignore_errors=True)

@@ -86,11 +86,12 @@ class Settings:
     only_faces: tuple[Path, ...] = ()  # photos: only the people they show are masked
     face_match: float = FACE_MATCH  # descriptor distance under which faces are one person
     people: bool = True  # group tracks into people by face (the person column); needs dlib
+    people_record: Path | None = None  # opt-in folder: each person's best face and times (private)
 
     def __post_init__(self) -> None:
-        for name in ("detections_csv", "calibration_video"):
+        for name in ("detections_csv", "calibration_video", "people_record"):
             value = getattr(self, name)
-            if name == "calibration_video" and isinstance(value, str) and not value.strip():
+            if name in ("calibration_video", "people_record") and isinstance(value, str) and not value.strip():
                 object.__setattr__(self, name, None)  # an empty text box: none given
             elif value is not None and not isinstance(value, Path):
                 object.__setattr__(self, name, Path(value))
@@ -183,6 +184,8 @@ class Settings:
             yield bad("set.face_photos", "face photos must be file paths")
         elif self.keep_faces and self.only_faces:
             yield bad("set.face_both", "give photos to keep visible or photos to hide only, not both")
+        if self.people_record is not None and not self.people:
+            yield bad("set.people_record", "a per-person record needs people grouped by face (not --no-people)")
         if not isinstance(self.face_match, (int, float)) or isinstance(self.face_match, bool) \
                 or not 0.2 <= self.face_match <= 0.8:
             yield bad("set.face_match", "face match distance must be 0.2-0.8", self.face_match)

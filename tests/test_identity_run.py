@@ -140,3 +140,30 @@ def test_the_cli_says_one_line_for_a_bad_photo_and_refuses_both_kinds(clip, tmp_
     both = run("--keep-face", str(reference), "--only-face", str(reference))
     assert both.returncode != 0 and "not both" in both.stderr and "Traceback" not in both.stderr
     assert not out.exists()
+
+
+def test_the_per_person_record_is_opt_in_private_and_outside_the_zip(clip, tmp_path):
+    import csv as csv_mod
+
+    from pipeline.errors import OutputError
+
+    video = clip[0]
+    record = tmp_path / "record"
+    result = run_to_result(video, Settings(target="face", interval=1, people_record=record),
+                           output=tmp_path / "o.zip", work_dir=tmp_path)
+    names = sorted(p.name for p in record.iterdir())
+    assert "PRIVATE_README.txt" in names and "people.csv" in names
+    pictures = [n for n in names if n.endswith("_PRIVATE.jpg")]
+    rows = list(csv_mod.DictReader((record / "people.csv").open()))
+    persons = {r["person"] for r in rows}
+    # X is one person across both shots; the other man (three-quarter view) may be one or two
+    assert len(pictures) == len(persons) in (2, 3), (names, rows)
+    assert all(len(r) == 5 for r in rows), "times and track ids only, never a descriptor"
+    zipped = read_zip(result.zip_path).names
+    assert zipped and not any("PRIVATE" in n or n.startswith("person") or n == "people.csv" for n in zipped)
+    with pytest.raises(OutputError, match="new or empty folder"):  # refused before any work
+        run_to_result(video, Settings(target="face", people_record=record), output=tmp_path / "p.zip",
+                      work_dir=tmp_path)
+    assert not (tmp_path / "p.zip").exists()
+    plain = run_to_result(video, Settings(target="face"), output=tmp_path / "q.zip", work_dir=tmp_path)
+    assert plain.zip_path.exists() and sorted(p.name for p in tmp_path.iterdir() if "record" in p.name) == ["record"]

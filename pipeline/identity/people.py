@@ -34,6 +34,7 @@ VIEWS_PER_TRACK = 4
 BETTER_VIEW = 1.3  # a view is described when its quality beats the best so far by this factor
 PERSON_DESCRIPTORS = 16  # kept per person, first come
 FACE_SEARCH_TOP = 0.5  # for person boxes: the face is looked for in the top half
+CROP_PX = 160  # the per-person record's face pictures, long side
 
 Describe = Callable[[np.ndarray, tuple], np.ndarray]
 FindFaces = Callable[[np.ndarray], list]
@@ -53,6 +54,8 @@ class _Person:
     descriptors: list = field(default_factory=list)
     tracks: set = field(default_factory=set)
     matches: bool = False  # within the threshold of a reference photo
+    crop: np.ndarray | None = None  # best face view, small (only with keep_crops: the per-person record)
+    crop_quality: float = 0.0
 
 
 class People:
@@ -60,8 +63,10 @@ class People:
     boxes in `image` pixels times `scale`); person_of(track) and matches(track) after."""
 
     def __init__(self, describe: Describe, references: Sequence[Reference] = (),
-                 threshold: float = DEFAULT_THRESHOLD, faces_inside: FindFaces | None = None):
+                 threshold: float = DEFAULT_THRESHOLD, faces_inside: FindFaces | None = None,
+                 keep_crops: bool = False):
         self.describe, self.threshold = describe, float(threshold)
+        self.keep_crops = keep_crops  # each person's best face picture, for the opt-in record
         self.references = tuple(references)
         self.faces_inside = faces_inside  # None: boxes are faces; else finds faces in a person crop
         self.tracks: dict[int, _Track] = {}
@@ -98,6 +103,9 @@ class People:
                 continue
             track.views += 1
             self._add(int(track_id), track, vector)
+            person = self.persons[track.person]
+            if self.keep_crops and quality > person.crop_quality:
+                person.crop, person.crop_quality = _small_crop(image, face), quality
 
     def _face_in(self, image: np.ndarray, box) -> tuple | None:
         """The largest face in the top of a person box, in image pixels."""
@@ -161,6 +169,18 @@ class People:
         """The detections with their person numbers set (0 for untracked boxes)."""
         persons = np.array([self.person_of(t) if t else 0 for t in detections.track_id], np.int32)
         return detections.with_persons(persons)
+
+
+def _small_crop(image: np.ndarray, box, side: int = CROP_PX) -> np.ndarray:
+    """The face with a margin, its long side at most `side` px (BGR)."""
+    import cv2
+
+    x1, y1, x2, y2 = (float(v) for v in box)
+    mx, my = 0.25 * (x2 - x1), 0.25 * (y2 - y1)
+    h, w = image.shape[:2]
+    crop = image[int(max(0, y1 - my)):int(min(h, y2 + my)), int(max(0, x1 - mx)):int(min(w, x2 + mx))]
+    scale = min(1.0, side / max(crop.shape[:2]))
+    return cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else crop.copy()
 
 
 def _dist(a: np.ndarray, b: np.ndarray) -> float:

@@ -50,7 +50,8 @@ class Identity:
         find = face_finder()
         references = load_references(photos, find=find, embedder=embedder)
         inside = None if settings.target == "face" else face_finder(settings.conf)
-        people = People(embedder.describe, references, settings.face_match, faces_inside=inside)
+        people = People(embedder.describe, references, settings.face_match, faces_inside=inside,
+                        keep_crops=settings.people_record is not None)
         mode = KEEP if settings.keep_faces else ONLY if settings.only_faces else None
         return cls(people, mode)
 
