@@ -18,8 +18,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.identity.embed import FaceEmbedder, distance  # noqa: E402
-from pipeline.identity.photos import face_finder  # noqa: E402
+from pipeline.identity.embed import FaceEmbedder, distance
+from pipeline.identity.photos import face_finder
 
 REPO = Path(__file__).resolve().parents[1]
 

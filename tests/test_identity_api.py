@@ -11,12 +11,12 @@ import pytest
 
 pytest.importorskip("dlib")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from app_server import running_app  # noqa: E402
-from identity_clips import two_shot_clip  # noqa: E402
-from mediakit import decode_frames, read_zip  # noqa: E402
-from pipeline.identity.photos import face_finder  # noqa: E402
+from app_server import running_app
+from gradio_client import Client, handle_file
+from identity_clips import two_shot_clip
+from mediakit import decode_frames, read_zip
 
-from gradio_client import Client, handle_file  # noqa: E402
+from pipeline.identity.photos import face_finder
 
 PER_SHOT = 16
 
@@ -50,7 +50,7 @@ def test_process_with_keep_faces(client, clip):
                                      style="fill", keep_faces=[handle_file(str(reference))], api_name="/process")
     assert summary.startswith("Done"), summary
     contents, source = read_zip(Path(result)), decode_frames(video)
-    for shot in (range(0, PER_SHOT), range(PER_SHOT, 2 * PER_SHOT)):
+    for shot in (range(PER_SHOT), range(PER_SHOT, 2 * PER_SHOT)):
         seen = [f for f in shot if np.array_equal(contents.image_for_frame(f)[centre(where[f]["X"])],
                                                    source[f][centre(where[f]["X"])])]
         assert len(seen) >= 0.9 * len(shot), seen

@@ -14,10 +14,20 @@ from playwright.sync_api import expect
 
 pytest.importorskip("dlib")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from identity_clips import two_shot_clip  # noqa: E402
-from mediakit import decode_frames, read_zip  # noqa: E402
-from pipeline.identity.photos import face_finder  # noqa: E402
-from test_browser import app, browser, download_result, open_page, page, set_value, upload, wait_for_text  # noqa: E402,F401
+from identity_clips import two_shot_clip
+from mediakit import decode_frames, read_zip
+from test_browser import (  # noqa: F401
+    app,
+    browser,
+    download_result,
+    open_page,
+    page,
+    set_value,
+    upload,
+    wait_for_text,
+)
+
+from pipeline.identity.photos import face_finder
 
 PER_SHOT = 16
 JOB_MS = 120_000
@@ -34,7 +44,7 @@ def centre(box, share: float = 0.3):
     return slice(int(cy - hh), int(cy + hh)), slice(int(cx - hw), int(cx + hw))
 
 
-def test_one_card_for_a_man_in_two_shots_and_one_tick_keeps_him_visible(page, tmp_path):
+def test_one_card_for_a_man_in_two_shots_and_one_tick_keeps_him_visible(page, tmp_path):  # noqa: F811
     video, where, _ = two_shot_clip(tmp_path, face_finder(), PER_SHOT)
     upload(page, video)
     page.locator("#target label").filter(has_text=re.compile(r"^\s*Faces\s*$")).click()
@@ -60,7 +70,7 @@ def test_one_card_for_a_man_in_two_shots_and_one_tick_keeps_him_visible(page, tm
     wait_for_text(page, "#summary", r"^Done", JOB_MS)
     rendered = read_zip(download_result(page, tmp_path / "rendered"))
     source = decode_frames(video)
-    for shot in (range(0, PER_SHOT), range(PER_SHOT, 2 * PER_SHOT)):
+    for shot in (range(PER_SHOT), range(PER_SHOT, 2 * PER_SHOT)):
         visible = [f for f in shot if np.array_equal(rendered.image_for_frame(f)[centre(where[f]["X"])],
                                                       source[f][centre(where[f]["X"])])]
         assert len(visible) >= 0.9 * len(shot), f"he is visible on only {visible} of {list(shot)}"

@@ -7,12 +7,12 @@ import pytest
 
 pytest.importorskip("dlib")
 
-import numpy as np  # noqa: E402
+import numpy as np
+from identity_clips import two_shot_clip
+from mediakit import decode_frames, read_zip
 
-from identity_clips import two_shot_clip  # noqa: E402
-from mediakit import decode_frames, read_zip  # noqa: E402
-from pipeline import Settings, run_to_result  # noqa: E402
-from pipeline.identity.photos import face_finder  # noqa: E402
+from pipeline import Settings, run_to_result
+from pipeline.identity.photos import face_finder
 
 PER_SHOT = 16
 
@@ -41,7 +41,7 @@ def covered(out: np.ndarray, box) -> bool:
 
 
 def render(clip, tmp_path, **faces):
-    video, where, reference = clip
+    video, _, reference = clip
     settings = Settings(target="face", style="fill", interval=1000, **{k: (reference,) for k in faces})
     result = run_to_result(video, settings, output=tmp_path / "o.zip", video_output=tmp_path / "o.mp4",
                            work_dir=tmp_path)
@@ -51,7 +51,7 @@ def render(clip, tmp_path, **faces):
 def test_keep_face_leaves_him_visible_in_both_shots_and_covers_the_other_man(clip, tmp_path):
     src, out, contents = render(clip, tmp_path, keep_faces=True)
     where = clip[1]
-    for shot in (range(0, PER_SHOT), range(PER_SHOT, 2 * PER_SHOT)):
+    for shot in (range(PER_SHOT), range(PER_SHOT, 2 * PER_SHOT)):
         kept = [f for f in shot if untouched(out[f], src[f], where[f]["X"])]
         assert len(kept) >= 0.9 * len(shot), f"shot {shot}: he is visible on only {kept}"
         for f in shot:
@@ -95,7 +95,7 @@ def test_keep_face_with_the_person_target_leaves_his_whole_box_visible(clip, tmp
     result = run_to_result(video, settings, output=tmp_path / "o.zip", video_output=tmp_path / "o.mp4",
                            work_dir=tmp_path)
     src, out = decode_frames(video), decode_frames(result.video_path)
-    for shot in (range(0, PER_SHOT), range(PER_SHOT, 2 * PER_SHOT)):
+    for shot in (range(PER_SHOT), range(PER_SHOT, 2 * PER_SHOT)):
         kept = [f for f in shot if untouched(out[f], src[f], where[f]["X"])]
         assert len(kept) >= 0.9 * len(shot), f"shot {shot}: he is visible on only {kept}"
         for f in shot:
@@ -133,8 +133,8 @@ def test_the_cli_says_one_line_for_a_bad_photo_and_refuses_both_kinds(clip, tmp_
     repo = Path(__file__).resolve().parents[1]
     video, _, reference = clip
     out = tmp_path / "o.zip"
-    run = lambda *a: subprocess.run([sys.executable, "-m", "pipeline", str(video), "-o", str(out), *a],  # noqa: E731
-                                    cwd=repo, capture_output=True, text=True, timeout=300)
+    run = lambda *a: subprocess.run([sys.executable, "-m", "pipeline", str(video), "-o", str(out), *a],
+                                    cwd=repo, capture_output=True, text=True, timeout=300, check=False)
     bad = run("--target", "face", "--keep-face", str(tmp_path / "nobody.jpg"))
     assert bad.returncode != 0 and "nobody.jpg does not exist" in bad.stderr and "Traceback" not in bad.stderr
     both = run("--keep-face", str(reference), "--only-face", str(reference))

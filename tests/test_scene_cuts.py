@@ -8,11 +8,9 @@ import csv
 from pathlib import Path
 
 import cv2
-import numpy as np
-import pytest
-
 from identity_clips import background, write_video
 from mediakit import read_zip
+
 from pipeline import Settings, run_to_result
 from pipeline.track.cuts import CutDetector
 

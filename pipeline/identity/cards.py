@@ -6,8 +6,8 @@ grouping off) is a card of its own, as before.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 
 @dataclass(frozen=True)

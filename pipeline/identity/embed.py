@@ -45,14 +45,14 @@ def square_box(box, width: int, height: int) -> tuple[int, int, int, int]:
     side = max(2.0, ((x2 - x1) + (y2 - y1)) / 2)
     cx, cy = (x1 + x2) / 2, (y1 + y2) / 2 + 0.05 * (y2 - y1)
     half = side / 2
-    return (int(round(max(0.0, cx - half))), int(round(max(0.0, cy - half))),
-            int(round(min(width - 1.0, cx + half))), int(round(min(height - 1.0, cy + half))))
+    return (round(max(0.0, cx - half)), round(max(0.0, cy - half)),
+            round(min(width - 1.0, cx + half)), round(min(height - 1.0, cy + half)))
 
 
 class FaceEmbedder:
     """dlib's aligner and descriptor network, loaded once per process (thread-safe)."""
 
-    _shared: "FaceEmbedder | None" = None
+    _shared: FaceEmbedder | None = None
     _shared_lock = threading.Lock()
 
     def __init__(self, folder: Path):
@@ -69,7 +69,7 @@ class FaceEmbedder:
         self._lock = threading.Lock()  # dlib's network object is not documented thread-safe
 
     @classmethod
-    def load(cls) -> "FaceEmbedder":
+    def load(cls) -> FaceEmbedder:
         with cls._shared_lock:
             if cls._shared is None:
                 cls._shared = cls(model_folder())

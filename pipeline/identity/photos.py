@@ -7,9 +7,9 @@ described by dlib (embed.py). Only the descriptors are kept, in memory.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import cv2
 import numpy as np

@@ -13,8 +13,8 @@ import csv
 import io
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 

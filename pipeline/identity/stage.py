@@ -31,7 +31,7 @@ class Identity:
         self.people, self.mode = people, mode
 
     @classmethod
-    def for_settings(cls, settings: Settings) -> "Identity | None":
+    def for_settings(cls, settings: Settings) -> Identity | None:
         """None when people are not grouped and no photo is given. Bad photos raise
         InputError; missing dlib raises ModelError when photos are given, and with photos
         absent only turns the person column off (logged once)."""
