@@ -9,8 +9,8 @@ Pass `cancel` (remove everything) or `finish` (stop and keep what is done, under
 """
 from .errors import Cancelled, DownloadError, InputError, ModelError, MosaicError, OutputError, SettingsError
 from .events import COMPLETED, IMAGE_CAP, NO_PERSON_WARNING, SIZE_CAP, USER_STOP, Progress, Result
-from .outputs import kept_path
-from .runner import default_output, run, run_to_result
+from .io.outputs import kept_path
+from .jobs.runner import default_output, run, run_to_result
 from .settings import Settings
 
 __all__ = [

@@ -271,7 +271,7 @@ def stop_job(request: gr.Request | None = None) -> str:
 def warm_model() -> str | None:
     """Load the default model in the background at start-up; returns the error, if any."""
     try:
-        from pipeline.model import load_detector
+        from pipeline.models import load_detector
 
         load_detector(Settings())
         return None

@@ -19,11 +19,11 @@ import time
 import gradio as gr
 import numpy as np
 
-from pipeline.detection import ReplayDetector
+from pipeline.detect.detector import ReplayDetector
 from pipeline.errors import MosaicError
-from pipeline.live import LiveMasker
+from pipeline.jobs.live import LiveMasker
 from pipeline.settings import STYLES, TARGETS, Settings
-from pipeline.video import Frame
+from pipeline.io.video import Frame
 
 from .i18n import DEFAULT_LANGUAGE, STYLE_LABELS, TARGET_LABELS, i18n, language, tr
 from .messages import public_message
@@ -44,7 +44,7 @@ class LiveSession:
         if replay:
             detector = ReplayDetector(replay)
         else:
-            from pipeline.model import load_detector  # the process-wide model, shared with file jobs
+            from pipeline.models import load_detector  # the process-wide model, shared with file jobs
 
             detector = load_detector(settings)
         self.replay = bool(replay)

@@ -42,7 +42,7 @@ import cv2
 from pipeline import Progress, Settings, default_output
 from pipeline import run as pipeline_run
 from pipeline.errors import MosaicError
-from pipeline.source import looks_like_link
+from pipeline.io.source import looks_like_link
 
 CALL_OVERHEAD_S = 8.0  # per call: GPU attach, model to CUDA, first-batch warm-up, frames over the pipe
 SAFETY = 1.5  # a call asks for 1.5x its measured work
@@ -144,7 +144,7 @@ def detect_on_gpu(frames, indices, settings: Settings):
     detecting)."""
     import torch
 
-    from pipeline.model import load_detector
+    from pipeline.models import load_detector
 
     cpu = load_detector(cpu_settings(settings))
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -166,8 +166,8 @@ class ZeroGpuDetector:
     `detect_on_gpu` call, and keeps the answers until the run asks for them."""
 
     def __init__(self, video: Path, settings: Settings, every_frame: bool):
-        from pipeline.model import load_detector
-        from pipeline.video import probe_video, read_frames
+        from pipeline.models import load_detector
+        from pipeline.io.video import probe_video, read_frames
 
         self.settings = settings
         self.cpu = load_detector(cpu_settings(settings))  # loaded at start by warm_model
@@ -270,7 +270,7 @@ def run(source, settings: Settings, **kwargs):
 def _download(link: str, folder: Path, max_bytes: int | None, cancel: threading.Event | None):
     """The Drive file into `folder`, with the run's own download code and messages; yields
     Progress while it runs and returns the file's path."""
-    from pipeline import source as source_mod
+    from pipeline.io import source as source_mod
 
     state, stop = source_mod.DownloadState(), threading.Event()
     worker = threading.Thread(target=source_mod.download_drive_video, args=(link, folder, state, stop, max_bytes),
@@ -299,7 +299,7 @@ def warm_model() -> str | None:
 
         return usual()
     try:
-        from pipeline.model import load_detector
+        from pipeline.models import load_detector
 
         load_detector(cpu_settings(Settings()))
         return None
