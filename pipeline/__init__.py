@@ -1,4 +1,4 @@
-"""Video person anonymizer: decode -> detect people (YOLO11) -> mosaic -> streaming ZIP.
+"""Video person anonymizer: a video in, people found, tracked and covered, frames and video out.
 
     from pipeline import Settings, run
     for event in run("clip.mp4", Settings(interval=5)):
@@ -6,6 +6,26 @@
 
 Pass `cancel` (remove everything) or `finish` (stop and keep what is done, under
 `kept_path()` names; Result.stop_reason == USER_STOP) to stop a run from another thread.
+
+The data path, one sub-package per stage, in the order a frame travels:
+
+    io/      sources in (file, Drive link, camera/stream) -> video.py decodes frames
+    detect/  the detector interface, the CSV replay, the detect stage (frames -> boxes)
+    models/  the networks detect/ runs: YOLO11 (person, silhouette, head), CenterFace
+             (face), their engines (OpenVINO, torch, onnxruntime) and INT8
+    track/   ByteTrack ids, the hold and look-ahead across misses, motion forecasts
+    mask/    maskers (mosaic, blur, fill), the render stage, people left unmasked
+    io/      sinks out: the streaming ZIP, the H.264 video (with its audio), live streams;
+             output planning and disk checks; detections.csv
+    jobs/    what drives the stages: the engine (threads, queues, one stop event), the
+             memory budget, a file job, a live job, `run()`
+    batch/   many videos: inputs, output planning and resume, local workers, Ray
+    cli/     `python -m pipeline` (main, batch, live) and their shared flags (args)
+
+At the top: settings.py (one validated Settings), errors.py (our error types), events.py
+(Progress, Result), detections.py (what one frame holds), review.py (a run's people and
+frames for review before export). Each sub-package imports only from those below it in
+the path and from the top modules; nothing imports back up.
 """
 from .errors import Cancelled, DownloadError, InputError, ModelError, MosaicError, OutputError, SettingsError
 from .events import COMPLETED, IMAGE_CAP, NO_PERSON_WARNING, SIZE_CAP, USER_STOP, Progress, Result

@@ -27,7 +27,8 @@ from batchkit import (
     working_files,
 )
 
-from pipeline.batch.plan import Item, drive_folder_id, expand, plan
+from pipeline.batch.inputs import drive_folder_id, expand
+from pipeline.batch.plan import Item, plan
 from pipeline.errors import DownloadError
 
 

@@ -15,10 +15,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from conftest import REPO
 from mediakit import decode_frames, read_zip
-from pipeline import ModelError, Settings, SettingsError, quantize
+
+from pipeline import ModelError, Settings, SettingsError
+from pipeline.models import quantize
 from pipeline.models.export import cache_root as _cache_root
 from pipeline.models.network import ModelKey
 from pipeline.models.quantize import CALIBRATION_ENV_VAR, STAMP, Calibration

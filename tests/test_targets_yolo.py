@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
 from mediakit import decode_frames, padded_box, read_zip
+
 from pipeline import ModelError, Settings, run, run_to_result
 from pipeline.detect.detector import Detections
 from pipeline.events import Progress

@@ -283,10 +283,12 @@ def test_the_model_allowlist(monkeypatch):
 
 def test_warm_model_reports_a_missing_model_instead_of_raising(monkeypatch):
     monkeypatch.setenv("MOSAIC_MODEL", "/nonexistent/model.pt")
-    error = handlers.warm_model()
+    from ui import zerogpu  # app.py's start-up warm-up, off ZeroGPU as on it
+
+    error = zerogpu.warm_model()
     assert error is not None and "MOSAIC_MODEL" in error
     monkeypatch.setenv("MOSAIC_MODEL", "yolo11n.yaml")
-    assert handlers.warm_model() is None
+    assert zerogpu.warm_model() is None
 
 
 # -- caps ---------------------------------------------------------------------------------

@@ -21,9 +21,9 @@ import numpy as np
 
 from pipeline.detect.detector import ReplayDetector
 from pipeline.errors import MosaicError
+from pipeline.io.video import Frame
 from pipeline.jobs.live import LiveMasker
 from pipeline.settings import STYLES, TARGETS, Settings
-from pipeline.io.video import Frame
 
 from .i18n import DEFAULT_LANGUAGE, STYLE_LABELS, TARGET_LABELS, i18n, language, tr
 from .messages import public_message

@@ -29,8 +29,8 @@ import uuid
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .plan import Item, JobOptions, failed_line, remove_working_files, run_item
 from ..errors import MosaicError, OutputError
+from .plan import Item, JobOptions, failed_line, remove_working_files, run_item
 
 REQUIREMENTS_HINT = "pip install -r requirements-ray.txt"
 MAX_RETRIES = 2  # restarts of a dead actor, and retries of the video it held

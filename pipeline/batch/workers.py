@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Callable, Iterator
 
-from .plan import Item, JobOptions, failed_line, remove_working_files, run_item
 from ..errors import Cancelled, ModelError, MosaicError
+from .plan import Item, JobOptions, failed_line, remove_working_files, run_item
 
 MAX_ATTEMPTS = 3  # a video whose worker died this many times is reported as failed
 PROGRESS_PERIOD_S = 0.25

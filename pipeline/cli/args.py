@@ -5,12 +5,22 @@ from __future__ import annotations
 
 import argparse
 
-from . import batch as batch_cli
-from ..settings import (
-    BACKENDS, DEFAULT_MEMORY_MB, PRECISIONS, DEVICES, FACE_MODEL, FACE_SHAPES, IMAGE_FORMATS, MEMORY_ENV_VAR, MODEL_ENV_VAR,
-    STYLES, TARGETS, Settings,
-)
 from ..mask.unmask import parse_track_ids
+from ..settings import (
+    BACKENDS,
+    DEFAULT_MEMORY_MB,
+    DEVICES,
+    FACE_MODEL,
+    FACE_SHAPES,
+    IMAGE_FORMATS,
+    MEMORY_ENV_VAR,
+    MODEL_ENV_VAR,
+    PRECISIONS,
+    STYLES,
+    TARGETS,
+    Settings,
+)
+from . import batch as batch_cli
 
 EXIT_BAD_INPUT = 2
 EXIT_CANCELLED = 130

@@ -16,7 +16,8 @@ import re
 import sys
 from typing import Callable
 
-from ..batch.plan import JobOptions, count_failed, expand, line_for_planned, plan, run_item
+from ..batch.inputs import expand
+from ..batch.plan import JobOptions, count_failed, line_for_planned, plan, run_item
 from ..errors import Cancelled, MosaicError, SettingsError
 from ..io.source import looks_like_link
 

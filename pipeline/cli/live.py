@@ -14,11 +14,11 @@ import signal
 import sys
 import threading
 
-from .args import EXIT_BAD_INPUT, EXIT_CANCELLED, add_detector_flags, add_mask_flags, mask_settings
 from ..errors import Cancelled, MosaicError, SettingsError
+from ..io.stream_source import FAILED, QUIET
 from ..jobs.live_job import LIVE_BATCH, run_live
 from ..settings import Settings
-from ..io.stream_source import FAILED, QUIET
+from .args import EXIT_BAD_INPUT, EXIT_CANCELLED, add_detector_flags, add_mask_flags, mask_settings
 
 
 def build_live_parser() -> argparse.ArgumentParser:

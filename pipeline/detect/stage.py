@@ -9,13 +9,13 @@ from __future__ import annotations
 import time
 from typing import Sequence
 
-from .detector import Detector, ReplayDetector
 from ..detections import Detections
 from ..errors import MosaicError
+from ..io.video import Frame
+from ..mask.unmask import without_tracks
 from ..settings import Settings
 from ..track.tracking import TemporalHold
-from ..mask.unmask import without_tracks
-from ..io.video import Frame
+from .detector import Detector, ReplayDetector
 
 
 class DetectStage:

@@ -15,7 +15,6 @@ import numpy as np
 
 from ..errors import InputError
 
-
 DECODE_THREAD_TYPE = "AUTO"  # frame + slice threads inside the decoder
 DECODE_THREADS = 0  # 0 = FFmpeg's choice (one per core, plus one)
 HDR_TRANSFERS = {16: "PQ", 18: "HLG"}  # AVCOL_TRC_SMPTE2084, AVCOL_TRC_ARIB_STD_B67

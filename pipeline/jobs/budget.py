@@ -27,9 +27,9 @@ import math
 from dataclasses import dataclass, replace
 
 from ..errors import SettingsError
+from ..io.video import VideoInfo
 from ..models.letterbox import Geometry
 from ..settings import Settings
-from ..io.video import VideoInfo
 
 MB = 1_000_000
 FAST_QUEUE_BATCHES = 2  # decoded and detected queues: two batches deep keeps the detector fed

@@ -16,28 +16,19 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from .budget import REREAD_DECODE_THREADS, BufferPlan, plan_buffers
-from ..detect.stage import DetectStage
 from ..detect.detector import Detector
-from .engine import END, Engine, Stopped
+from ..detect.stage import DetectStage
 from ..errors import Cancelled, InputError, Message, MosaicError, OutputError
-from ..events import (
-    COMPLETED,
-    IMAGE_CAP,
-    NO_PERSON_WARNING,
-    SIZE_CAP,
-    USER_STOP,
-    Progress,
-    Result,
-    hdr_note,
-)
+from ..events import COMPLETED, IMAGE_CAP, NO_PERSON_WARNING, SIZE_CAP, USER_STOP, Progress, Result, hdr_note
 from ..io.outputs import as_output_error, kept_path
-from ..mask.render import Rendered, Renderer, thumbnail
-from ..settings import Settings
-from .reread import Rereader
 from ..io.video import DECODE_THREADS, VideoInfo, read_frames
 from ..io.video_sink import VideoSink
 from ..io.zip_sink import ZipSink
+from ..mask.render import Rendered, Renderer, thumbnail
+from ..settings import Settings
+from .budget import REREAD_DECODE_THREADS, BufferPlan, plan_buffers
+from .engine import END, Engine, Stopped
+from .reread import Rereader
 
 PROGRESS_PERIOD_S = 0.25
 

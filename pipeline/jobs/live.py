@@ -24,13 +24,13 @@ import time
 
 import numpy as np
 
-from ..detect.stage import DetectStage
 from ..detect.detector import Detector
+from ..detect.stage import DetectStage
 from ..errors import MosaicError
-from ..track.motion import Forecast, Motion
+from ..io.video import Frame, VideoInfo
 from ..mask.render import Renderer
 from ..settings import Settings
-from ..io.video import Frame, VideoInfo
+from ..track.motion import Forecast, Motion
 
 MAX_PREDICT_S = 0.5  # boxes are moved forward at most this far; older ones mean waiting
 STALL_S = 60.0  # a detector that gives nothing for this long has failed

@@ -18,11 +18,11 @@ import numpy as np
 
 from ..detect.detector import Detector, ReplayDetector
 from ..errors import Cancelled, MosaicError
-from .live import LiveMasker
 from ..io.outputs import check_outputs
-from ..settings import Settings
 from ..io.stream_sink import StreamSink, check_target, is_url
 from ..io.stream_source import FrameFeed, open_feed, parse_source
+from ..settings import Settings
+from .live import LiveMasker
 
 STATS_PERIOD_S = 1.0
 # Frames per detection call: the newest and one between it and the previous call. They run

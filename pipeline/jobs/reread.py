@@ -9,10 +9,10 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from .budget import REREAD_DECODE_THREADS
-from .engine import END, Engine
 from ..errors import MosaicError
 from ..io.video import Frame, read_frames
+from .budget import REREAD_DECODE_THREADS
+from .engine import END, Engine
 
 
 class Rereader:

@@ -15,17 +15,17 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from ..io import source as source_mod
-from .budget import plan_buffers, return_freed_frames
 from ..detect.detector import Detector, ReplayDetector
-from ..io.disk import ensure_free_space, estimate_output_bytes
 from ..errors import Cancelled, InputError, Message, OutputError
 from ..events import Progress, Result
-from .file_job import FileJob
+from ..io import source as source_mod
+from ..io.disk import ensure_free_space, estimate_output_bytes
 from ..io.outputs import check_outputs
-from ..settings import Settings
-from ..mask.unmask import check_unmask_tracks
 from ..io.video import probe_video
+from ..mask.unmask import check_unmask_tracks
+from ..settings import Settings
+from .budget import plan_buffers, return_freed_frames
+from .file_job import FileJob
 
 PROGRESS_PERIOD_S = 0.25
 
@@ -117,9 +117,7 @@ def run(
                 yield Progress(stage="loading model", elapsed_s=time.monotonic() - started,
                                message=Message(f"Loading {settings.model}", "progress.loading",
                                                model=Path(settings.model).name))
-                from ..models import (
-                    load_detector,  # heavy import only when the model is needed
-                )
+                from ..models import load_detector  # heavy import only when the model is needed
 
                 detector = load_detector(settings)
         _check_cancel(cancel, finish)

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..detections import Detections
 
+
 class Effect(Protocol):
     def __call__(self, region: np.ndarray) -> np.ndarray:
         """The covered version of `region` (same shape); `region` itself is not changed."""

@@ -10,9 +10,9 @@ import numpy as np
 from ..detect.detector import csv_rows
 from ..detections import Detections
 from ..errors import MosaicError
-from .maskers import MaskStyle, cover
-from ..settings import Settings
 from ..io.video import Frame, VideoInfo
+from ..settings import Settings
+from .maskers import MaskStyle, cover
 
 
 @dataclass
