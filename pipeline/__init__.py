@@ -24,8 +24,9 @@ The data path, one sub-package per stage, in the order a frame travels:
 
 At the top: settings.py (one validated Settings), errors.py (our error types), events.py
 (Progress, Result), detections.py (what one frame holds), review.py (a run's people and
-frames for review before export). Each sub-package imports only from those below it in
-the path and from the top modules; nothing imports back up.
+frames for review before export). Layers, no cycles: io/ and track/ import only the top
+modules; models/ and mask/ add io/; detect/ adds mask/ and track/; jobs/ drives them all;
+batch/ and cli/ sit on jobs/.
 """
 from .errors import Cancelled, DownloadError, InputError, ModelError, MosaicError, OutputError, SettingsError
 from .events import COMPLETED, IMAGE_CAP, NO_PERSON_WARNING, SIZE_CAP, USER_STOP, Progress, Result

@@ -15,8 +15,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from ..detect.detector import CSV_HEADER
 from ..errors import OutputError
+from .detections_csv import CSV_HEADER
 
 _LOCAL_HEADER = 30  # fixed part of a local file header (zipfile.sizeFileHeader)
 _CENTRAL_HEADER = 46  # fixed part of a central directory entry

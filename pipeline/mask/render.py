@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..detect.detector import csv_rows
 from ..detections import Detections
 from ..errors import MosaicError
+from ..io.detections_csv import csv_rows
 from ..io.video import Frame, VideoInfo
 from ..settings import Settings
 from .maskers import MaskStyle, cover
