@@ -2,7 +2,7 @@
 
 Gradio 6's own webcam streaming (`gr.Image(sources=["webcam"], streaming=True)` with
 `.stream`) sends one JPEG frame at a time and the next only once the answer is back, so
-this path reaches a handful of frames a second (see the README); `python -m pipeline live`
+this path reaches a handful of frames a second (see docs/live.md); `python -m pipeline live`
 is the path for 30 fps streams. Each browser session gets its own LiveMasker (tracker,
 hold, motion), the one the CLI uses, on the process-wide detector; a frame is shown only
 once it is masked.

@@ -106,7 +106,7 @@ def add_detector_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", choices=PRECISIONS, default=d["precision"].default,
                    help="CPU inference precision: int8 = the OpenVINO model quantized with NNCF (made once on "
                    "first use, calibrated on the shipped sample clips, cached beside the FP32 export); "
-                   "see the README for how well it agrees with fp32 (default: %(default)s)")
+                   "see docs/speed.md for how well it agrees with fp32 (default: %(default)s)")
     p.add_argument("--calibration-video", default=None, metavar="VIDEO",
                    help="with --precision int8: calibrate on frames of this video (e.g. your own footage) "
                    "instead of the sample clips; a new int8 model is made for it, once")

@@ -31,7 +31,7 @@ LARGE_FRAME_THREADS = 2
 # Up to 1080p: one x264 frame thread per core, not x264's own 1.5 per core. Beside the
 # decoder's threads and one inference stream per core, 3 frame threads on 2 cores measured
 # slower: a 300-frame 1080p --video run took 24.0 s wall / 41.6 CPU-s with x264's choice and
-# 21.2 s / 37.8 with 2 threads (medians of 3 alternating rounds; README "1080p").
+# 21.2 s / 37.8 with 2 threads (medians of 3 alternating rounds; docs/speed.md, "Thread budget").
 # 0 = x264's choice.
 X264_THREADS = os.cpu_count() or 0
 
@@ -100,7 +100,7 @@ class VideoSink:
             image = cv2.copyMakeBorder(image, 0, self.height - height, 0, self.width - width, cv2.BORDER_REPLICATE)
         # BGR -> I420 by OpenCV (SIMD, into a reused buffer), not by PyAV's from_ndarray("bgr24")
         # and the encoder's own swscale pass: the 1080p encode step took ~39 ms of CPU a frame
-        # instead of ~48 (README, "1080p").
+        # instead of ~48 (docs/speed.md).
         # Both use the BT.601 limited-range matrix x264 gets by default: the same picture
         # (mean difference 0.5 levels, from rounding and chroma averaging).
         if self._yuv is None:

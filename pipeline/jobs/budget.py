@@ -17,7 +17,7 @@ while they wait: when the look-ahead alone would take more than REREAD_SHARE of 
 detection reads its own small copies (long side = the detector's size, scaled by FFmpeg) and
 a second reader decodes the full frames again just before they are masked (`reread`). At 4K
 that is 16 look-ahead frames of 0.7 MB instead of 25 MB, for one more decode of each frame
-(~17 CPU-ms at 4K, against ~490 CPU-ms for the rest of the frame's work; README, "Memory").
+(~17 CPU-ms at 4K, against ~490 CPU-ms for the rest of the frame's work; docs/memory.md).
 """
 from __future__ import annotations
 
