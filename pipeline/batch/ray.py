@@ -65,7 +65,7 @@ def connect(address: str | None) -> bool:
     ray = import_ray()
     if ray.is_initialized():
         return False
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # pipeline/, the whole package
     if local:  # workers on this machine import the package from where it is
         path = os.pathsep.join(p for p in (str(package.parent), os.environ.get("PYTHONPATH", "")) if p)
         runtime_env = {"env_vars": {"YOLO_VERBOSE": "False", "PYTHONPATH": path}}

@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 CALIBRATION_ENV_VAR = "MOSAIC_INT8_CALIBRATION_FRAMES"
 DEFAULT_CALIBRATION_FRAMES = 300
-ASSETS = Path(__file__).resolve().parents[1] / "ui" / "assets"
+ASSETS = Path(__file__).resolve().parents[2] / "ui" / "assets"
 SAMPLE_CLIPS = (ASSETS / "faces_clip.mp4", ASSETS / "vtest_clip.mp4")
 STAMP = ".mosaic-int8.json"
 RECIPE = 2  # bump when the quantization options below change: old caches are not reused
