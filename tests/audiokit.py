@@ -23,11 +23,15 @@ def tone(seconds: float, hz: float = 220.0, level: float = 0.3, rate: int = RATE
     return (level * np.sin(2 * np.pi * hz * t)).astype(np.float32)
 
 
-def add_click(audio: np.ndarray, at_s: float, rate: int = RATE, level: float = 0.95, ms: float = 4.0) -> np.ndarray:
-    """A short full-band burst (alternating signs) at `at_s`: easy to find in any pitch."""
+def add_click(audio: np.ndarray, at_s: float, rate: int = RATE, level: float = 0.95, ms: float = 6.0,
+              hz: float = 2000.0) -> np.ndarray:
+    """A click at `at_s`: a 6 ms Hann-shaped 2 kHz burst, loud and short. Not a
+    sample-to-sample alternation: that is all at the Nyquist frequency, which any pitch
+    shift upwards moves out of the band (the resampler rightly filters it away)."""
     out = audio.copy()
     first, n = round(at_s * rate), round(ms / 1000 * rate)
-    out[first:first + n] = level * np.where(np.arange(n) % 2, 1.0, -1.0)
+    burst = level * np.hanning(n) * np.sin(2 * np.pi * hz * np.arange(n) / rate)
+    out[first:first + n] = burst.astype(np.float32)
     return out
 
 
@@ -124,17 +128,22 @@ def dominant_hz(audio: np.ndarray, rate: int = RATE) -> float:
     return (k + 0.5 * (a - c) / (a - 2 * b + c)) * rate / len(middle)
 
 
-def median_f0(audio: np.ndarray, rate: int = RATE, lo: float = 50.0, hi: float = 600.0) -> float:
-    """The median fundamental frequency of the voiced 40 ms frames (autocorrelation)."""
-    n, hop = round(0.04 * rate), round(0.01 * rate)
+def median_f0(audio: np.ndarray, rate: int = RATE, lo: float = 50.0, hi: float = 500.0) -> float:
+    """The median fundamental frequency of the voiced 60 ms frames: per frame, the first
+    autocorrelation peak (unbiased, normalized) within 90 % of the highest, so neither a
+    harmonic nor a multiple of the period is taken for it."""
+    n, hop = round(0.06 * rate), round(0.01 * rate)
     frames = np.lib.stride_tricks.sliding_window_view(audio, n)[::hop]
     energy = np.sqrt(np.mean(frames ** 2, axis=1))
-    frames = frames[energy > 0.3 * energy.max()] * np.hanning(n)
-    spectra = np.fft.rfft(frames, 2 * n)
-    corr = np.fft.irfft(np.abs(spectra) ** 2)[:, :n]
+    frames = frames[energy > 0.3 * energy.max()]
+    frames = frames - frames.mean(axis=1, keepdims=True)
+    corr = np.fft.irfft(np.abs(np.fft.rfft(frames, 2 * n)) ** 2)[:, :n] / (n - np.arange(n))
     lags = np.arange(round(rate / hi), round(rate / lo))
-    best = lags[np.argmax(corr[:, lags], axis=1)]
-    return float(np.median(rate / best))
+    corr = corr[:, lags] / corr[:, :1]
+    peaks = (corr >= np.roll(corr, 1, axis=1)) & (corr >= np.roll(corr, -1, axis=1))
+    good = peaks & (corr >= 0.9 * corr.max(axis=1, keepdims=True))
+    first = np.where(good.any(axis=1), good.argmax(axis=1), corr.argmax(axis=1))
+    return float(np.median(rate / lags[first]))
 
 
 def semitones(f_from: float, f_to: float) -> float:
@@ -142,9 +151,9 @@ def semitones(f_from: float, f_to: float) -> float:
 
 
 def click_time(audio: np.ndarray, rate: int = RATE) -> float:
-    """When the loudest short burst is (peak of a 2 ms envelope), in seconds."""
-    n = round(0.002 * rate)
-    envelope = np.convolve(np.abs(audio), np.ones(n) / n, mode="same")
+    """Where the loudest short burst is (the peak of a 3 ms moving RMS), in seconds."""
+    n = round(0.003 * rate)
+    envelope = np.convolve(np.square(audio, dtype=np.float64), np.ones(n) / n, mode="same")
     return float(np.argmax(envelope) / rate)
 
 
