@@ -26,9 +26,10 @@ def check_audio_request(settings, makes_video: bool, detect_only: bool = False) 
     """Before any work: audio settings on a run without a video output are refused (a
     detect-only run is exempt: its review is rendered later with the same settings)."""
     if audio_edit(settings).changes and not makes_video and not detect_only:
-        raise SettingsError("Invalid settings: --voice and --mute-spans change the audio of the --video output, "
-                            "and this run writes only a ZIP of images (which have no sound): add --video, or "
-                            "leave them out.", key="err.voice_needs_video")
+        raise SettingsError("Invalid settings: the voice and mute-span settings change the sound of the video "
+                            "output, and this run makes no video, only a ZIP of images (which have no sound): ask "
+                            "for the video too (--video; make_video in the API; 'Also make the mosaicked video' "
+                            "on the page), or leave them out.", key="err.voice_needs_video")
 
 
 def check_audio_against(settings, duration_s: float) -> None:

@@ -26,7 +26,8 @@ HOW = "write spans as START-END in seconds, comma-separated (e.g. 12.5-14,61-63.
 def _bad(text: str, why: str, key: str) -> SettingsError:
     """`key` (set.spans_format, set.spans_order) names the problem for a translation; the
     English line is the same for the CLI, the API and Settings' list of problems."""
-    return SettingsError(f"mute span {text!r} {why}; {HOW}", key=key, values={"span": text[:40]})
+    text = text[:40]
+    return SettingsError(f"mute span '{text}' {why}; {HOW}", key=key, values={"span": text})
 
 
 def parse_spans(text: str | None) -> tuple[Span, ...]:
