@@ -5,6 +5,8 @@ mute is digital silence; spans are silent (+-20 ms) and the rest is the source's
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -175,3 +177,15 @@ def test_spans_settings():
         Settings(bleep=True)
     with pytest.raises(SettingsError, match="voice must be one of"):
         Settings(voice="robot")
+
+
+def test_live_says_its_output_has_no_audio(clips, tmp_path):
+    csv = tmp_path / "box.csv"
+    csv.write_text("frame,x1,y1,x2,y2\n0,8,8,40,40\n")
+    out = tmp_path / "live.mp4"
+    done = subprocess.run([sys.executable, "-m", "pipeline", "live", str(clips["speech"]), "-o", str(out),
+                           "--detections", str(csv), "--voice", "disguise"],
+                          cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "live output has no audio track" in done.stderr and "--voice disguise" in done.stderr
+    assert out.is_file() and not has_audio(out)
