@@ -197,7 +197,7 @@ class Settings:
                 parse_spans(self.mute_spans)
             except SettingsError as err:
                 yield Message(str(err), err.key, **err.values)
-        elif not all(isinstance(s, tuple) and len(s) == 2 and all(isinstance(t, float) for t in s)
+        elif not isinstance(self.mute_spans, tuple) or not all(isinstance(s, tuple) and len(s) == 2 and all(isinstance(t, float) for t in s)
                      and 0 <= s[0] < s[1] < float("inf") for s in self.mute_spans):
             yield bad("set.spans", "mute spans must be (start, end) seconds with 0 <= start < end", self.mute_spans)
         if not isinstance(self.bleep, bool):

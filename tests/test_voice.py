@@ -87,7 +87,7 @@ def test_the_disguise_amount_is_written_nowhere(clips, tmp_path, monkeypatch, ca
     assert semitones(220, dominant_hz(decode_audio(video))) == pytest.approx(-4.568, abs=0.1)  # it was used
     told = [video.read_bytes(), result.zip_path.read_bytes(), json.dumps(result.summary()).encode(),
             caplog.text.encode(), "".join(capsys.readouterr()).encode()]
-    for secret in (b"4.56789", b"4.568", rate.encode(), b"0.76805"):
+    for secret in (b"4.56789", b"4.568", rate.encode(), b"0.76808", b"1.30194"):  # amount, rate, factor, tempo
         assert not any(secret in data for data in told), secret
 
 
@@ -173,6 +173,10 @@ def test_a_source_without_audio_gets_a_note(tmp_path):
 def test_spans_settings():
     assert Settings(mute_spans="3-4, 1-2,1.5-2.5").mute_spans == ((1.0, 2.5), (3.0, 4.0))
     assert Settings(mute_spans="").mute_spans == ()
+    assert Settings(mute_spans=[[3, 4], [1, 2]]).mute_spans == ((1.0, 2.0), (3.0, 4.0))  # JSON lists
+    for bad in (5, None, [(1, 2, 3)], [(2, 1)], [(-1, 2)]):
+        with pytest.raises(SettingsError, match="mute spans must be"):
+            Settings(mute_spans=bad)
     with pytest.raises(SettingsError, match="bleep"):
         Settings(bleep=True)
     with pytest.raises(SettingsError, match="voice must be one of"):
