@@ -161,6 +161,11 @@ def test_voice_without_a_video_output_is_refused(clips, tmp_path, capsys):
                      "--voice", "mute"])
     err = capsys.readouterr().err
     assert code == 2 and "--video" in err and list(tmp_path.iterdir()) == []
+    batch = tmp_path / "batch"  # a batch says it once, before any file is started
+    code = cli_main([str(clips["tone"]), str(clips["speech"]), "-o", str(batch), "--model", "yolo11n.yaml",
+                     "--mute-spans", "1-2"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "--video" in err[0] and not batch.exists()
 
 
 def test_a_source_without_audio_gets_a_note(tmp_path):
