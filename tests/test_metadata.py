@@ -9,12 +9,12 @@ import zipfile
 import av
 import numpy as np
 import pytest
-from PIL import Image
-
 from audiokit import make_clip, tone
 from mediakit import BoxDetector
+from PIL import Image
+from pipeline import run_to_result
+
 from pipeline import Settings
-from pipeline.runner import run_to_result
 
 TAGS = {"location": "+37.5665+126.9780/", "make": "AcmePhone", "model": "Model X9",
         "title": "Secret Interview", "comment": "Jane Doe at home"}

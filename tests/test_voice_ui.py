@@ -10,15 +10,14 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-
 from app_server import free_port
 from audiokit import FPS, RATE, decode_audio, make_clip, rms, tone
+from gradio_client import Client, handle_file
+
 from pipeline import Settings
 from pipeline.errors import SettingsError
 from ui import handlers, inputs, sources
 from ui.messages import public_message
-
-from gradio_client import Client, handle_file
 
 VIDEO = 5  # start_job's output with the video (see test_ui_handlers.py)
 SUMMARY = 4
@@ -97,7 +96,7 @@ def _video_in(zip_path: str, tmp_path: Path) -> Path:
 
 
 def test_process_and_render_apply_the_voice_to_the_video_in_the_zip(client, clip, tmp_path):
-    zip_path, summary = client.predict(handle_file(str(clip)), make_video=True, voice="mute", api_name="/process")
+    zip_path, _ = client.predict(handle_file(str(clip)), make_video=True, voice="mute", api_name="/process")
     audio = decode_audio(_video_in(zip_path, tmp_path / "p"))
     assert len(audio) >= 1.9 * RATE and not np.any(audio)
 

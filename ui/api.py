@@ -15,7 +15,7 @@ import gradio as gr
 
 from pipeline import MosaicError, Result, Settings
 from pipeline.errors import InputError
-from pipeline.unmask import parse_track_ids
+from pipeline.mask.unmask import parse_track_ids
 
 from .inputs import DEFAULT_CAP_IMAGES, DEFAULT_CAP_MB, DEFAULTS, settings_from_inputs
 from .jobs import _job_events

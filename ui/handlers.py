@@ -20,17 +20,26 @@ from pathlib import Path
 import cv2
 import gradio as gr
 
-from pipeline import COMPLETED, IMAGE_CAP, SIZE_CAP, USER_STOP, MosaicError, Result, Settings
+from pipeline import COMPLETED, IMAGE_CAP, SIZE_CAP, USER_STOP, MosaicError, Result
 from pipeline.errors import Cancelled, InputError
 from pipeline.settings import TARGETS
 
 from .i18n import DEFAULT_LANGUAGE, language, tr
 from .inputs import DEFAULT_CAP_IMAGES, DEFAULT_CAP_MB, DEFAULTS, settings_from_inputs
-from .jobs import _job_events, keep_for_review, review_sources
+from .jobs import _job_events, keep_for_review
 from .model_choice import dropdown_choices
-from .report import (Outcome, _error_html, _no_zip, _progress_html, _size_line, _state_html, _zip_button,
-                     detected_outcome, outcome)
-from .review import edited_csv
+from .report import (
+    Outcome,
+    _error_html,
+    _no_zip,
+    _progress_html,
+    _size_line,
+    _state_html,
+    _zip_button,
+    detected_outcome,
+    outcome,
+)
+from .review import edited_csv, review_sources
 from .sources import _using_upload, pick_source
 from .status import RUNNING
 
@@ -270,14 +279,3 @@ def stop_job(request: gr.Request | None = None) -> str:
         return tr("run.nothing_running")
     values = stop_button(request)
     return values[4] if isinstance(values[4], str) else "Stopping"
-
-
-def warm_model() -> str | None:
-    """Load the default model in the background at start-up; returns the error, if any."""
-    try:
-        from pipeline.model import load_detector
-
-        load_detector(Settings())
-        return None
-    except MosaicError as err:
-        return str(err)

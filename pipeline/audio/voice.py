@@ -12,6 +12,7 @@ and is never stored, logged or written anywhere, so nobody can undo it with a kn
 """
 from __future__ import annotations
 
+import itertools
 import math
 import secrets
 from dataclasses import dataclass
@@ -127,7 +128,7 @@ def _shifted(blocks, rate: int, layout: str, semitones: float):
              graph.add("atempo", f"{rate / round(rate * factor):.9f}"),
              graph.add("aformat", f"sample_fmts=fltp:sample_rates={rate}:channel_layouts={layout}"),
              graph.add("abuffersink")]
-    for a, b in zip(chain, chain[1:]):
+    for a, b in itertools.pairwise(chain):
         a.link_to(b)
     graph.configure()
     taken = given = 0
