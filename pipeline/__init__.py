@@ -17,6 +17,8 @@ The data path, one sub-package per stage, in the order a frame travels:
     mask/    maskers (mosaic, blur, fill), the render stage, people left unmasked
     io/      sinks out: the streaming ZIP, the H.264 video (with its audio), live streams;
              output planning and disk checks; detections.csv
+    audio/   the video's sound when asked to change it: voices disguised or muted, spans
+             silenced or bleeped, between demux and mux (used by io/video_sink)
     jobs/    what drives the stages: the engine (threads, queues, one stop event), the
              memory budget, a file job, a live job, `run()`
     batch/   many videos: inputs, output planning and resume, local workers, Ray
@@ -24,8 +26,9 @@ The data path, one sub-package per stage, in the order a frame travels:
 
 At the top: settings.py (one validated Settings), errors.py (our error types), events.py
 (Progress, Result), detections.py (what one frame holds), review.py (a run's people and
-frames for review before export). Layers, no cycles: io/ and track/ import only the top
-modules; models/ and mask/ add io/; detect/ adds mask/ and track/; jobs/ drives them all;
+frames for review before export). Layers, no cycles: audio/ imports only errors.py (settings.py
+reads its span parser and voice names); io/ and track/ import only the top modules (io/ adds
+audio/); models/ and mask/ add io/; detect/ adds mask/ and track/; jobs/ drives them all;
 batch/ and cli/ sit on jobs/.
 """
 from .errors import Cancelled, DownloadError, InputError, ModelError, MosaicError, OutputError, SettingsError

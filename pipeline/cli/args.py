@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..audio.voice import VOICES
 from ..mask.unmask import parse_track_ids
 from ..settings import (
     BACKENDS,
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--video", nargs="?", const=True, default=None, metavar="OUT.mp4",
                    help="also write the whole mosaicked video (H.264 MP4, every frame masked, source audio kept); "
                    "in a batch a plain flag: <stem>_mosaic.mp4 in OUT_DIR")
+    add_voice_flags(p)
     p.add_argument("--hold", type=float, default=d["hold_s"].default, metavar="SECONDS",
                    help="keep each tracked person masked this long before and after the detector "
                    "sees them, so a missed frame does not expose anyone; 0 = off (default: %(default)s)")
@@ -89,6 +91,18 @@ def build_parser() -> argparse.ArgumentParser:
                    "held boxes included, comma-separated (e.g. 3,7)")
     batch_cli.add_arguments(p)
     return p
+
+
+def add_voice_flags(p: argparse.ArgumentParser) -> None:
+    """What the --video output's audio carries (pipeline/audio/, docs/voice.md)."""
+    p.add_argument("--voice", choices=VOICES, default=Settings.__dataclass_fields__["voice"].default,
+                   help="the --video output's voices: keep the audio as it is, disguise (pitch and formants "
+                   "moved by an amount drawn per run and kept nowhere; a determined analyst or the words "
+                   "themselves can still identify a speaker) or mute (a silent track: the safe choice) "
+                   "(default: %(default)s)")
+    p.add_argument("--mute-spans", default="", metavar="SPANS",
+                   help="silence these seconds of the --video output, e.g. 12.5-14,61-63.2 (names said aloud)")
+    p.add_argument("--bleep", action="store_true", help="cover the --mute-spans with a tone instead of silence")
 
 
 def add_detector_flags(p: argparse.ArgumentParser) -> None:
@@ -151,5 +165,6 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return Settings(
         interval=args.interval, scale_pct=args.scale, max_mb=args.max_mb, max_images=args.max_images,
         image_format=args.format, jpeg_quality=args.quality, hold_s=args.hold,
-        detections_csv=args.detections, unmask_tracks=args.unmask_tracks, **mask_settings(args), **extra,
+        detections_csv=args.detections, unmask_tracks=args.unmask_tracks, voice=args.voice,
+        mute_spans=args.mute_spans, bleep=args.bleep, **mask_settings(args), **extra,
     )

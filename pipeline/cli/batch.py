@@ -16,6 +16,7 @@ import re
 import sys
 from typing import Callable
 
+from ..audio.plan import check_audio_request
 from ..batch.inputs import expand
 from ..batch.plan import JobOptions, count_failed, line_for_planned, plan, run_item
 from ..errors import Cancelled, MosaicError, SettingsError
@@ -175,6 +176,7 @@ def run_batch(args: argparse.Namespace, argv: list[str], make_settings) -> int:
         if args.workers is not None and args.workers < 1:
             raise SettingsError(f"--workers must be at least 1 (got {args.workers})")
         settings = make_settings(args)
+        check_audio_request(settings, bool(args.video), args.detect_only)  # once, not once per file
         if settings.detections_csv is not None:
             raise SettingsError("--detections replays the boxes of one video; it cannot be used in a batch")
         specs = batch_inputs(argv, args)

@@ -14,11 +14,16 @@ import signal
 import sys
 import threading
 
+from ..audio.voice import VOICES
 from ..errors import Cancelled, MosaicError, SettingsError
 from ..io.stream_source import FAILED, QUIET
 from ..jobs.live_job import LIVE_BATCH, run_live
 from ..settings import Settings
 from .args import EXIT_BAD_INPUT, EXIT_CANCELLED, add_detector_flags, add_mask_flags, mask_settings
+
+# A live run writes only the masked picture: no audio track is carried from the source.
+LIVE_NO_AUDIO = ("note: live output has no audio track (only the masked video is written), so --voice {voice} "
+                 "has nothing to change: no voice is in the output.")
 
 
 def build_live_parser() -> argparse.ArgumentParser:
@@ -52,6 +57,9 @@ def build_live_parser() -> argparse.ArgumentParser:
     p.add_argument("--detections", default=None, metavar="FILE.csv",
                    help="replay boxes from a CSV keyed by frame index (frames counted from the first "
                    "one received) instead of running the model: for tests")
+    p.add_argument("--voice", choices=VOICES, default="keep",
+                   help="live output carries no audio track, so every voice is already left out; disguise or "
+                   "mute only say so (file runs apply them to the --video output's sound)")
     return p
 
 
@@ -66,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(scale_pct=args.scale, hold_s=args.hold, detections_csv=args.detections,
                             **mask_settings(args))
         _stop_on_signals(stop)
+        if args.voice != "keep":
+            print(LIVE_NO_AUDIO.format(voice=args.voice), file=sys.stderr, flush=True)
         result = run_live(args.source, args.output, settings, strict=args.strict, duration_s=args.duration,
                           realtime=args.realtime, timeout_s=args.timeout, stop=stop, batch=args.batch,
                           on_stats=lambda stats: print(stats.line(), file=sys.stderr, flush=True))

@@ -19,6 +19,7 @@ import av
 import cv2
 import numpy as np
 
+from ..audio.voice import AudioEdit, edited_track
 from ..errors import OutputError
 
 COPYABLE_AUDIO = {"aac", "mp3"}  # plays in MP4 in every browser as-is
@@ -55,8 +56,9 @@ class VideoSink:
     """`with VideoSink(path, source, width, height, fps, time_base) as sink: sink.write(img, pts)`."""
 
     def __init__(self, path: str | Path, source: str | Path, width: int, height: int,
-                 fps: float, time_base: Fraction | None, crf: int = 20):
+                 fps: float, time_base: Fraction | None, crf: int = 20, audio: AudioEdit | None = None):
         self.path = Path(path)
+        self.audio = audio or AudioEdit()  # keep: the source's audio packets as they are
         self.source = Path(source)
         self.video_partial = self.path.with_name(self.path.name + ".video.partial")
         self.partial = self.path.with_name(self.path.name + ".partial")
@@ -134,7 +136,8 @@ class VideoSink:
             for packet in self._stream.encode(None):
                 self._out.mux(packet)
             self._out.close()
-            _mux_with_audio(self.video_partial, self.source, self.partial, self.end_s if trim_audio else None)
+            _mux_with_audio(self.video_partial, self.source, self.partial, self.end_s if trim_audio else None,
+                            self.audio)
             os.replace(self.partial, dest)
         except (OSError, av.FFmpegError) as err:
             self.abort()
@@ -153,15 +156,20 @@ class VideoSink:
                 step()
 
 
-def _mux_with_audio(video_path: Path, source: Path, out_path: Path, audio_until_s: float | None = None) -> None:
+def _mux_with_audio(video_path: Path, source: Path, out_path: Path, audio_until_s: float | None = None,
+                    edit: AudioEdit | None = None) -> None:
     """Copy the encoded video and add the source's first audio track, interleaved by time;
-    audio from `audio_until_s` on is left out."""
+    audio from `audio_until_s` on is left out. With an `edit` that changes the audio, the
+    track is re-encoded with it applied (audio/voice.py)."""
     with av.open(str(video_path)) as video_in, av.open(str(source)) as source_in, \
             av.open(str(out_path), mode="w", format="mp4", options={"movflags": "+faststart"}) as out:
         video_stream = video_in.streams.video[0]
         tracks = [_timed(video_in.demux(video_stream), out.add_stream_from_template(video_stream))]
         if source_in.streams.audio:
-            out_audio, audio_packets = _audio_track(source_in.streams.audio[0], source_in, out)
+            if edit is not None and edit.changes:
+                out_audio, audio_packets = edited_track(source_in.streams.audio[0], source_in, out, edit)
+            else:
+                out_audio, audio_packets = _audio_track(source_in.streams.audio[0], source_in, out)
             audio = _timed(audio_packets, out_audio)
             if audio_until_s is not None:
                 audio = itertools.takewhile(lambda item: item[0] < audio_until_s, audio)

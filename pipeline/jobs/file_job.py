@@ -16,6 +16,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from ..audio.plan import audio_edit, audio_notes
 from ..detect.detector import Detector
 from ..detect.stage import DetectStage
 from ..errors import Cancelled, InputError, Message, MosaicError, OutputError
@@ -194,7 +195,7 @@ class FileJob:
             if self.video_output is not None:
                 self.video_sink = VideoSink(
                     self.video_output, self.video_path, self.renderer.out_w, self.renderer.out_h,
-                    self.info.fps, self.info.time_base,
+                    self.info.fps, self.info.time_base, audio=audio_edit(self.settings),
                 )
 
     def _raise_stage_error(self) -> None:
@@ -256,6 +257,7 @@ class FileJob:
         warnings = [NO_PERSON_WARNING] if self.sink.rows == 0 else []
         if self.info.hdr:
             warnings.append(hdr_note(self.info.hdr))
+        warnings += audio_notes(self.settings, self.info.has_audio, self.video_output is not None)
         return tuple(warnings)
 
     def _result(self, zip_path: Path, video_path: Path | None) -> Result:

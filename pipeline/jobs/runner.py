@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+from ..audio.plan import check_audio_against, check_audio_request
 from ..detect.detector import Detector, ReplayDetector
 from ..errors import Cancelled, InputError, Message, OutputError
 from ..events import Progress, Result
@@ -62,6 +63,7 @@ def run(
     `detect_only` writes no images and no video: the ZIP holds only detections.csv, for a
     review (pipeline/review.py) that a later run renders with settings.detections_csv.
     """
+    check_audio_request(settings, video_output is not None, detect_only)  # before any work
     if detect_only:
         video_output = None
     cancel = cancel or threading.Event()
@@ -105,6 +107,7 @@ def run(
 
         yield Progress(stage="probing", elapsed_s=time.monotonic() - started, message=Message("Reading video", "progress.probing"))
         info = probe_video(video_path)
+        check_audio_against(settings, info.duration_s)  # mute spans inside the video
         ensure_free_space(Path(output).parent, estimate_output_bytes(info, settings, video_output is not None))
         plan = plan_buffers(settings, info, make_video=video_output is not None)  # a budget too small fails now
         return_freed_frames()  # so the budget bounds what the process holds, not only the queues
