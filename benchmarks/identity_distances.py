@@ -69,7 +69,8 @@ def clip_distances(embedder: FaceEmbedder, faces) -> float:
                 t = t * t * (3 - 2 * t)
                 x, y, w = (a + (b - a) * t for a, b in zip(shot.start, shot.end))
                 s = 960 / (w * pw)
-                fb = (box[0] * s - x * pw * s, box[1] * s - y * ph * s, box[2] * s - x * pw * s, box[3] * s - y * ph * s)
+                fb = (box[0] * s - x * pw * s, box[1] * s - y * ph * s,
+                      box[2] * s - x * pw * s, box[3] * s - y * ph * s)
                 if fb[0] < 0 or fb[1] < 0 or fb[2] > 960 or fb[3] > 540 or fb[2] - fb[0] < 12:
                     continue
                 d = distance(vector, embedder.describe(rendered[i], fb))

@@ -23,10 +23,10 @@ import cv2
 import numpy as np
 
 from .detections import HELD, MANUAL, Detections
-from .detections_csv import CSV_HEADER, csv_rows, read_detections_csv
 from .errors import InputError
-from .maskers import MaskStyle, cover
-from .video import VideoInfo, probe_video, read_frames, upright
+from .io.detections_csv import CSV_HEADER, csv_rows, read_detections_csv
+from .io.video import VideoInfo, probe_video, read_frames, upright
+from .mask.maskers import MaskStyle, cover
 
 CROP_SIZE = 96  # px, the longer side of a track's card picture
 FRAME_CACHE = 8  # decoded frames kept for the frame slider

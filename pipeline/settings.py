@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .audio.spans import merge_spans, parse_spans
+from .audio.voice import VOICES
 from .errors import Message, SettingsError
 
 DEFAULT_MODEL = "yolo11n.pt"
@@ -87,6 +89,11 @@ class Settings:
     face_match: float = FACE_MATCH  # descriptor distance under which faces are one person
     people: bool = True  # group tracks into people by face (the person column); needs dlib
     people_record: Path | None = None  # opt-in folder: each person's best face and times (private)
+    # the --video output's audio (pipeline/audio/): keep | disguise | mute the voices, and
+    # (start, end) seconds to silence, or to cover with a tone with bleep
+    voice: str = "keep"
+    mute_spans: tuple[tuple[float, float], ...] = ()  # text such as "12.5-14,61-63.2" is parsed
+    bleep: bool = False
 
     def __post_init__(self) -> None:
         for name in ("detections_csv", "calibration_video", "people_record"):
@@ -102,6 +109,16 @@ class Settings:
             object.__setattr__(self, name, tuple(Path(v) if isinstance(v, str) else v for v in value))
         if isinstance(self.unmask_tracks, (list, set, frozenset)):
             object.__setattr__(self, "unmask_tracks", tuple(self.unmask_tracks))
+        if isinstance(self.mute_spans, str):  # text from the CLI, the page or the API
+            try:
+                object.__setattr__(self, "mute_spans", parse_spans(self.mute_spans))
+            except SettingsError:
+                pass  # left as text: _problems names it
+        elif isinstance(self.mute_spans, (list, tuple)):
+            try:
+                object.__setattr__(self, "mute_spans", merge_spans(self.mute_spans))
+            except (TypeError, ValueError):
+                pass
         if isinstance(self.model, str) and not self.model.strip():
             object.__setattr__(self, "model", default_model(self.target if self.target in TARGETS else "person"))
         problems = list(self._problems())
@@ -189,6 +206,23 @@ class Settings:
         if not isinstance(self.face_match, (int, float)) or isinstance(self.face_match, bool) \
                 or not 0.2 <= self.face_match <= 0.8:
             yield bad("set.face_match", "face match distance must be 0.2-0.8", self.face_match)
+        yield from self._audio_problems(bad)
+
+    def _audio_problems(self, bad):
+        if self.voice not in VOICES:
+            yield bad("set.voice", "voice must be one of", self.voice, allowed=VOICES)
+        if isinstance(self.mute_spans, str):
+            try:
+                parse_spans(self.mute_spans)
+            except SettingsError as err:
+                yield Message(str(err), err.key, **err.values)
+        elif not isinstance(self.mute_spans, tuple) or not all(isinstance(s, tuple) and len(s) == 2 and all(isinstance(t, float) for t in s)
+                     and 0 <= s[0] < s[1] < float("inf") for s in self.mute_spans):
+            yield bad("set.spans", "mute spans must be (start, end) seconds with 0 <= start < end", self.mute_spans)
+        if not isinstance(self.bleep, bool):
+            yield bad("set.bleep", "bleep must be true or false", self.bleep)
+        elif self.bleep and not self.mute_spans:
+            yield bad("set.bleep_spans", "bleep covers the mute spans with a tone: give the spans too")
 
     @property
     def face_photos(self) -> tuple[Path, ...]:

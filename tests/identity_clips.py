@@ -84,7 +84,8 @@ def two_shot_clip(tmp_path: Path, find, per_shot: int = 16, size=(640, 360)):
     images, where = film(photo, (0.0, 0.0, 1.0), (0.1, 0.05, 0.85), per_shot, size, {"X": x_box, "Y": y_box})
     mirrored = np.ascontiguousarray(photo[:, ::-1])
     flip = lambda b: (pw - b[2], b[1], pw - b[0], b[3])
-    more, where2 = film(mirrored, (0.05, 0.08, 0.9), (0.0, 0.0, 1.0), per_shot, size, {"X": flip(x_box), "Y": flip(y_box)})
+    more, where2 = film(mirrored, (0.05, 0.08, 0.9), (0.0, 0.0, 1.0), per_shot, size,
+                        {"X": flip(x_box), "Y": flip(y_box)})
     x1, y1, x2, y2 = (int(v) for v in x_box)
     pad = (x2 - x1) // 2
     reference = cv2.resize(photo[max(0, y1 - pad):y2 + pad, max(0, x1 - pad):x2 + pad], None, fx=0.7, fy=0.7,

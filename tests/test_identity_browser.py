@@ -16,16 +16,7 @@ pytest.importorskip("dlib")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from identity_clips import two_shot_clip
 from mediakit import decode_frames, read_zip
-from test_browser import (  # noqa: F401
-    app,
-    browser,
-    download_result,
-    open_page,
-    page,
-    set_value,
-    upload,
-    wait_for_text,
-)
+from test_browser import app, browser, download_result, open_page, page, set_value, upload, wait_for_text  # noqa: F401
 
 from pipeline.identity.photos import face_finder
 

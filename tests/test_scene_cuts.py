@@ -78,7 +78,7 @@ def test_cut_detector_finds_the_sample_clips_cuts_and_nothing_else():
 
 
 def test_detections_csv_without_a_person_column_still_reads(tmp_path):
-    from pipeline.detections_csv import read_detections_csv
+    from pipeline.io.detections_csv import read_detections_csv
 
     path = tmp_path / "old.csv"
     path.write_text("frame,time_s,x1,y1,x2,y2,score,class,track_id,kind,target\n3,0.1,1,2,30,40,0.9,0,7,detected,face\n")

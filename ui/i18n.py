@@ -97,6 +97,18 @@ EN: dict[str, str] = {
                            "cached, so the first INT8 run takes longer; its boxes can differ slightly from FP32's "
                            "(check the result). INT8 always detects on the CPU, even on a server with a GPU, where "
                            "FP32 on the GPU is faster.",
+    "page.voice": "Voices in the video",
+    "page.voice.keep": "keep",
+    "page.voice.disguise": "disguise",
+    "page.voice.mute": "mute (the safe choice)",
+    "page.voice_info": "For the mosaicked video's sound (tick 'Also make the mosaicked video'). Disguise moves the "
+                       "pitch by an amount drawn per run: the voice is hard to recognise by ear, but the words are "
+                       "still heard and an analyst may still identify the speaker. Mute removes every voice.",
+    "page.mute_spans": "Silence these moments (seconds)",
+    "page.mute_spans_placeholder": "e.g. 12.5-14, 61-63.2",
+    "page.mute_spans_info": "For names said aloud: START-END in seconds, comma-separated, in the mosaicked video's "
+                            "sound.",
+    "page.bleep": "Bleep the silenced moments (a tone instead of silence)",
     "page.download_zip": "Download the ZIP",
     "page.gallery": "Latest mosaicked frames",
     "page.result_video": "Mosaicked video",
@@ -204,6 +216,8 @@ EN: dict[str, str] = {
     "warn.nobody": "No person was detected: check the output before sharing.",
     "warn.hdr": "The source is HDR ({transfer}); the output is SDR without tone mapping, so its colours look "
                 "flat and pale.",
+    "warn.no_audio": "The source has no audio, so the video has none: the voice and mute-span settings had "
+                     "nothing to change.",
     # -- errors -----------------------------------------------------------------------------
     "err.no_input": "Upload a video or paste a Google Drive link first.",
     "err.both_inputs": "Give either a video file or a Google Drive link, not both.",
@@ -257,6 +271,11 @@ EN: dict[str, str] = {
     "err.face_photo_unreadable": "Face photo {name} is not a picture that can be read (JPEG, PNG, ...)",
     "err.face_photo_none": "Face photo {name} shows no face large enough to recognise: use a clear photo of one face",
     "err.face_photo_several": "Face photo {name} shows {count} faces: crop it to the one person it is for",
+    "err.mute_spans_end": "Invalid settings: mute span {span} ends past the end of the video ({duration} s).",
+    "err.voice_needs_video": "Invalid settings: the voice and mute-span settings change the sound of the video "
+                             "output, and this run makes no video, only a ZIP of images (which have no sound): ask "
+                             "for the video too (--video; make_video in the API; 'Also make the mosaicked video' "
+                             "on the page), or leave them out.",
     # -- the parts of "Invalid settings: ..." (pipeline/settings.py) ----------------------------
     "set.interval": "capture interval must be a whole number >= 1 (got {got})",
     "set.scale": "output resolution must be 50-100 % (got {got})",
@@ -276,6 +295,12 @@ EN: dict[str, str] = {
     "set.precision": "precision must be one of {allowed} (got {got})",
     "set.int8_cpu": "precision int8 runs on OpenVINO on the CPU: use device auto or cpu and backend auto or openvino",
     "set.calibration": "a calibration video is only used with precision int8",
+    "set.voice": "voice must be one of {allowed} (got {got})",
+    "set.spans_format": "mute span '{span}' is not START-END; write spans as START-END in seconds, comma-separated (e.g. 12.5-14,61-63.2)",
+    "set.spans_order": "mute span '{span}' ends before it starts; write spans as START-END in seconds, comma-separated (e.g. 12.5-14,61-63.2)",
+    "set.spans": "mute spans must be (start, end) seconds with 0 <= start < end (got {got})",
+    "set.bleep": "bleep must be true or false (got {got})",
+    "set.bleep_spans": "bleep covers the mute spans with a tone: give the spans too",
     "set.batch": "batch must be 1-256 (got {got})",
     "set.imgsz": "detection size must be a multiple of 32 in 32-4096 (got {got})",
     "set.conf": "confidence must be between 0 and 1 (got {got})",
@@ -343,8 +368,8 @@ KO: dict[str, str] = {
     "page.style.fill": "단색으로 덮기",
     "page.face_shape": "얼굴 가림 모양 (얼굴 대상)",
     "page.keep_faces": "계속 보이게 할 사람: 얼굴 사진",
-    "page.keep_faces_info": "사진 한 장에 얼굴 하나. 그 사람은 영상 어디에서나 가리지 않습니다. 잘못 일치하면 다른 사람이 "
-    "드러날 수 있으니 공개 전에 검토 화면을 확인하세요.",
+    "page.keep_faces_info": "사진 한 장에 얼굴 하나. 그 사람은 영상 어디에서나 가리지 않습니다. "
+    "잘못 일치하면 다른 사람이 드러날 수 있으니 공개 전에 검토 화면을 확인하세요.",
     "page.only_faces": "이 사람만 가리기: 얼굴 사진",
     "page.only_faces_info": "사진 한 장에 얼굴 하나. 그 사람만 가리고 나머지 사람은 그대로 보입니다.",
     "page.face_shape.ellipse": "타원",
@@ -363,6 +388,18 @@ KO: dict[str, str] = {
                            "처음 INT8로 돌릴 때는 더 오래 걸립니다. 찾는 상자가 FP32와 조금 다를 수 있으니 결과를 "
                            "확인하세요. INT8은 GPU가 있는 서버에서도 늘 CPU에서 검출하며, 그런 서버에서는 GPU의 FP32가 "
                            "더 빠릅니다.",
+    "page.voice": "영상 속 목소리",
+    "page.voice.keep": "그대로",
+    "page.voice.disguise": "변조",
+    "page.voice.mute": "음소거 (안전한 선택)",
+    "page.voice_info": "모자이크한 영상의 소리에 적용됩니다('모자이크한 영상도 만들기'를 켜세요). 변조는 작업마다 무작위로 "
+                       "정한 만큼 음높이를 바꿔 귀로는 알아듣기 어렵게 하지만, 말한 내용은 그대로 들리고 분석하면 "
+                       "화자를 알아낼 수도 있습니다. 음소거는 모든 목소리를 없앱니다.",
+    "page.mute_spans": "소리를 지울 구간 (초)",
+    "page.mute_spans_placeholder": "예: 12.5-14, 61-63.2",
+    "page.mute_spans_info": "소리 내어 말한 이름 등: 시작-끝(초)을 쉼표로 구분해 적습니다. 모자이크한 영상의 소리에 "
+                            "적용됩니다.",
+    "page.bleep": "지운 구간을 삐 소리로 덮기 (무음 대신)",
     "page.download_zip": "ZIP 다운로드",
     "page.gallery": "최근 모자이크한 프레임",
     "page.result_video": "모자이크한 영상",
@@ -469,6 +506,7 @@ KO: dict[str, str] = {
     # -- 결과에 붙는 경고 ---------------------------------------------------------------------------
     "warn.nobody": "아무도 검출되지 않았습니다: 공유하기 전에 결과를 꼭 확인하세요.",
     "warn.hdr": "원본이 HDR({transfer})입니다. 결과는 톤 매핑 없이 SDR로 만들어 색이 밋밋하고 옅어 보입니다.",
+    "warn.no_audio": "원본에 소리가 없어 영상에도 소리가 없습니다: 목소리와 소리 지울 구간 설정은 바꿀 것이 없었습니다.",
     # -- 오류 -----------------------------------------------------------------------------------
     "err.no_input": "먼저 영상을 올리거나 구글 드라이브 링크를 붙여 넣으세요.",
     "err.both_inputs": "영상 파일과 구글 드라이브 링크 중 하나만 주세요.",
@@ -520,8 +558,13 @@ KO: dict[str, str] = {
     "err.face_photo_upload": "얼굴 사진을 올려 주세요. 올린 사진만 사용합니다.",
     "err.face_photo_missing": "얼굴 사진 {name}이(가) 없습니다",
     "err.face_photo_unreadable": "얼굴 사진 {name}을(를) 읽을 수 없습니다 (JPEG, PNG 등)",
-    "err.face_photo_none": "얼굴 사진 {name}에서 알아볼 만큼 큰 얼굴을 찾지 못했습니다: 얼굴 하나가 잘 보이는 사진을 쓰세요",
+    "err.face_photo_none": "얼굴 사진 {name}에서 알아볼 만큼 큰 얼굴을 찾지 못했습니다: "
+    "얼굴 하나가 잘 보이는 사진을 쓰세요",
     "err.face_photo_several": "얼굴 사진 {name}에 얼굴이 {count}개 있습니다: 그 사람 하나만 나오게 잘라 주세요",
+    "err.mute_spans_end": "설정이 올바르지 않습니다: 소리 지울 구간 {span}이 영상 끝({duration}초)을 넘습니다.",
+    "err.voice_needs_video": "설정이 올바르지 않습니다: 목소리와 소리 지울 구간 설정은 영상의 소리를 바꾸는데, 이 작업은 "
+                             "영상 없이 이미지 ZIP만 만듭니다(이미지에는 소리가 없습니다). 영상도 만들도록 하거나"
+                             "('모자이크한 영상도 만들기', API의 make_video, 명령줄의 --video) 이 설정을 빼세요.",
     # -- "설정이 올바르지 않습니다: ..."의 항목 -------------------------------------------------------
     "set.interval": "저장 간격은 1 이상의 정수여야 합니다 (입력값: {got})",
     "set.scale": "출력 해상도는 50-100 %여야 합니다 (입력값: {got})",
@@ -541,6 +584,14 @@ KO: dict[str, str] = {
     "set.precision": "정밀도는 {allowed} 중 하나여야 합니다 (입력값: {got})",
     "set.int8_cpu": "int8 정밀도는 CPU의 OpenVINO에서만 실행됩니다: 장치는 auto 또는 cpu, 백엔드는 auto 또는 openvino로 두세요",
     "set.calibration": "보정용 영상은 int8 정밀도에서만 쓰입니다",
+    "set.voice": "목소리 설정은 {allowed} 중 하나여야 합니다 (입력값: {got})",
+    "set.spans_format": "소리 지울 구간 '{span}'이 시작-끝 형식이 아닙니다. 초 단위 시작-끝을 쉼표로 구분해 적으세요 "
+                        "(예: 12.5-14,61-63.2)",
+    "set.spans_order": "소리 지울 구간 '{span}'은 끝이 시작보다 앞섭니다. 초 단위 시작-끝을 쉼표로 구분해 적으세요 "
+                       "(예: 12.5-14,61-63.2)",
+    "set.spans": "소리 지울 구간은 0 <= 시작 < 끝인 (시작, 끝) 초여야 합니다 (입력값: {got})",
+    "set.bleep": "삐 소리 설정은 참 또는 거짓이어야 합니다 (입력값: {got})",
+    "set.bleep_spans": "삐 소리는 소리 지울 구간을 덮는 것이니 구간도 적어 주세요",
     "set.batch": "배치 크기는 1-256이어야 합니다 (입력값: {got})",
     "set.imgsz": "검출 크기는 32-4096 사이의 32의 배수여야 합니다 (입력값: {got})",
     "set.conf": "검출 신뢰도는 0과 1 사이여야 합니다 (입력값: {got})",
@@ -571,6 +622,7 @@ TARGET_LABELS = {"person": "page.target.person", "silhouette": "page.target.silh
 STYLE_LABELS = {"mosaic": "page.style.mosaic", "blur": "page.style.blur", "fill": "page.style.fill"}
 FACE_SHAPE_LABELS = {"ellipse": "page.face_shape.ellipse", "box": "page.face_shape.box"}
 PRECISION_LABELS = {"fp32": "page.precision.fp32", "int8": "page.precision.int8"}
+VOICE_LABELS = {"keep": "page.voice.keep", "disguise": "page.voice.disguise", "mute": "page.voice.mute"}
 
 # The one place a language is added: its code (as browsers send it, without the region) and
 # its texts. English is the fallback for any language or key missing here.

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import gradio as gr
 
+from pipeline.audio.voice import VOICES
 from pipeline.settings import FACE_SHAPES, IMAGE_FORMATS, PRECISIONS, STYLES, TARGETS, Settings, default_model
 
 from . import api, handlers
 from . import review as review_ui
-from .i18n import FACE_SHAPE_LABELS, PRECISION_LABELS, STYLE_LABELS, TARGET_LABELS, i18n, page_i18n, tr
+from .i18n import FACE_SHAPE_LABELS, PRECISION_LABELS, STYLE_LABELS, TARGET_LABELS, VOICE_LABELS, i18n, page_i18n, tr
 from .inputs import DEFAULT_CAP_IMAGES, DEFAULT_CAP_MB
 from .live_tab import build_live_tab
 from .model_choice import allowed_models, dropdown_choices, public_name
@@ -113,6 +114,22 @@ def _api_inputs(d: Settings) -> list:
     ]
 
 
+def _audio_api_inputs(d: Settings) -> list:
+    """/process's and /render's last inputs: the video and its sound."""
+    return [
+        _documented(gr.Checkbox(value=False, visible=False), "Also make the whole masked video (H.264 MP4, every "
+                    "frame masked, with sound); it comes inside the ZIP, beside the frames."),
+        _documented(gr.Textbox(value=d.voice, visible=False), "The video's voices: keep (the sound as it is), "
+                    "disguise (pitch and formants moved by an amount drawn per run and kept nowhere; the words "
+                    "and a determined analyst can still identify a speaker) or mute (a silent track: the safe "
+                    "choice). Needs make_video.", enum=list(VOICES)),
+        _documented(gr.Textbox(value="", visible=False), "Seconds of the video's sound to silence, START-END, "
+                    "comma-separated (e.g. 12.5-14,61-63.2); each must lie inside the video. Needs make_video."),
+        _documented(gr.Checkbox(value=False, visible=False), "Cover the mute_spans with a tone instead of "
+                    "silence."),
+    ]
+
+
 def build_demo() -> gr.Blocks:
     d = Settings()  # the pipeline's defaults are the page's defaults
     # the browser tab's title stays English: Gradio translates components, not the title
@@ -178,6 +195,12 @@ def build_demo() -> gr.Blocks:
                             precision = gr.Radio([(i18n(PRECISION_LABELS[p]), p) for p in PRECISIONS], value=d.precision,
                                                  label=i18n("page.precision"), elem_id="precision",
                                                  info=i18n("page.precision_info"))
+                            voice = gr.Radio([(i18n(VOICE_LABELS[v]), v) for v in VOICES], value=d.voice,
+                                             label=i18n("page.voice"), elem_id="voice", info=i18n("page.voice_info"))
+                            mute_spans = gr.Textbox(label=i18n("page.mute_spans"), value="", elem_id="mute-spans",
+                                                    placeholder=i18n("page.mute_spans_placeholder"),
+                                                    info=i18n("page.mute_spans_info"))
+                            bleep = gr.Checkbox(label=i18n("page.bleep"), value=False, elem_id="bleep")
                     with gr.Column(scale=1):
                         progress = gr.HTML("", elem_id="progress")
                         summary = gr.HTML("", elem_id="summary")
@@ -205,9 +228,10 @@ def build_demo() -> gr.Blocks:
         # say whether the job must wait; then the job, in the queue. Gradio's own queue and ETA
         # overlay is hidden: its estimate was wrong and it said nothing about why it waits.
         # the CPU precision goes to the model runs only: Render replays boxes, no model
-        faces = [keep_photos, only_photos]  # people to keep visible / to hide only, by photo
+        sound = [voice, mute_spans, bleep]  # the video's; start_job and render_job take them last
+        faces = [keep_photos, only_photos]  # people to keep visible / to hide only, by photo; after sound
         job = dict(fn=handlers.start_job, inputs=[video, drive_link, *settings_inputs, precision, make_video, run_flag,
-                                                  *faces],
+                                                  *sound, *faces],
                    outputs=job_outputs, concurrency_id="jobs", **private)
         opened = dict(fn=review_ui.open_for_session, inputs=None, outputs=review_ui.panel_outputs(review),
                       queue=False, **private)
@@ -215,7 +239,7 @@ def build_demo() -> gr.Blocks:
         run_event = start.click(**begin).then(**job)
         run_event.then(**opened)
         detect_event = detect.click(**begin).then(**{**job, "inputs": [video, drive_link, *settings_inputs,
-                                                                          precision, make_video, detect_flag,
+                                                                          precision, make_video, detect_flag, *sound,
                                                                           *faces]})
         detect_event.then(**opened)
         # the sample: real faces under the face target, so a first run shows a real detector's masks
@@ -224,7 +248,7 @@ def build_demo() -> gr.Blocks:
         sample_run = sample_event.then(**begin).then(**job)
         sample_run.then(**opened)
         render_event = review["render"].click(**begin).then(
-            handlers.render_job, [review["state"], *settings_inputs, make_video, *faces], job_outputs,
+            handlers.render_job, [review["state"], *settings_inputs, make_video, *sound, *faces], job_outputs,
             concurrency_id="jobs", **private)
         render_event.then(review_ui.edited_file, review["state"], review["csv"], queue=False, **private)
         review_ui.wire_panel(review, private)
@@ -242,7 +266,8 @@ def build_demo() -> gr.Blocks:
         # The public API: only the video (or link) is required; the rest have the page's defaults.
         api_button = gr.Button(visible=False)
         api_zip = _documented(gr.File(label="ZIP of masked frames", visible=False),
-                              "The ZIP: the masked frames and detections.csv listing every masked box.")
+                              "The ZIP: the masked frames and detections.csv listing every masked box; with "
+                              "make_video, the masked video too.")
         api_summary = _documented(gr.Textbox(label="Summary", visible=False),
                                   "What happened: done, stopped early by a cap (which one, where), or a warning "
                                   "such as nobody detected. Read it before using the ZIP.")
@@ -250,7 +275,8 @@ def build_demo() -> gr.Blocks:
                                    "everywhere (one face each); a false match leaves a bystander visible."),
                        _documented(gr.File(file_count="multiple", visible=False), "Photos of the only people to "
                                    "mask (one face each); everyone else stays visible. Not with keep_faces.")]
-        api_button.click(api.process_api, [_documented(video, VIDEO_DOC), *_api_inputs(d), *face_inputs],
+        api_button.click(api.process_api, [_documented(video, VIDEO_DOC), *_api_inputs(d), *_audio_api_inputs(d),
+                          *face_inputs],
                          [api_zip, api_summary],
                          api_name="process", concurrency_id="jobs")
         render_inputs = [_documented(gr.File(visible=False), "The edited detections.csv (from a run's ZIP): "
@@ -261,7 +287,8 @@ def build_demo() -> gr.Blocks:
         # /render runs no model: no link, conf, model or precision
         no_model = [api_inputs[i] for i in range(len(api_inputs)) if i not in (0, 12, 13, len(api_inputs) - 1)]
         gr.Button(visible=False).click(
-            api.render_api, [_documented(gr.File(visible=False), VIDEO_DOC), *render_inputs, *no_model, *face_inputs],
+            api.render_api, [_documented(gr.File(visible=False), VIDEO_DOC), *render_inputs, *no_model,
+                             *_audio_api_inputs(d), *face_inputs],
             [api_zip, api_summary], api_name="render", concurrency_id="jobs")
 
 

@@ -2,7 +2,7 @@
 
 Gradio 6's own webcam streaming (`gr.Image(sources=["webcam"], streaming=True)` with
 `.stream`) sends one JPEG frame at a time and the next only once the answer is back, so
-this path reaches a handful of frames a second (see the README); `python -m pipeline live`
+this path reaches a handful of frames a second (see docs/live.md); `python -m pipeline live`
 is the path for 30 fps streams. Each browser session gets its own LiveMasker (tracker,
 hold, motion), the one the CLI uses, on the process-wide detector; a frame is shown only
 once it is masked.
@@ -19,11 +19,11 @@ import time
 import gradio as gr
 import numpy as np
 
-from pipeline.detection import ReplayDetector
+from pipeline.detect.detector import ReplayDetector
 from pipeline.errors import MosaicError
-from pipeline.live import LiveMasker
+from pipeline.io.video import Frame
+from pipeline.jobs.live import LiveMasker
 from pipeline.settings import STYLES, TARGETS, Settings
-from pipeline.video import Frame
 
 from .i18n import DEFAULT_LANGUAGE, STYLE_LABELS, TARGET_LABELS, i18n, language, tr
 from .messages import public_message
@@ -44,7 +44,7 @@ class LiveSession:
         if replay:
             detector = ReplayDetector(replay)
         else:
-            from pipeline.model import load_detector  # the process-wide model, shared with file jobs
+            from pipeline.models import load_detector  # the process-wide model, shared with file jobs
 
             detector = load_detector(settings)
         self.replay = bool(replay)

@@ -39,6 +39,9 @@ class ReviewSource:
     step: int
 
 
+review_sources: dict[str, ReviewSource] = {}  # per browser session: its last finished job, set by handlers
+
+
 def review_source(video: Path, zip_path: Path, folder: Path, step: int) -> ReviewSource | None:
     """The review's inputs from a finished run: its detections.csv taken out of the ZIP."""
     target = Path(folder) / "detections.csv"
@@ -97,8 +100,6 @@ def _frame_label(review: Review, frame: int, lang: str = DEFAULT_LANGUAGE) -> st
 def open_for_session(request: gr.Request | None = None):
     """After a job: (review state, *open_panel outputs) for this browser session's last
     finished job, or a hidden panel when it left nothing to review."""
-    from .jobs import review_sources  # the job runner records what each session may review
-
     session = getattr(request, "session_hash", None)
     state = new_state(review_sources.get(session)) if session else None
     try:

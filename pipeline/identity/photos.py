@@ -38,7 +38,7 @@ class Reference:
 
 def face_finder(conf: float = PHOTO_CONF) -> FaceFinder:
     """image (BGR) -> face boxes, largest first, from CenterFace at its default size."""
-    from ..face import load_face_detector
+    from ..models.face import load_face_detector
     from ..settings import Settings
 
     detector = load_face_detector(Settings(target="face", conf=conf, device="cpu"))

@@ -36,7 +36,8 @@ def check_record_folder(folder: Path, outputs: Sequence[Path]) -> None:
     folder = Path(folder).expanduser()
     resolved = folder.resolve()
     for output in outputs:
-        if output is not None and (resolved == Path(output).resolve() or Path(output).resolve().is_relative_to(resolved)):
+        target = None if output is None else Path(output).resolve()
+        if target is not None and (target == resolved or target.is_relative_to(resolved)):
             raise OutputError(f"The per-person record {folder} must be a folder of its own, not where the "
                               "outputs go")
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):

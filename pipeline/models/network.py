@@ -174,7 +174,7 @@ def _precise(xml: Path, key: ModelKey) -> Path:
     """The export in the key's precision: as it is (fp32), or quantized (pipeline/quantize.py)."""
     if key.precision == "fp32":
         return xml
-    from ..quantize import yolo_int8_model
+    from .quantize import yolo_int8_model
 
     return yolo_int8_model(xml, key)
 

@@ -1,1 +1,0 @@
-"""Tracking: who is who from frame to frame (ByteTrack ids, the hold across misses, scene cuts)."""
