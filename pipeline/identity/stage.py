@@ -18,6 +18,7 @@ import numpy as np
 from ..detections import Detections
 from ..errors import ModelError
 from ..settings import Settings
+from .embed import INSTALL_HINT, FaceEmbedder, model_folder
 from .people import People
 from .photos import face_finder, load_references
 
@@ -38,19 +39,20 @@ class Identity:
         photos = settings.face_photos
         if not photos and not settings.people:
             return None
-        from .embed import FaceEmbedder
-
-        try:
+        if photos:  # read and described now: a bad photo stops the run before any work
             embedder = FaceEmbedder.load()
-        except ModelError:
-            if photos:
-                raise
-            log.warning("People are not grouped by face (no person column): dlib is not installed")
-            return None
-        find = face_finder()
-        references = load_references(photos, find=find, embedder=embedder)
-        inside = None if settings.target == "face" else face_finder(settings.conf)
-        people = People(embedder.describe, references, settings.face_match, faces_inside=inside,
+            references = load_references(photos, find=face_finder(), embedder=embedder)
+            describe = embedder.describe
+        else:  # grouping only: the models load on the first face, so a run with nobody pays nothing
+            try:
+                model_folder()
+                import dlib  # noqa: F401 - only whether it is there
+            except (ModelError, ImportError):
+                log.warning("People are not grouped by face (no person column): %s", INSTALL_HINT)
+                return None
+            references, describe = (), _lazy_describe()
+        inside = None if settings.target == "face" else _lazy_finder(settings.conf)
+        people = People(describe, references, settings.face_match, faces_inside=inside,
                         keep_crops=settings.people_record is not None)
         mode = KEEP if settings.keep_faces else ONLY if settings.only_faces else None
         return cls(people, mode)
@@ -65,3 +67,23 @@ class Identity:
             return labelled
         matched = np.array([bool(t) and self.people.matches(int(t)) for t in labelled.track_id], bool)
         return labelled[~matched] if self.mode == KEEP else labelled[matched]
+
+
+def _lazy_describe():
+    """FaceEmbedder.describe, the models loaded on the first call."""
+    def describe(image: np.ndarray, box) -> np.ndarray:
+        return FaceEmbedder.load().describe(image, box)
+
+    return describe
+
+
+def _lazy_finder(conf: float):
+    """face_finder(conf), CenterFace loaded on the first call (person boxes: the face inside)."""
+    loaded = []
+
+    def find(image: np.ndarray) -> list:
+        if not loaded:
+            loaded.append(face_finder(conf))
+        return loaded[0](image)
+
+    return find
