@@ -16,7 +16,7 @@ from .errors import Cancelled, MosaicError, SettingsError
 from .events import Progress, Result
 from .runner import run
 from .settings import (
-    BACKENDS, DEFAULT_MEMORY_MB, PRECISIONS, DEVICES, FACE_MODEL, FACE_SHAPES, IMAGE_FORMATS, MEMORY_ENV_VAR, MODEL_ENV_VAR,
+    BACKENDS, DEFAULT_MEMORY_MB, FOLLOW_ASPECTS, PRECISIONS, DEVICES, FACE_MODEL, FACE_SHAPES, IMAGE_FORMATS, MEMORY_ENV_VAR, MODEL_ENV_VAR,
     STYLES, TARGETS, Settings,
 )
 from .unmask import parse_track_ids
@@ -134,6 +134,11 @@ def add_mask_flags(p: argparse.ArgumentParser) -> None:
                    help="what to hide: person (padded box), silhouette, head, or face (CenterFace) (default: %(default)s)")
     p.add_argument("--face-shape", choices=FACE_SHAPES, default=d["face_shape"].default,
                    help="how the face target covers a face (default: %(default)s)")
+    p.add_argument("--follow", choices=FOLLOW_ASPECTS, default=None, metavar="ASPECT",
+                   help="follow cam: the video (--video, or the live output) is a crop of this aspect "
+                   f"({', '.join(FOLLOW_ASPECTS)}) that follows the largest person or face, smoothed, and shows "
+                   "the whole frame letterboxed when nobody is there; cropped after masking. ZIP images stay "
+                   "whole frames, so detections.csv matches them (default: off)")
 
 
 def mask_settings(args: argparse.Namespace) -> dict:
@@ -142,7 +147,7 @@ def mask_settings(args: argparse.Namespace) -> dict:
     return dict(device=args.device, backend=args.backend, batch=args.batch, imgsz=args.imgsz, conf=args.conf,
                 classes=args.classes, pad_pct=args.pad, style=args.style, mosaic_cells=args.cells,
                 min_cell_px=args.min_cell, target=args.target, face_shape=args.face_shape,
-                precision=args.precision, calibration_video=args.calibration_video, **extra)
+                precision=args.precision, calibration_video=args.calibration_video, follow=args.follow, **extra)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:

@@ -86,7 +86,7 @@ class LiveMasker:
         height, width = frame.image.shape[:2]
         same_size = (self.renderer.out_w, self.renderer.out_h) == (width, height)
         image = frame.image.copy() if same_size else frame.image  # the detector may still read it
-        return self.renderer.mask(image, forecast.at(frame.time_s))
+        return self.renderer.shown(image, forecast.at(frame.time_s))  # the follow crop when on
 
     def _forecast_for(self, frame: Frame, stop: threading.Event | None) -> Forecast | None:
         with self._cond:

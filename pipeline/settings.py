@@ -31,6 +31,7 @@ IMAGE_FORMATS = ("jpg", "png")
 STYLES = ("mosaic", "blur", "fill")
 DEVICES = ("auto", "cpu", "cuda")
 BACKENDS = ("auto", "torch", "openvino")
+FOLLOW_ASPECTS = ("9:16", "1:1", "16:9")  # follow cam crops (pipeline/mask/follow.py)
 PRECISIONS = ("fp32", "int8")  # int8: NNCF-quantized OpenVINO model, CPU only (pipeline/quantize.py)
 
 
@@ -81,6 +82,9 @@ class Settings:
     # frame buffers a run may hold, in MB (10^6 bytes); $MOSAIC_MEMORY_MB sets the default
     memory_mb: float = field(default_factory=lambda: _env_float(MEMORY_ENV_VAR, DEFAULT_MEMORY_MB))
     unmask_tracks: tuple[int, ...] = ()  # track ids of detections_csv left uncovered on every frame
+    # follow cam: the video / live output is a crop of this aspect following the largest subject
+    # (None = the whole frame); applied after masking. ZIP images stay whole frames.
+    follow: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("detections_csv", "calibration_video"):
@@ -92,6 +96,8 @@ class Settings:
         object.__setattr__(self, "classes", tuple(self.classes))
         if isinstance(self.unmask_tracks, (list, set, frozenset)):
             object.__setattr__(self, "unmask_tracks", tuple(self.unmask_tracks))
+        if isinstance(self.follow, str) and self.follow.strip().lower() in ("", "off", "none"):
+            object.__setattr__(self, "follow", None)
         if isinstance(self.model, str) and not self.model.strip():
             object.__setattr__(self, "model", default_model(self.target if self.target in TARGETS else "person"))
         problems = list(self._problems())
@@ -164,6 +170,8 @@ class Settings:
             yield bad("set.memory", "memory budget must be more than 0 MB", self.memory_mb)
         if not is_int(self.min_cell_px) or not 1 <= self.min_cell_px <= 256:
             yield bad("set.min_cell", "minimum cell size must be 1-256 px", self.min_cell_px)
+        if self.follow is not None and self.follow not in FOLLOW_ASPECTS:
+            yield bad("set.follow", "follow cam aspect must be one of", self.follow, allowed=FOLLOW_ASPECTS)
         if not isinstance(self.unmask_tracks, tuple) or not all(is_int(t) and t >= 1 for t in self.unmask_tracks):
             yield bad("set.unmask", "tracks to leave unmasked must be track ids >= 1", self.unmask_tracks)
         elif self.unmask_tracks and self.detections_csv is None:

@@ -30,7 +30,7 @@ def process_api(
     style=DEFAULTS["style"].default, mosaic_cells=DEFAULTS["mosaic_cells"].default,
     pad_pct=DEFAULTS["pad_pct"].default, conf=DEFAULTS["conf"].default, model="",
     hold_s=DEFAULTS["hold_s"].default, target=DEFAULTS["target"].default,
-    face_shape=DEFAULTS["face_shape"].default, precision=DEFAULTS["precision"].default,
+    face_shape=DEFAULTS["face_shape"].default, precision=DEFAULTS["precision"].default, follow="",
 ):
     """Mask every person in a video. While it runs it sends (None, a progress line); its last
     output is (the ZIP of masked frames, a one-line summary that says when a cap stopped the
@@ -40,6 +40,7 @@ def process_api(
         settings = settings_from_inputs(
             interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
             jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s, target, face_shape, precision,
+            follow,
         )
         source = pick_source(video_file, drive_link)
         yield from _api_job(source, settings)
@@ -54,7 +55,7 @@ def render_api(
     jpeg_quality=DEFAULTS["jpeg_quality"].default, style=DEFAULTS["style"].default,
     mosaic_cells=DEFAULTS["mosaic_cells"].default, pad_pct=DEFAULTS["pad_pct"].default,
     hold_s=DEFAULTS["hold_s"].default, target=DEFAULTS["target"].default,
-    face_shape=DEFAULTS["face_shape"].default,
+    face_shape=DEFAULTS["face_shape"].default, follow="",
 ):
     """Render a video from an edited detections.csv without running the model: the boxes
     listed are covered (manual rows interpolated per track, held like detections), the
@@ -63,6 +64,7 @@ def render_api(
         settings = settings_from_inputs(
             interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
             jpeg_quality, style, mosaic_cells, pad_pct, DEFAULTS["conf"].default, "", hold_s, target, face_shape,
+            follow=follow,
         )
         csv_path = detections_csv if isinstance(detections_csv, (str, Path)) else getattr(detections_csv, "name", None)
         if not csv_path or _as_upload(str(csv_path)) is None:

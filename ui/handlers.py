@@ -95,7 +95,7 @@ def start_job(
     pad_pct=DEFAULTS["pad_pct"].default, conf=DEFAULTS["conf"].default, model="",
     hold_s=DEFAULTS["hold_s"].default, target=DEFAULTS["target"].default,
     face_shape=DEFAULTS["face_shape"].default, precision=DEFAULTS["precision"].default, make_video=False,
-    detect_only=False, request: gr.Request | None = None,
+    detect_only=False, follow="", request: gr.Request | None = None,
 ):
     """The Start button (and Detect only): yields (progress, size, gallery, zip, summary,
     video, video input, Start, Stop, Stop and keep, Try the sample) as it runs."""
@@ -105,6 +105,7 @@ def start_job(
         settings = settings_from_inputs(
             interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
             jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s, target, face_shape, precision,
+            follow,
         )
         if detect_only and make_video:  # a review of a video run covers every frame
             settings = settings.replace(interval=1)
@@ -195,7 +196,7 @@ def page_job(session: str, prepare, make_video: bool, detect_only: bool = False,
 
 def render_job(review_state, interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
                jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s, target, face_shape,
-               make_video=False, request: gr.Request | None = None):
+               make_video=False, follow="", request: gr.Request | None = None):
     """Render: the reviewed run again from its edited detections (no model, so no CPU
     precision either), with the page's current settings. Same outputs as start_job."""
     session = getattr(request, "session_hash", None) or uuid.uuid4().hex
@@ -205,7 +206,7 @@ def render_job(review_state, interval, scale_pct, limit_size, max_mb, limit_imag
             raise InputError(tr("err.render_first"), key="err.render_first")
         settings = settings_from_inputs(
             interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
-            jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s, target, face_shape,
+            jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s, target, face_shape, follow=follow,
         )
         edited, unmask = edited_csv(review_state, Path(review_state["csv"]).parent)
         return settings.replace(detections_csv=edited, unmask_tracks=unmask), review_state["video"]

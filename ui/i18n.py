@@ -92,6 +92,10 @@ EN: dict[str, str] = {
                            "cached, so the first INT8 run takes longer; its boxes can differ slightly from FP32's "
                            "(check the result). INT8 always detects on the CPU, even on a server with a GPU, where "
                            "FP32 on the GPU is faster.",
+    "page.follow": "Follow cam (the video)",
+    "page.follow.off": "off (whole frame)",
+    "page.follow_info": "The video becomes a crop of this shape that follows the largest person or face, after "
+                        "masking; the whole frame (letterboxed) when nobody is there. ZIP images stay whole frames.",
     "page.download_zip": "Download the ZIP",
     "page.gallery": "Latest mosaicked frames",
     "page.result_video": "Mosaicked video",
@@ -272,6 +276,7 @@ EN: dict[str, str] = {
     "set.memory": "memory budget must be more than 0 MB (got {got})",
     "set.min_cell": "minimum cell size must be 1-256 px (got {got})",
     "set.unmask": "tracks to leave unmasked must be track ids >= 1 (got {got})",
+    "set.follow": "follow cam aspect must be one of {allowed} (got {got})",
     "set.unmask_csv": "tracks to leave unmasked need a detections CSV: their ids are the ones in that file (a "
                       "run's detections.csv)",
     # -- the status panel -------------------------------------------------------------------
@@ -343,6 +348,10 @@ KO: dict[str, str] = {
                            "처음 INT8로 돌릴 때는 더 오래 걸립니다. 찾는 상자가 FP32와 조금 다를 수 있으니 결과를 "
                            "확인하세요. INT8은 GPU가 있는 서버에서도 늘 CPU에서 검출하며, 그런 서버에서는 GPU의 FP32가 "
                            "더 빠릅니다.",
+    "page.follow": "따라가는 화면 (영상)",
+    "page.follow.off": "끔 (전체 화면)",
+    "page.follow_info": "영상을 가장 큰 사람이나 얼굴을 따라가는 이 비율의 화면으로 잘라 냅니다 (가린 다음에 자릅니다). "
+                        "아무도 없으면 전체 화면을 여백과 함께 보여 줍니다. ZIP 이미지는 전체 화면 그대로입니다.",
     "page.download_zip": "ZIP 다운로드",
     "page.gallery": "최근 모자이크한 프레임",
     "page.result_video": "모자이크한 영상",
@@ -522,6 +531,7 @@ KO: dict[str, str] = {
     "set.memory": "메모리 한도는 0 MB보다 커야 합니다 (입력값: {got})",
     "set.min_cell": "최소 칸 크기는 1-256 px여야 합니다 (입력값: {got})",
     "set.unmask": "가리지 않을 사람은 1 이상의 추적 번호여야 합니다 (입력값: {got})",
+    "set.follow": "따라가는 화면 비율은 {allowed} 중 하나여야 합니다 (입력값: {got})",
     "set.unmask_csv": "가리지 않을 사람을 고르려면 검출 CSV가 필요합니다: 번호는 그 파일(작업의 detections.csv)에 "
                       "있는 것입니다",
     # -- 상태 표시줄 -----------------------------------------------------------------------------

@@ -39,7 +39,7 @@ def settings_from_inputs(interval, scale_pct, limit_size, max_mb, limit_images, 
                          image_format, jpeg_quality, style, mosaic_cells, pad_pct, conf, model,
                          hold_s=DEFAULTS["hold_s"].default, target=DEFAULTS["target"].default,
                          face_shape=DEFAULTS["face_shape"].default,
-                         precision=DEFAULTS["precision"].default) -> Settings:
+                         precision=DEFAULTS["precision"].default, follow="") -> Settings:
     """Page/API values to validated Settings; every check is Settings' own. A cap applies
     only when its box is ticked (its number is then ignored, whatever it is); a ticked cap
     that is empty or 0 is an error, never silently 'no cap'. The model must be on the
@@ -64,6 +64,7 @@ def settings_from_inputs(interval, scale_pct, limit_size, max_mb, limit_images, 
             face_shape=face_shape,
             precision=precision,
             model=model_spec,
+            follow=follow or None,
         )
     except TypeError:  # a comparison Settings makes on a value of the wrong type
         raise SettingsError(tr("err.settings.numbers"), key="err.settings.numbers") from None

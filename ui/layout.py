@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from pipeline.settings import FACE_SHAPES, IMAGE_FORMATS, PRECISIONS, STYLES, TARGETS, Settings, default_model
+from pipeline.settings import FOLLOW_ASPECTS, FACE_SHAPES, IMAGE_FORMATS, PRECISIONS, STYLES, TARGETS, Settings, default_model
 
 from . import api, handlers
 from . import review as review_ui
@@ -52,6 +52,7 @@ PAGE_CSS = STATUS_CSS + """
 
 # Every text on the page is a key of ui/i18n.py: Gradio shows it in the browser's language.
 TARGET_CHOICES = [(i18n(TARGET_LABELS[t]), t) for t in TARGETS]
+FOLLOW_CHOICES = [(i18n("page.follow.off"), ""), *((a, a) for a in FOLLOW_ASPECTS)]
 
 
 def page_translations() -> "gr.I18n":
@@ -110,6 +111,9 @@ def _api_inputs(d: Settings) -> list:
              "NNCF: faster on the CPU, made once per model and cached (the first int8 call takes longer), its "
              "boxes can differ slightly from fp32's. int8 always detects on the CPU, even where a GPU is present.",
              enum=list(PRECISIONS)),
+        text("", "Follow cam for the video: empty (the whole frame) or an aspect; the video becomes a crop of that "
+             "aspect following the largest person or face, made after masking. ZIP images stay whole frames.",
+             enum=["", *FOLLOW_ASPECTS]),
     ]
 
 
@@ -153,6 +157,8 @@ def build_demo() -> gr.Blocks:
                                                    interactive=False, elem_id="max-images")
                         make_video = gr.Checkbox(label=i18n("page.make_video"), value=False,
                                                  elem_id="make-video")
+                        follow = gr.Radio(FOLLOW_CHOICES, value="", label=i18n("page.follow"), elem_id="follow",
+                                          info=i18n("page.follow_info"))
                         with gr.Accordion(i18n("page.advanced"), open=False):
                             image_format = gr.Radio(list(IMAGE_FORMATS), value=d.image_format, label=i18n("page.format"))
                             quality = gr.Slider(1, 100, value=d.jpeg_quality, step=1, label=i18n("page.quality"),
@@ -199,7 +205,7 @@ def build_demo() -> gr.Blocks:
         # say whether the job must wait; then the job, in the queue. Gradio's own queue and ETA
         # overlay is hidden: its estimate was wrong and it said nothing about why it waits.
         # the CPU precision goes to the model runs only: Render replays boxes, no model
-        job = dict(fn=handlers.start_job, inputs=[video, drive_link, *settings_inputs, precision, make_video, run_flag],
+        job = dict(fn=handlers.start_job, inputs=[video, drive_link, *settings_inputs, precision, make_video, run_flag, follow],
                    outputs=job_outputs, concurrency_id="jobs", **private)
         opened = dict(fn=review_ui.open_for_session, inputs=None, outputs=review_ui.panel_outputs(review),
                       queue=False, **private)
@@ -207,7 +213,8 @@ def build_demo() -> gr.Blocks:
         run_event = start.click(**begin).then(**job)
         run_event.then(**opened)
         detect_event = detect.click(**begin).then(**{**job, "inputs": [video, drive_link, *settings_inputs,
-                                                                          precision, make_video, detect_flag]})
+                                                                          precision, make_video, detect_flag,
+                                                                          follow]})
         detect_event.then(**opened)
         # the sample: real faces under the face target, so a first run shows a real detector's masks
         sample_event = sample.click(lambda: (str(FACES_SAMPLE), "", "face"), None, [video, drive_link, target],
@@ -215,7 +222,7 @@ def build_demo() -> gr.Blocks:
         sample_run = sample_event.then(**begin).then(**job)
         sample_run.then(**opened)
         render_event = review["render"].click(**begin).then(
-            handlers.render_job, [review["state"], *settings_inputs, make_video], job_outputs,
+            handlers.render_job, [review["state"], *settings_inputs, make_video, follow], job_outputs,
             concurrency_id="jobs", **private)
         render_event.then(review_ui.edited_file, review["state"], review["csv"], queue=False, **private)
         review_ui.wire_panel(review, private)
@@ -244,8 +251,8 @@ def build_demo() -> gr.Blocks:
                          _documented(gr.Textbox(value="", visible=False), "Track ids to leave uncovered, "
                                      "comma-separated (e.g. 3,7); they must be in the CSV.")]
         api_inputs = _api_inputs(d)
-        # /render runs no model: no link, conf, model or precision
-        no_model = [api_inputs[i] for i in range(len(api_inputs)) if i not in (0, 12, 13, len(api_inputs) - 1)]
+        # /render runs no model: no link, conf, model or precision (the one before follow)
+        no_model = [api_inputs[i] for i in range(len(api_inputs)) if i not in (0, 12, 13, len(api_inputs) - 2)]
         gr.Button(visible=False).click(
             api.render_api, [_documented(gr.File(visible=False), VIDEO_DOC), *render_inputs, *no_model],
             [api_zip, api_summary], api_name="render", concurrency_id="jobs")
