@@ -10,6 +10,8 @@ that time (motion.py). No frame leaves uncovered:
 * before the first detection, and whenever the newest one is more than `max_predict_s`
   older than the frame, `mask()` waits for a fresh one (the caller's input buffer drops
   frames meanwhile: frames are dropped, never sent unmasked);
+* across a scene cut (track/scene.py) boxes of the old shot do not fit: `mask()` waits for
+  a detection of the new shot;
 * `strict=True`: every frame waits for its own detection (more latency, exact boxes).
 
     with LiveMasker(detector, settings, fps=30) as masker:
@@ -30,6 +32,7 @@ from .errors import MosaicError
 from .motion import Forecast, Motion
 from .render import Renderer
 from .settings import Settings
+from .track.scene import is_cut, signature
 from .video import Frame, VideoInfo
 
 MAX_PREDICT_S = 0.5  # boxes are moved forward at most this far; older ones mean waiting
@@ -57,6 +60,7 @@ class LiveMasker:
         self._cond = threading.Condition()
         self._waiting: collections.deque = collections.deque(maxlen=WAITING_MAX)
         self._latest: Forecast | None = None
+        self._latest_scene: np.ndarray | None = None  # signature of the frame _latest was detected on
         self._own: dict[int, Forecast] = {}  # strict: each frame's own detection
         self._error: BaseException | None = None
         self._closed = False
@@ -89,6 +93,7 @@ class LiveMasker:
         return self.renderer.shown(image, forecast.at(frame.time_s))  # the follow crop when on
 
     def _forecast_for(self, frame: Frame, stop: threading.Event | None) -> Forecast | None:
+        scene = None if self.strict else signature(frame.image)
         with self._cond:
             self._waiting.append(frame)
             self._cond.notify_all()
@@ -102,6 +107,8 @@ class LiveMasker:
                     found = self._latest
                     if found is not None and abs(frame.time_s - found.time_s) > self.max_predict_s:
                         found = None  # too old to move forward: wait for a fresh one
+                    elif found is not None and is_cut(scene, self._latest_scene):
+                        found = None  # boxes of another shot: wait for one of this shot
                 if found is not None:
                     return found
                 if stop is not None and stop.is_set():
@@ -135,6 +142,9 @@ class LiveMasker:
                         return
                     frames = self._pick()
                 ready = self.stage.push(frames)  # look_ahead=False: every frame comes back now
+                scene = signature(ready[-1][0].image) if ready and not self.strict else None
+                if is_cut(scene, self._latest_scene):  # a new shot: old sightings give no velocity
+                    self.motion = Motion()
                 forecasts = []
                 for frame, detections in ready:
                     self.motion.update(frame.time_s, detections)
@@ -144,7 +154,7 @@ class LiveMasker:
                     if self.strict:
                         self._own.update(forecasts)
                     if forecasts:
-                        self._latest = forecasts[-1][1]
+                        self._latest, self._latest_scene = forecasts[-1][1], scene
                     self._cond.notify_all()
         except BaseException as err:  # noqa: BLE001 - given to the caller of mask()
             with self._cond:
