@@ -33,7 +33,7 @@ from test_live_browser import write_y4m  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 CLIP = REPO / "ui" / "assets" / "faces_clip.mp4"
-MIN_FPS = 5.0  # sanity bound on a shared CPU; the >= 25 fps target is the benchmark's
+MIN_FPS = 3.0  # sanity bound on a shared CPU; the >= 25 fps target is the benchmark's
 FACE_SCORE = 0.6
 PLAY_TIMEOUT_MS = 120_000
 
@@ -72,21 +72,30 @@ def faces():
     return found
 
 
-@pytest.fixture(scope="module")
-def browser(webcam_clip):
+def launch(playwright, webcam_clip: Path, *extra: str):
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"{CHROMIUM} is missing: run tests/setup_system.sh", pytrace=False)
-    from playwright.sync_api import sync_playwright
-
     args = ["--headless", "--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream",
             "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={webcam_clip}",
-            "--autoplay-policy=no-user-gesture-required"]
+            "--autoplay-policy=no-user-gesture-required", *extra]
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+
+
+@pytest.fixture(scope="module")
+def playwright():
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
-        try:
-            yield browser
-        finally:
-            browser.close()
+        yield playwright
+
+
+@pytest.fixture(scope="module")
+def browser(playwright, webcam_clip):
+    browser = launch(playwright, webcam_clip)
+    try:
+        yield browser
+    finally:
+        browser.close()
 
 
 def open_live_tab(browser, url: str, locale: str = "en-US"):
@@ -142,6 +151,26 @@ def test_the_masked_stream_plays(app, browser, webcam_clip):
     GRABS.extend(shots)
 
 
+def test_the_tabs_settings_apply_to_the_running_stream(app, browser):
+    page = open_live_tab(browser, app.url)
+    start_faces(page)
+    page.wait_for_function(PLAYING, timeout=PLAY_TIMEOUT_MS)
+
+    def black_share(count=8):  # pixels a solid fill makes black, over a few grabs
+        shares = []
+        for _ in range(count):
+            shares.append(float((grab(page).max(axis=2) < 12).mean()))
+            time.sleep(0.3)
+        return float(np.mean(shares))
+
+    before = black_share()
+    page.locator("#live-style").get_by_text("fill").click()  # posted to the session as it changes
+    time.sleep(3)
+    after = black_share()
+    page.context.close()
+    assert after > before + 0.01, f"the faces are not filled after switching to fill: {before:.3f} -> {after:.3f}"
+
+
 @pytest.mark.xfail(strict=False, reason=(
     "known, see docs/live.md: at the face target's defaults CenterFace still scores some 15-cell mosaics of "
     "the bus shot's small faces at 0.6-0.8, and on a loaded 2-core CPU (detection ~7 Hz) the live "
@@ -184,6 +213,42 @@ def test_two_tabs_stream_a_third_is_busy_and_a_closed_tab_frees_its_session(app,
     third.wait_for_function(PLAYING, timeout=PLAY_TIMEOUT_MS)
     for page in (tabs[1], third):
         page.context.close()
+
+
+def _no_candidates(sdp: str) -> str:
+    return "".join(line for line in sdp.splitlines(keepends=True)
+                   if not line.startswith(("a=candidate", "a=end-of-candidates")))
+
+
+def test_a_connection_that_cannot_be_made_is_named_within_seconds(app, browser):
+    """Neither side learns an address of the other (every ICE candidate is cut out of the
+    offer and the answer, as when a firewall blocks the path): ICE cannot connect, and the
+    page says so within its timeout instead of spinning; its session on the server ends."""
+    page = open_live_tab(browser, app.url)
+    sessions = []
+
+    def cut_candidates(route):
+        offer = json.loads(route.request.post_data)
+        response = route.fetch(post_data=json.dumps({**offer, "sdp": _no_candidates(offer["sdp"])}))
+        answer = response.json()
+        sessions.append(answer.get("session"))
+        route.fulfill(response=response, json={**answer, "sdp": _no_candidates(answer.get("sdp", ""))})
+
+    page.route("**/webrtc/offer", cut_candidates)
+    start_faces(page)
+    started = time.monotonic()
+    status = page.locator("#webrtc-status")
+    page.locator("#webrtc-status.failed").wait_for(timeout=30_000)
+    waited = time.monotonic() - started
+    text = status.inner_text()
+    page.context.close()
+    assert "ICE failed" in text or "ICE timed out" in text, text
+    assert "MOSAIC_TURN_URL" in text and "JPEG" in text, "it says what to do"
+    assert waited < 15, f"the page took {waited:.0f} s to say it"
+    deadline = time.monotonic() + 10
+    while stats(app.url, sessions[0]).get("ended") is not True:
+        assert time.monotonic() < deadline, "the failed connection's session still runs"
+        time.sleep(0.5)
 
 
 def test_the_live_tab_speaks_korean(app, browser):

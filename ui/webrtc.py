@@ -43,6 +43,7 @@ SESSIONS_ENV, TURN_URL_ENV, TURN_USER_ENV, TURN_CREDENTIAL_ENV = (
     "MOSAIC_WEBRTC_SESSIONS", "MOSAIC_TURN_URL", "MOSAIC_TURN_USER", "MOSAIC_TURN_CREDENTIAL")
 REPLAY_ENV_VAR = "MOSAIC_LIVE_DETECTIONS"  # the same test mode as the JPEG path
 IDLE_END_S = 4.0  # a session whose browser sends no frame this long has ended (a closed tab)
+CONNECT_END_S = 15.0  # a session that never got a frame ends this long after its offer
 WATCH_PERIOD_S = 1.0
 STREAM_FPS = 30.0
 
@@ -210,9 +211,12 @@ class Sessions:
             now = time.monotonic()
             for session in list(self.live.values()):
                 track = session.track
-                idle_since = track.last_in if track is not None else session.started
                 ended = track is not None and track.ended.is_set()
-                if ended or now - idle_since > IDLE_END_S + (10.0 if track is None else 0.0):
+                if track is None or track.frames_in == 0:  # not connected yet: the page's timeout first
+                    idle = now - session.started > CONNECT_END_S
+                else:
+                    idle = now - track.last_in > IDLE_END_S
+                if ended or idle:
                     await self.close(session.id)
 
 
