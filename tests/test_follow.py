@@ -152,3 +152,28 @@ def test_a_file_run_writes_a_follow_video_that_holds_the_masked_subject(tmp_path
         data = z.read(names[0])
     import cv2
     assert cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR).shape == (H, W, 3), "ZIP images stay whole"
+
+
+def test_the_live_masker_outputs_the_follow_crop(tmp_path):
+    """Live (CLI live, the Live tab's two paths): every output is the crop, its subject's
+    fill inside it, the rest of the frame's pixels as they were."""
+    from pipeline.detection import ReplayDetector
+    from pipeline.live import LiveMasker
+    from pipeline.video import Frame
+
+    boxes = [np.round(b) for b in moving_track(40, size=(80, 160), jitter=5.0)]
+    detections = tmp_path / "live.csv"
+    detections.write_text("frame,x1,y1,x2,y2\n" + "".join(f"{i},{','.join(str(int(v)) for v in b)}\n"
+                                                          for i, b in enumerate(boxes)))
+    settings = Settings(style="fill", pad_pct=0, follow="1:1", detections_csv=detections)
+    out_w, out_h = output_size(W, H, "1:1")
+    with LiveMasker(ReplayDetector(detections), settings, fps=25, strict=True) as masker:
+        for i, box in enumerate(boxes):
+            image = np.full((H, W, 3), 128, np.uint8)
+            x1, y1, x2, y2 = box.astype(int)
+            image[y1:y2, x1:x2] = 255
+            out = masker.mask(Frame(i, i / 25, image))
+            assert out.shape == (out_h, out_w, 3)
+            area = (x2 - x1) * (y2 - y1)  # the crop is 720 px of a 720 px high frame: scale 1
+            assert (out.max(axis=2) < 10).sum() >= 0.95 * area, f"frame {i}: the covered subject is in the crop"
+            assert (out.min(axis=2) > 250).sum() == 0, f"frame {i}: nothing of the subject shows"
