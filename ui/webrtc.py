@@ -30,7 +30,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from pipeline.detection import ReplayDetector
-from pipeline.errors import MosaicError, SettingsError
+from pipeline.errors import SettingsError
 from pipeline.live import LiveMasker
 from pipeline.live_job import LIVE_BATCH
 from pipeline.settings import Settings
@@ -46,6 +46,7 @@ IDLE_END_S = 4.0  # a session whose browser sends no frame this long has ended (
 CONNECT_END_S = 15.0  # a session that never got a frame ends this long after its offer
 WATCH_PERIOD_S = 1.0
 STREAM_FPS = 30.0
+MAX_BODY_BYTES = 200_000
 
 
 def max_sessions() -> int:
@@ -227,8 +228,11 @@ async def _json(request: Request) -> dict:
     """The body as JSON, whatever its content type (a beacon sends text/plain)."""
     import json
 
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:  # an SDP offer is a few KB; anything far larger is not one
+        return {}
     try:
-        body = json.loads((await request.body()) or b"{}")
+        body = json.loads(raw or b"{}")
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
