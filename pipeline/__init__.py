@@ -17,13 +17,14 @@ The data path, one sub-package per stage, in the order a frame travels:
              cuts (which end every track and held box)
     identity/ faces described (dlib) and tracks grouped into people; reference photos for
              --keep-face / --only-face; the opt-in per-person record
-    mask/    maskers (mosaic, blur, fill), the render stage, people left unmasked
+    mask/    maskers (mosaic, blur, fill), the render stage, people left unmasked, the
+             follow-cam crop (made after masking)
     io/      sinks out: the streaming ZIP, the H.264 video (with its audio), live streams;
              output planning and disk checks; detections.csv
     audio/   the video's sound when asked to change it: voices disguised or muted, spans
              silenced or bleeped, between demux and mux (used by io/video_sink)
     jobs/    what drives the stages: the engine (threads, queues, one stop event), the
-             memory budget, a file job, a live job, `run()`
+             memory budget, a file job, `run()`, the live masker, a live job, the WebRTC track
     batch/   many videos: inputs, output planning and resume, local workers, Ray
     cli/     `python -m pipeline` (main, batch, live) and their shared flags (args)
 
@@ -32,8 +33,7 @@ At the top: settings.py (one validated Settings), errors.py (our error types), e
 frames for review before export). Layers, no cycles: audio/ imports only errors.py (settings.py
 reads its span parser and voice names); io/ and track/ import only the top modules (io/ adds
 audio/); models/ and mask/ add io/; identity/ adds models/; detect/ adds mask/, track/ and
-identity/; jobs/ drives them all;
-batch/ and cli/ sit on jobs/.
+identity/; jobs/ drives them all; batch/ and cli/ sit on jobs/.
 """
 from .errors import Cancelled, DownloadError, InputError, ModelError, MosaicError, OutputError, SettingsError
 from .events import COMPLETED, IMAGE_CAP, NO_PERSON_WARNING, SIZE_CAP, USER_STOP, Progress, Result

@@ -34,7 +34,8 @@ STYLES = ("mosaic", "blur", "fill")
 DEVICES = ("auto", "cpu", "cuda")
 BACKENDS = ("auto", "torch", "openvino")
 FACE_MATCH = 0.5  # distance under which two faces are one person (pipeline/identity/people.py)
-PRECISIONS = ("fp32", "int8")  # int8: NNCF-quantized OpenVINO model, CPU only (pipeline/quantize.py)
+FOLLOW_ASPECTS = ("9:16", "1:1", "16:9")  # follow cam crops (pipeline/mask/follow.py)
+PRECISIONS = ("fp32", "int8")  # int8: NNCF-quantized OpenVINO model, CPU only (pipeline/models/quantize.py)
 
 
 def default_model(target: str = "person") -> str:
@@ -94,6 +95,9 @@ class Settings:
     voice: str = "keep"
     mute_spans: tuple[tuple[float, float], ...] = ()  # text such as "12.5-14,61-63.2" is parsed
     bleep: bool = False
+    # follow cam: the video / live output is a crop of this aspect following the largest subject
+    # (None = the whole frame); applied after masking. ZIP images stay whole frames.
+    follow: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("detections_csv", "calibration_video", "people_record"):
@@ -119,6 +123,8 @@ class Settings:
                 object.__setattr__(self, "mute_spans", merge_spans(self.mute_spans))
             except (TypeError, ValueError):
                 pass
+        if isinstance(self.follow, str) and self.follow.strip().lower() in ("", "off", "none"):
+            object.__setattr__(self, "follow", None)
         if isinstance(self.model, str) and not self.model.strip():
             object.__setattr__(self, "model", default_model(self.target if self.target in TARGETS else "person"))
         problems = list(self._problems())
@@ -191,6 +197,8 @@ class Settings:
             yield bad("set.memory", "memory budget must be more than 0 MB", self.memory_mb)
         if not is_int(self.min_cell_px) or not 1 <= self.min_cell_px <= 256:
             yield bad("set.min_cell", "minimum cell size must be 1-256 px", self.min_cell_px)
+        if self.follow is not None and self.follow not in FOLLOW_ASPECTS:
+            yield bad("set.follow", "follow cam aspect must be one of", self.follow, allowed=FOLLOW_ASPECTS)
         if not isinstance(self.unmask_tracks, tuple) or not all(is_int(t) and t >= 1 for t in self.unmask_tracks):
             yield bad("set.unmask", "tracks to leave unmasked must be track ids >= 1", self.unmask_tracks)
         elif self.unmask_tracks and self.detections_csv is None:

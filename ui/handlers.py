@@ -106,7 +106,7 @@ def start_job(
     hold_s=DEFAULTS["hold_s"].default, target=DEFAULTS["target"].default,
     face_shape=DEFAULTS["face_shape"].default, precision=DEFAULTS["precision"].default, make_video=False,
     detect_only=False, voice=DEFAULTS["voice"].default, mute_spans="", bleep=False,
-    keep_faces=None, only_faces=None, request: gr.Request | None = None,
+    keep_faces=None, only_faces=None, follow="", request: gr.Request | None = None,
 ):
     """The Start button (and Detect only): yields (progress, size, gallery, zip, summary,
     video, video input, Start, Stop, Stop and keep, Try the sample) as it runs."""
@@ -117,6 +117,7 @@ def start_job(
             interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
             jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s, target, face_shape, precision,
             voice, mute_spans, bleep,
+            follow,
         )
         settings = with_faces(settings, keep_faces, only_faces)  # uploads only
         if detect_only and make_video:  # a review of a video run covers every frame
@@ -209,7 +210,7 @@ def page_job(session: str, prepare, make_video: bool, detect_only: bool = False,
 def render_job(review_state, interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
                jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s, target, face_shape,
                make_video=False, voice=DEFAULTS["voice"].default, mute_spans="", bleep=False,
-               keep_faces=None, only_faces=None, request: gr.Request | None = None):
+               keep_faces=None, only_faces=None, follow="", request: gr.Request | None = None):
     """Render: the reviewed run again from its edited detections (no model, so no CPU
     precision either), with the page's current settings. Same outputs as start_job."""
     session = getattr(request, "session_hash", None) or uuid.uuid4().hex
@@ -221,6 +222,7 @@ def render_job(review_state, interval, scale_pct, limit_size, max_mb, limit_imag
             interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
             jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s, target, face_shape,
             voice=voice, mute_spans=mute_spans, bleep=bleep,
+            follow=follow,
         )
         edited, unmask = edited_csv(review_state, Path(review_state["csv"]).parent)
         settings = with_faces(settings, keep_faces, only_faces)

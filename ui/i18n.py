@@ -109,6 +109,10 @@ EN: dict[str, str] = {
     "page.mute_spans_info": "For names said aloud: START-END in seconds, comma-separated, in the mosaicked video's "
                             "sound.",
     "page.bleep": "Bleep the silenced moments (a tone instead of silence)",
+    "page.follow": "Follow cam (the video)",
+    "page.follow.off": "off (whole frame)",
+    "page.follow_info": "The video becomes a crop of this shape that follows the largest person or face, after "
+                        "masking; the whole frame (letterboxed) when nobody is there. ZIP images stay whole frames.",
     "page.download_zip": "Download the ZIP",
     "page.gallery": "Latest mosaicked frames",
     "page.result_video": "Mosaicked video",
@@ -148,6 +152,32 @@ EN: dict[str, str] = {
     "live.masked": "Masked",
     "live.stats": "**{fps:.1f} fps** shown · detection **{detect_hz:.1f} Hz** · {frames} frames",
     "live.test_mode": "**test mode: boxes replayed from a CSV**",
+    "live.webrtc.heading": "### WebRTC: camera speed\nYour webcam goes to the server and comes back masked as a "
+                           "video stream (every frame covered before it is sent back).",
+    "live.jpeg_heading": "### JPEG stream (fallback)\nOne picture at a time: slower, but works where WebRTC cannot "
+                         "connect.",
+    "live.follow": "Follow cam",
+    "live.webrtc.start": "Start WebRTC",
+    "live.webrtc.stop": "Stop",
+    "live.webrtc.camera": "Asking for the camera…",
+    "live.webrtc.no_camera": "No camera: {reason}. Allow the camera for this page and try again.",
+    "live.webrtc.connecting": "Connecting…",
+    "live.webrtc.waiting": "Connected; waiting for the first masked frame…",
+    "live.webrtc.ice_failed": "Could not connect (ICE failed): this browser cannot reach the server over UDP. A hosted "
+                              "server needs a TURN server (MOSAIC_TURN_URL); meanwhile use the JPEG stream below.",
+    "live.webrtc.timeout": "No connection after {seconds} s (ICE timed out): the network blocks the stream. A hosted "
+                           "server needs a TURN server (MOSAIC_TURN_URL); meanwhile use the JPEG stream below.",
+    "live.webrtc.lost": "Connection lost; waiting for it to come back…",
+    "live.webrtc.busy": "The server is busy: {sessions} WebRTC streams are running, the most it takes. Try again in a "
+                        "minute, or use the JPEG stream below.",
+    "live.webrtc.refused": "Not started: {message}",
+    "live.webrtc.no_server": "The server did not answer the connection request.",
+    "live.webrtc.stats": "{fps} fps shown · detection {detect_hz} Hz · latency {latency} ms · {dropped} dropped",
+    "live.webrtc.error": "Stopped: {message}",
+    "live.webrtc.ended": "The stream ended.",
+    "live.webrtc.stopped": "Stopped.",
+    "live.gradio.access": "Click to Access Webcam",
+    "live.gradio.stop": "Stop Recording",
     # -- a job while it runs ----------------------------------------------------------------
     "run.stage.downloading": "downloading",
     "run.stage.probing": "probing",
@@ -312,6 +342,7 @@ EN: dict[str, str] = {
     "set.memory": "memory budget must be more than 0 MB (got {got})",
     "set.min_cell": "minimum cell size must be 1-256 px (got {got})",
     "set.unmask": "tracks to leave unmasked must be track ids >= 1 (got {got})",
+    "set.follow": "follow cam aspect must be one of {allowed} (got {got})",
     "set.unmask_csv": "tracks to leave unmasked need a detections CSV: their ids are the ones in that file (a "
                       "run's detections.csv)",
     # -- the status panel -------------------------------------------------------------------
@@ -400,6 +431,10 @@ KO: dict[str, str] = {
     "page.mute_spans_info": "소리 내어 말한 이름 등: 시작-끝(초)을 쉼표로 구분해 적습니다. 모자이크한 영상의 소리에 "
                             "적용됩니다.",
     "page.bleep": "지운 구간을 삐 소리로 덮기 (무음 대신)",
+    "page.follow": "따라가는 화면 (영상)",
+    "page.follow.off": "끔 (전체 화면)",
+    "page.follow_info": "영상을 가장 큰 사람이나 얼굴을 따라가는 이 비율의 화면으로 잘라 냅니다 (가린 다음에 자릅니다). "
+                        "아무도 없으면 전체 화면을 여백과 함께 보여 줍니다. ZIP 이미지는 전체 화면 그대로입니다.",
     "page.download_zip": "ZIP 다운로드",
     "page.gallery": "최근 모자이크한 프레임",
     "page.result_video": "모자이크한 영상",
@@ -438,6 +473,32 @@ KO: dict[str, str] = {
     "live.masked": "가린 화면",
     "live.stats": "화면 **{fps:.1f} fps** · 검출 **{detect_hz:.1f} Hz** · {frames} 프레임",
     "live.test_mode": "**테스트 모드: CSV의 상자를 재생하는 중**",
+    "live.webrtc.heading": "### WebRTC: 카메라 속도\n웹캠 영상이 서버로 갔다가 사람을 가린 영상 스트림으로 돌아옵니다 "
+                           "(모든 프레임을 가린 다음에 돌려보냅니다).",
+    "live.jpeg_heading": "### JPEG 스트림 (대체 방식)\n한 번에 사진 한 장씩 보냅니다. 느리지만 WebRTC가 연결되지 않는 "
+                         "곳에서도 됩니다.",
+    "live.follow": "따라가는 화면",
+    "live.webrtc.start": "WebRTC 시작",
+    "live.webrtc.stop": "중지",
+    "live.webrtc.camera": "카메라 사용을 요청하는 중…",
+    "live.webrtc.no_camera": "카메라를 쓸 수 없습니다: {reason}. 이 페이지에 카메라를 허용하고 다시 시도하세요.",
+    "live.webrtc.connecting": "연결하는 중…",
+    "live.webrtc.waiting": "연결되었습니다. 가린 첫 프레임을 기다리는 중…",
+    "live.webrtc.ice_failed": "연결하지 못했습니다 (ICE 실패): 이 브라우저에서 서버로 UDP가 닿지 않습니다. 호스팅 서버에는 "
+                              "TURN 서버(MOSAIC_TURN_URL)가 필요합니다. 그동안 아래 JPEG 스트림을 쓰세요.",
+    "live.webrtc.timeout": "{seconds}초가 지나도 연결되지 않았습니다 (ICE 시간 초과): 네트워크가 스트림을 막고 있습니다. "
+                           "호스팅 서버에는 TURN 서버(MOSAIC_TURN_URL)가 필요합니다. 그동안 아래 JPEG 스트림을 쓰세요.",
+    "live.webrtc.lost": "연결이 끊겼습니다. 다시 연결되기를 기다리는 중…",
+    "live.webrtc.busy": "서버가 바쁩니다: WebRTC 스트림이 최대치인 {sessions}개 돌고 있습니다. 잠시 뒤에 다시 시도하거나 "
+                        "아래 JPEG 스트림을 쓰세요.",
+    "live.webrtc.refused": "시작하지 못했습니다: {message}",
+    "live.webrtc.no_server": "서버가 연결 요청에 답하지 않았습니다.",
+    "live.webrtc.stats": "화면 {fps} fps · 검출 {detect_hz} Hz · 지연 {latency} ms · 버린 프레임 {dropped}",
+    "live.webrtc.error": "멈췄습니다: {message}",
+    "live.webrtc.ended": "스트림이 끝났습니다.",
+    "live.webrtc.stopped": "멈췄습니다.",
+    "live.gradio.access": "클릭해서 웹캠 켜기",
+    "live.gradio.stop": "녹화 중지",
     # -- 작업 진행 -------------------------------------------------------------------------------
     "run.stage.downloading": "내려받는 중",
     "run.stage.probing": "영상 확인 중",
@@ -603,6 +664,7 @@ KO: dict[str, str] = {
     "set.memory": "메모리 한도는 0 MB보다 커야 합니다 (입력값: {got})",
     "set.min_cell": "최소 칸 크기는 1-256 px여야 합니다 (입력값: {got})",
     "set.unmask": "가리지 않을 사람은 1 이상의 추적 번호여야 합니다 (입력값: {got})",
+    "set.follow": "따라가는 화면 비율은 {allowed} 중 하나여야 합니다 (입력값: {got})",
     "set.unmask_csv": "가리지 않을 사람을 고르려면 검출 CSV가 필요합니다: 번호는 그 파일(작업의 detections.csv)에 "
                       "있는 것입니다",
     # -- 상태 표시줄 -----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from ..settings import (
     DEVICES,
     FACE_MODEL,
     FACE_SHAPES,
+    FOLLOW_ASPECTS,
     IMAGE_FORMATS,
     MEMORY_ENV_VAR,
     MODEL_ENV_VAR,
@@ -151,6 +152,11 @@ def add_mask_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--face-shape", choices=FACE_SHAPES, default=d["face_shape"].default,
                    help="how the face target covers a face (default: %(default)s)")
     add_identity_flags(p)
+    p.add_argument("--follow", choices=FOLLOW_ASPECTS, default=None, metavar="ASPECT",
+                   help="follow cam: the video (--video, or the live output) is a crop of this aspect "
+                   f"({', '.join(FOLLOW_ASPECTS)}) that follows the largest person or face, smoothed, and shows "
+                   "the whole frame letterboxed when nobody is there; cropped after masking. ZIP images stay "
+                   "whole frames, so detections.csv matches them (default: off)")
 
 
 def mask_settings(args: argparse.Namespace) -> dict:
@@ -160,7 +166,7 @@ def mask_settings(args: argparse.Namespace) -> dict:
                 classes=args.classes, pad_pct=args.pad, style=args.style, mosaic_cells=args.cells,
                 min_cell_px=args.min_cell, target=args.target, face_shape=args.face_shape,
                 precision=args.precision, calibration_video=args.calibration_video, **identity_settings(args),
-                **extra)
+                follow=args.follow, **extra)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:

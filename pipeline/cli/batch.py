@@ -1,6 +1,6 @@
 """The batch from the command line: `python -m pipeline INPUT... -o OUT_DIR`.
 
-Plans the batch (pipeline/batch.py), hands the videos to an engine (this process, `--workers
+Plans the batch (pipeline/batch/), hands the videos to an engine (this process, `--workers
 N` local processes, or `--ray` actors), prints one JSON summary line per input on stdout in
 input order (each as soon as every line before it is out), and shows an overall tqdm bar
 plus one per video in progress on stderr. Exit code: 0 when every input is done or skipped,

@@ -2,7 +2,7 @@
 
 Every photo is checked before any work starts: missing, unreadable, no face, or several
 faces is one InputError naming the photo, and nothing is written. The face is found with
-our CenterFace detector (pipeline/face.py), the same one the face target runs, then
+our CenterFace detector (pipeline/models/face.py), the same one the face target runs, then
 described by dlib (embed.py). Only the descriptors are kept, in memory.
 """
 from __future__ import annotations

@@ -123,7 +123,7 @@ class FileJob:
                 continue
             rendered = self.renderer.render(frame, detections)
             self.stage_seconds["render"] += time.perf_counter() - clock
-            image = rendered.image
+            image = rendered.image if rendered.shown is None else rendered.shown  # the follow crop
             if rendered.data is None:
                 rendered.image = None  # only captured frames are previewed: keep no copy
             self.engine.put(self.rendered, rendered)
@@ -194,7 +194,7 @@ class FileJob:
             self.sink = ZipSink(self.output, self.settings.max_bytes, temp_dir=self.job_dir)
             if self.video_output is not None:
                 self.video_sink = VideoSink(
-                    self.video_output, self.video_path, self.renderer.out_w, self.renderer.out_h,
+                    self.video_output, self.video_path, *self.renderer.video_size,
                     self.info.fps, self.info.time_base, audio=audio_edit(self.settings),
                 )
 

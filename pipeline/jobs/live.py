@@ -10,6 +10,10 @@ that time (motion.py). No frame leaves uncovered:
 * before the first detection, and whenever the newest one is more than `max_predict_s`
   older than the frame, `mask()` waits for a fresh one (the caller's input buffer drops
   frames meanwhile: frames are dropped, never sent unmasked);
+* boxes whose motion is not known yet (a track seen once) are used for at most
+  UNKNOWN_PREDICT_S: growing alone does not keep up with a fast pan;
+* across a scene cut (track/scene.py) boxes of the old shot do not fit: `mask()` waits for
+  a detection of the new shot;
 * `strict=True`: every frame waits for its own detection (more latency, exact boxes).
 
     with LiveMasker(detector, settings, fps=30) as masker:
@@ -32,8 +36,12 @@ from ..io.video import Frame, VideoInfo
 from ..mask.render import Renderer
 from ..settings import Settings
 from ..track.motion import Forecast, Motion
+from ..track.scene import is_cut, signature
 
 MAX_PREDICT_S = 0.5  # boxes are moved forward at most this far; older ones mean waiting
+# ... and at most this far while a box's motion is not known yet (a track seen once, e.g. the
+# first sighting after a cut): it only grows, and a fast pan outruns that growth
+UNKNOWN_PREDICT_S = 0.2
 STALL_S = 60.0  # a detector that gives nothing for this long has failed
 WAITING_MAX = 32  # frames kept for the detector to choose from (bounded memory)
 
@@ -60,6 +68,8 @@ class LiveMasker:
         self._cond = threading.Condition()
         self._waiting: collections.deque = collections.deque(maxlen=WAITING_MAX)
         self._latest: Forecast | None = None
+        self._latest_scene: np.ndarray | None = None  # signature of the frame _latest was detected on
+        self._latest_reach = max_predict_s  # how far _latest may be moved forward
         self._own: dict[int, Forecast] = {}  # strict: each frame's own detection
         self._error: BaseException | None = None
         self._closed = False
@@ -89,9 +99,10 @@ class LiveMasker:
         height, width = frame.image.shape[:2]
         same_size = (self.renderer.out_w, self.renderer.out_h) == (width, height)
         image = frame.image.copy() if same_size else frame.image  # the detector may still read it
-        return self.renderer.mask(image, forecast.at(frame.time_s))
+        return self.renderer.shown(image, forecast.at(frame.time_s))  # the follow crop when on
 
     def _forecast_for(self, frame: Frame, stop: threading.Event | None) -> Forecast | None:
+        scene = None if self.strict else signature(frame.image)
         with self._cond:
             self._waiting.append(frame)
             self._cond.notify_all()
@@ -103,8 +114,10 @@ class LiveMasker:
                     found = self._own.pop(frame.index, None)
                 else:
                     found = self._latest
-                    if found is not None and abs(frame.time_s - found.time_s) > self.max_predict_s:
+                    if found is not None and abs(frame.time_s - found.time_s) > self._latest_reach:
                         found = None  # too old to move forward: wait for a fresh one
+                    elif found is not None and is_cut(scene, self._latest_scene):
+                        found = None  # boxes of another shot: wait for one of this shot
                 if found is not None:
                     return found
                 if stop is not None and stop.is_set():
@@ -138,6 +151,9 @@ class LiveMasker:
                         return
                     frames = self._pick()
                 ready = self.stage.push(frames)  # look_ahead=False: every frame comes back now
+                scene = signature(ready[-1][0].image) if ready and not self.strict else None
+                if is_cut(scene, self._latest_scene):  # a new shot: old sightings give no velocity
+                    self.motion = Motion()
                 forecasts = []
                 for frame, detections in ready:
                     self.motion.update(frame.time_s, detections)
@@ -147,12 +163,19 @@ class LiveMasker:
                     if self.strict:
                         self._own.update(forecasts)
                     if forecasts:
-                        self._latest = forecasts[-1][1]
+                        self._latest, self._latest_scene = forecasts[-1][1], scene
+                        self._latest_reach = self._reach(forecasts[-1][1])
                     self._cond.notify_all()
         except BaseException as err:  # noqa: BLE001 - given to the caller of mask()
             with self._cond:
                 self._error = err
                 self._cond.notify_all()
+
+    def _reach(self, forecast: Forecast) -> float:
+        """How far these boxes may be moved forward: less while a track's motion is unknown."""
+        d = forecast.detections
+        unknown = any(len(self.motion.seen.get(int(t), ())) < 2 for t, k in zip(d.track_id, d.kind) if t)
+        return min(self.max_predict_s, UNKNOWN_PREDICT_S) if unknown else self.max_predict_s
 
     def close(self) -> None:
         with self._cond:
