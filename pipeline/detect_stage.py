@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import Sequence
 
+from .detect.scan import with_detail
 from .detection import Detector, ReplayDetector
 from .detections import Detections
 from .errors import MosaicError
@@ -20,8 +21,13 @@ from .video import Frame
 
 class DetectStage:
     def __init__(self, detector: Detector, settings: Settings, fps: float, look_ahead: bool = True,
-                 scale: tuple[float, float] | None = None):
-        self.detector = detector
+                 scale: tuple[float, float] | None = None, drop_pixels: bool = False):
+        # a file run scans full-resolution tiles as settings.detail asks; a live stream
+        # (no look-ahead) keeps to the whole frame: it must not fall behind
+        self.detector = with_detail(detector, settings, fps) if look_ahead else detector
+        # the frames are full size only for the tiles: the renderer reads them again
+        # (budget.py's reread), so the look-ahead keeps no pixels
+        self.drop_pixels = drop_pixels
         replay = detector if isinstance(detector, ReplayDetector) else None  # its ids and drawn boxes
         # frames given as small copies: boxes scaled back to the full frame before tracking
         # (a replay's boxes are in the full frame already: it never looks at the pixels)
@@ -43,6 +49,8 @@ class DetectStage:
             found = [detections.scaled(*self.scale) for detections in found]
         ready = []
         for frame, detections in zip(frames, found):
+            if self.drop_pixels:
+                frame = Frame(frame.index, frame.time_s, None)
             ready.extend(self.hold.push(frame.index, frame, detections))
         return self._shown(ready)
 

@@ -1,0 +1,133 @@
+"""The detail level (Settings.detail): what of each frame the model is shown.
+
+    fast  the whole frame at the model's size (imgsz) only: today's speed, and at 1080p or 4K
+          it sees small faces and far people at 1/3 or 1/6 of their size and misses them
+    full  (default) the whole frame as in fast, plus full-resolution tiles (tiles.py) rolled
+          across frames: every region is seen at full size at least once every SCAN_S seconds
+          of video (in a file run, the hold's look-ahead and interpolation carry a person
+          between full-size sightings); frames SCAN_S or more apart (a ZIP's captures) get
+          every tile
+    max   the whole frame and every tile, on every frame
+
+TiledDetector wraps any detector that looks at the pixels (a model: `looks_at_pixels`), so
+every target gets it: person, silhouette, head, face. A replayed CSV or a stand-in that
+does not look at the pixels is never tiled. A frame that fits the model's input whole has
+no tiles: there the levels are the same.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from ..detections import Detections
+from ..settings import Settings
+from .tiles import Tile, cut_edges, merge, plan_tiles, to_frame
+
+SCAN_S = {"fast": None, "full": 0.3, "max": 0.0}  # seconds to see every tile once
+FACE_IOU = 0.3  # CenterFace's own NMS overlap: the same face
+BOX_IOU = 0.6  # YOLO targets: the same person seen by the whole-frame pass and a tile
+
+
+def tiles_apply(detector, settings: Settings, frame_hw: tuple[int, int]) -> bool:
+    """Whether a run of `detector` at `settings` scans tiles of frames this size (then
+    detection must see the full frames, not small copies)."""
+    return (SCAN_S.get(settings.detail) is not None and getattr(detector, "looks_at_pixels", False)
+            and bool(plan_tiles(frame_hw, settings.imgsz)))
+
+
+def with_detail(detector, settings: Settings, fps: float):
+    """`detector` as the detail level asks: wrapped in a tile scan, or as it is."""
+    scan_s = SCAN_S.get(settings.detail)
+    if scan_s is None or not getattr(detector, "looks_at_pixels", False):
+        return detector
+    iou = FACE_IOU if settings.target == "face" else BOX_IOU
+    return TiledDetector(detector, settings.imgsz, round(scan_s * fps), iou)
+
+
+class TiledDetector:
+    """`detect` = the inner detector on the whole frames (one call), then per frame on its
+    share of the tiles and on tile-sized windows around what only tiles found on the frame
+    before (one call), merged into one box per object.
+    `period` frames: every tile is seen once in that many consecutive frames (0: every frame).
+    Other attributes (key, backend, model_name) are the inner detector's."""
+
+    looks_at_pixels = True
+
+    def __init__(self, inner, side: int, period: int, iou: float):
+        self.inner, self.side, self.period, self.iou = inner, side, max(0, period), iou
+        self._plans: dict[tuple[int, int], tuple[Tile, ...]] = {}
+        self._cursor: dict[tuple[int, int], int] = {}
+        self._last_index: int | None = None
+        self._follow: dict[tuple[int, int], list] = {}  # boxes only the tiles found, last frame
+        self.tiles_seen = 0  # tiles looked at so far (a benchmark reads it)
+
+    def __getattr__(self, name):
+        return getattr(self.__dict__["inner"], name)
+
+    def _tiles_for(self, frame_hw: tuple[int, int], index: int) -> tuple[Tile, ...]:
+        """This frame's share of the rolling scan: all tiles on the first frame, after a
+        jump back, or when frames come `period` or more apart; else the next tiles in turn."""
+        plan = self._plans.get(frame_hw)
+        if plan is None:
+            plan = self._plans[frame_hw] = plan_tiles(frame_hw, self.side)
+        last, self._last_index = self._last_index, index
+        if not plan:
+            return ()
+        gap = None if last is None or index <= last else index - last
+        if gap is None or gap >= self.period:
+            return plan
+        count = math.ceil(len(plan) * gap / self.period)
+        start = self._cursor.get(frame_hw, 0)
+        self._cursor[frame_hw] = (start + count) % len(plan)
+        return tuple(plan[(start + k) % len(plan)] for k in range(count))
+
+    def _follow_windows(self, frame_hw: tuple[int, int]) -> list[Tile]:
+        """Tile-sized windows around what only the tiles found on the previous frame: a
+        closer look on every frame, so such a person is found on every frame and tracked,
+        not only once per scan. (A tile's size, as the model would enlarge a smaller one.)"""
+        h, w = frame_hw
+        side_w, side_h = min(w, self.side), min(h, self.side)
+        windows: list[Tile] = []
+        for x1, y1, x2, y2 in self._follow.get(frame_hw, ()):
+            if any(t.x <= x1 and t.y <= y1 and x2 <= t.x + t.w and y2 <= t.y + t.h for t in windows):
+                continue  # already inside one
+            cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+            x = int(min(max(cx - side_w / 2, 0), w - side_w))
+            y = int(min(max(cy - side_h / 2, 0), h - side_h))
+            windows.append(Tile(x, y, side_w, side_h))
+        return windows
+
+    def detect(self, frames: Sequence[np.ndarray], indices: Sequence[int] = ()) -> list[Detections]:
+        indices = list(indices) if len(indices) == len(frames) else list(range(len(frames)))
+        whole = self.inner.detect(frames, indices)
+        out = []
+        for frame, index, found in zip(frames, indices, whole):  # in order: each frame follows the last
+            frame_hw = tuple(frame.shape[:2])
+            windows = self._follow_windows(frame_hw) + list(self._tiles_for(frame_hw, int(index)))
+            if not windows:
+                out.append(found)
+                continue
+            seen = self.inner.detect([tile.crop(frame) for tile in windows], [index] * len(windows))
+            self.tiles_seen += len(windows)
+            parts, cuts = [found], [np.zeros(len(found), bool)]
+            for tile, boxes in zip(windows, seen):
+                if len(boxes):
+                    parts.append(to_frame(boxes, tile))
+                    cuts.append(cut_edges(boxes.xyxy, tile, frame_hw))
+            merged = merge(parts, np.concatenate(cuts), self.iou) if len(parts) > 1 else found
+            self._follow[frame_hw] = [box for box in merged.xyxy.tolist() if not _covered(box, found.xyxy)]
+            out.append(merged)
+        return out
+
+
+def _covered(box: list[float], by: np.ndarray) -> bool:
+    """Whether one of the boxes `by` covers most of `box` (the whole-frame pass found it)."""
+    if not len(by):
+        return False
+    lo = np.maximum(box[:2], by[:, :2])
+    hi = np.minimum(box[2:], by[:, 2:])
+    inter = np.prod(np.clip(hi - lo, 0, None), axis=1)
+    area = max((box[2] - box[0]) * (box[3] - box[1]), 1e-9)
+    return bool((inter / area >= 0.5).any())
