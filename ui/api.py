@@ -31,6 +31,7 @@ def process_api(
     pad_pct=DEFAULTS["pad_pct"].default, conf=DEFAULTS["conf"].default, model="",
     hold_s=DEFAULTS["hold_s"].default, target=DEFAULTS["target"].default,
     face_shape=DEFAULTS["face_shape"].default, precision=DEFAULTS["precision"].default,
+    detail=DEFAULTS["detail"].default,
 ):
     """Mask every person in a video. While it runs it sends (None, a progress line); its last
     output is (the ZIP of masked frames, a one-line summary that says when a cap stopped the
@@ -40,6 +41,7 @@ def process_api(
         settings = settings_from_inputs(
             interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
             jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s, target, face_shape, precision,
+            detail,
         )
         source = pick_source(video_file, drive_link)
         yield from _api_job(source, settings)

@@ -94,8 +94,8 @@ def start_job(
     style=DEFAULTS["style"].default, mosaic_cells=DEFAULTS["mosaic_cells"].default,
     pad_pct=DEFAULTS["pad_pct"].default, conf=DEFAULTS["conf"].default, model="",
     hold_s=DEFAULTS["hold_s"].default, target=DEFAULTS["target"].default,
-    face_shape=DEFAULTS["face_shape"].default, precision=DEFAULTS["precision"].default, make_video=False,
-    detect_only=False, request: gr.Request | None = None,
+    face_shape=DEFAULTS["face_shape"].default, precision=DEFAULTS["precision"].default,
+    detail=DEFAULTS["detail"].default, make_video=False, detect_only=False, request: gr.Request | None = None,
 ):
     """The Start button (and Detect only): yields (progress, size, gallery, zip, summary,
     video, video input, Start, Stop, Stop and keep, Try the sample) as it runs."""
@@ -105,6 +105,7 @@ def start_job(
         settings = settings_from_inputs(
             interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
             jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s, target, face_shape, precision,
+            detail,
         )
         if detect_only and make_video:  # a review of a video run covers every frame
             settings = settings.replace(interval=1)

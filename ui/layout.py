@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import gradio as gr
 
-from pipeline.settings import FACE_SHAPES, IMAGE_FORMATS, PRECISIONS, STYLES, TARGETS, Settings, default_model
+from pipeline.settings import FACE_SHAPES, DETAILS, IMAGE_FORMATS, PRECISIONS, STYLES, TARGETS, Settings, default_model
 
 from . import api, handlers
 from . import review as review_ui
-from .i18n import FACE_SHAPE_LABELS, PRECISION_LABELS, STYLE_LABELS, TARGET_LABELS, i18n, page_i18n, tr
+from .i18n import DETAIL_LABELS, FACE_SHAPE_LABELS, PRECISION_LABELS, STYLE_LABELS, TARGET_LABELS, i18n, page_i18n, tr
 from .inputs import DEFAULT_CAP_IMAGES, DEFAULT_CAP_MB
 from .live_tab import build_live_tab
 from .model_choice import allowed_models, dropdown_choices, public_name
@@ -110,6 +110,10 @@ def _api_inputs(d: Settings) -> list:
              "NNCF: faster on the CPU, made once per model and cached (the first int8 call takes longer), its "
              "boxes can differ slightly from fp32's. int8 always detects on the CPU, even where a GPU is present.",
              enum=list(PRECISIONS)),
+        text(d.detail, "What of each frame the model sees: fast (the whole frame at the model's size; small "
+             "faces and far people in HD/4K can be missed), full (default: plus full-resolution tiles rolled "
+             "across frames, finds what the model finds at full size), or max (every tile on every frame, "
+             "slowest).", enum=list(DETAILS)),
     ]
 
 
@@ -172,6 +176,9 @@ def build_demo() -> gr.Blocks:
                             precision = gr.Radio([(i18n(PRECISION_LABELS[p]), p) for p in PRECISIONS], value=d.precision,
                                                  label=i18n("page.precision"), elem_id="precision",
                                                  info=i18n("page.precision_info"))
+                            detail = gr.Radio([(i18n(DETAIL_LABELS[v]), v) for v in DETAILS], value=d.detail,
+                                              label=i18n("page.detail"), elem_id="detail",
+                                              info=i18n("page.detail_info"))
                     with gr.Column(scale=1):
                         progress = gr.HTML("", elem_id="progress")
                         summary = gr.HTML("", elem_id="summary")
@@ -199,7 +206,8 @@ def build_demo() -> gr.Blocks:
         # say whether the job must wait; then the job, in the queue. Gradio's own queue and ETA
         # overlay is hidden: its estimate was wrong and it said nothing about why it waits.
         # the CPU precision goes to the model runs only: Render replays boxes, no model
-        job = dict(fn=handlers.start_job, inputs=[video, drive_link, *settings_inputs, precision, make_video, run_flag],
+        job = dict(fn=handlers.start_job, inputs=[video, drive_link, *settings_inputs, precision, detail, make_video,
+                                                         run_flag],
                    outputs=job_outputs, concurrency_id="jobs", **private)
         opened = dict(fn=review_ui.open_for_session, inputs=None, outputs=review_ui.panel_outputs(review),
                       queue=False, **private)
@@ -207,7 +215,8 @@ def build_demo() -> gr.Blocks:
         run_event = start.click(**begin).then(**job)
         run_event.then(**opened)
         detect_event = detect.click(**begin).then(**{**job, "inputs": [video, drive_link, *settings_inputs,
-                                                                          precision, make_video, detect_flag]})
+                                                                          precision, detail, make_video,
+                                                                          detect_flag]})
         detect_event.then(**opened)
         # the sample: real faces under the face target, so a first run shows a real detector's masks
         sample_event = sample.click(lambda: (str(FACES_SAMPLE), "", "face"), None, [video, drive_link, target],
