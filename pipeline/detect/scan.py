@@ -23,6 +23,7 @@ import numpy as np
 
 from ..detections import Detections
 from ..settings import Settings
+from .follow import pack
 from .tiles import Tile, cut_edges, merge, plan_tiles, to_frame
 
 SCAN_S = {"fast": None, "full": 0.3, "max": 0.0}  # seconds to see every tile once
@@ -47,9 +48,9 @@ def with_detail(detector, settings: Settings, fps: float):
 
 
 class TiledDetector:
-    """`detect` = the inner detector on the whole frames (one call), then per frame on its
-    share of the tiles and on tile-sized windows around what only tiles found on the frame
-    before (one call), merged into one box per object.
+    """`detect` = the inner detector on the whole frames (one call), then per frame (one
+    call) on its share of the tiles and on canvases of full-resolution windows around what
+    only tiles found on the frame before (follow.py), merged into one box per object.
     `period` frames: every tile is seen once in that many consecutive frames (0: every frame).
     Other attributes (key, backend, model_name) are the inner detector's."""
 
@@ -83,40 +84,30 @@ class TiledDetector:
         self._cursor[frame_hw] = (start + count) % len(plan)
         return tuple(plan[(start + k) % len(plan)] for k in range(count))
 
-    def _follow_windows(self, frame_hw: tuple[int, int]) -> list[Tile]:
-        """Tile-sized windows around what only the tiles found on the previous frame: a
-        closer look on every frame, so such a person is found on every frame and tracked,
-        not only once per scan. (A tile's size, as the model would enlarge a smaller one.)"""
-        h, w = frame_hw
-        side_w, side_h = min(w, self.side), min(h, self.side)
-        windows: list[Tile] = []
-        for x1, y1, x2, y2 in self._follow.get(frame_hw, ()):
-            if any(t.x <= x1 and t.y <= y1 and x2 <= t.x + t.w and y2 <= t.y + t.h for t in windows):
-                continue  # already inside one
-            cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-            x = int(min(max(cx - side_w / 2, 0), w - side_w))
-            y = int(min(max(cy - side_h / 2, 0), h - side_h))
-            windows.append(Tile(x, y, side_w, side_h))
-        return windows
-
     def detect(self, frames: Sequence[np.ndarray], indices: Sequence[int] = ()) -> list[Detections]:
         indices = list(indices) if len(indices) == len(frames) else list(range(len(frames)))
         whole = self.inner.detect(frames, indices)
         out = []
         for frame, index, found in zip(frames, indices, whole):  # in order: each frame follows the last
             frame_hw = tuple(frame.shape[:2])
-            windows = self._follow_windows(frame_hw) + list(self._tiles_for(frame_hw, int(index)))
-            if not windows:
+            tiles = self._tiles_for(frame_hw, int(index))
+            canvases = pack(self._follow.get(frame_hw, ()), frame_hw, self.side)
+            if not tiles and not canvases:
                 out.append(found)
                 continue
-            seen = self.inner.detect([tile.crop(frame) for tile in windows], [index] * len(windows))
-            self.tiles_seen += len(windows)
+            images = [tile.crop(frame) for tile in tiles] + [canvas.image(frame) for canvas in canvases]
+            seen = self.inner.detect(images, [index] * len(images))
+            self.tiles_seen += len(images)
             parts, cuts = [found], [np.zeros(len(found), bool)]
-            for tile, boxes in zip(windows, seen):
+            for tile, boxes in zip(tiles, seen):
                 if len(boxes):
                     parts.append(to_frame(boxes, tile))
                     cuts.append(cut_edges(boxes.xyxy, tile, frame_hw))
-            merged = merge(parts, np.concatenate(cuts), self.iou) if len(parts) > 1 else found
+            for canvas, boxes in zip(canvases, seen[len(tiles):]):
+                boxes, cut = canvas.to_frame(boxes, frame_hw)
+                parts.append(boxes)
+                cuts.append(cut)
+            merged = merge(parts, np.concatenate(cuts), self.iou)
             self._follow[frame_hw] = [box for box in merged.xyxy.tolist() if not _covered(box, found.xyxy)]
             out.append(merged)
         return out
