@@ -28,7 +28,8 @@ from .tiles import Tile, cut_edges, merge, plan_tiles, to_frame
 
 SCAN_S = {"fast": None, "full": 0.3, "max": 0.0}  # seconds to see every tile once
 FACE_IOU = 0.3  # CenterFace's own NMS overlap: the same face
-BOX_IOU = 0.6  # YOLO targets: the same person seen by the whole-frame pass and a tile
+BOX_IOU = 0.6
+FOLLOW_VIEW_PX = 24  # a box smaller than this in the whole frame's view is looked at closer  # YOLO targets: the same person seen by the whole-frame pass and a tile
 
 
 def tiles_apply(detector, settings: Settings, frame_hw: tuple[int, int]) -> bool:
@@ -103,12 +104,20 @@ class TiledDetector:
                 if len(boxes):
                     parts.append(to_frame(boxes, tile))
                     cuts.append(cut_edges(boxes.xyxy, tile, frame_hw))
+            followed = []
             for canvas, boxes in zip(canvases, seen[len(tiles):]):
                 boxes, cut = canvas.to_frame(boxes, frame_hw)
                 parts.append(boxes)
                 cuts.append(cut)
+                followed.append(boxes.xyxy)
             merged = merge(parts, np.concatenate(cuts), self.iou)
-            self._follow[frame_hw] = [box for box in merged.xyxy.tolist() if not _covered(box, found.xyxy)]
+            # looked at closer on the next frame: what is small in the whole frame's view (found
+            # there only now and then), what the whole frame missed, what a closer look found
+            followed = np.concatenate(followed) if followed else np.zeros((0, 4), np.float32)
+            small = FOLLOW_VIEW_PX * max(frame_hw) / self.side
+            self._follow[frame_hw] = [box for box in merged.xyxy.tolist()
+                                      if max(box[2] - box[0], box[3] - box[1]) < small
+                                      or not _covered(box, found.xyxy) or _covered(box, followed)]
             out.append(merged)
         return out
 
