@@ -167,3 +167,45 @@ def test_zip_at_default_settings_covers_small_objects_in_4k(tmp_path):
     assert len(images) == 2
     for image in images:
         assert marked(image).sum() == 0
+
+
+# -- the setting, on every surface --------------------------------------------------------
+def test_detail_is_validated_and_full_is_the_default():
+    from pipeline import SettingsError
+
+    assert Settings().detail == "full"
+    with pytest.raises(SettingsError, match=r"detail must be one of fast, full, max \(got 'ultra'\)"):
+        Settings(detail="ultra")
+
+
+def test_the_cli_flag_reaches_the_settings():
+    from pipeline.cli import build_parser, settings_from_args
+
+    parser = build_parser()
+    assert settings_from_args(parser.parse_args(["in.mp4"])).detail == "full"
+    assert settings_from_args(parser.parse_args(["in.mp4", "--detail", "fast"])).detail == "fast"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["in.mp4", "--detail", "ultra"])
+
+
+def test_the_api_and_the_page_pass_detail_to_the_job(monkeypatch):
+    from pipeline.errors import InputError
+    from ui import api, handlers, jobs
+    from ui.i18n import DETAIL_LABELS, tr
+
+    seen = []
+
+    def run(source, settings, **kwargs):
+        seen.append(settings)
+        raise InputError("stopped before the model")
+        yield
+
+    monkeypatch.setattr(jobs, "run", run)
+    sample = str(Path(__file__).resolve().parents[1] / "ui" / "assets" / "faces_clip.mp4")
+    for kwargs in ({"detail": "max"}, {}):
+        with pytest.raises(Exception, match="stopped before the model"):
+            list(api.process_api(sample, **kwargs))
+    list(handlers.start_job(sample, "", detail="fast"))
+    assert [s.detail for s in seen] == ["max", "full", "fast"]
+    for key in [*DETAIL_LABELS.values(), "page.detail", "page.detail_info", "set.detail"]:  # English and Korean
+        assert tr(key, "ko", allowed="", got="") != tr(key, "en", allowed="", got="")
