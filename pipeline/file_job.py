@@ -58,7 +58,8 @@ class FileJob:
         self.engine = Engine()
         # queue depths from the memory budget and the frame size (budget.py)
         self.plan = plan or plan_buffers(settings, info, make_video=video_output is not None,
-                                         full_detect=tiles_apply(detector, settings, (info.height, info.width)))
+                                         full_detect=tiles_apply(getattr(detector, "looks_at_pixels", False), settings,
+                                                                 (info.height, info.width)))
         scale = None
         if self.plan.reread and not self.plan.detect_full:  # detection sees small copies; its boxes go back to full size
             small_w, small_h = self.plan.detect_size

@@ -17,6 +17,7 @@ from typing import Iterator
 
 from . import source as source_mod
 from .budget import plan_buffers, return_freed_frames
+from .detect.scan import tiles_apply
 from .detection import Detector, ReplayDetector
 from .disk import ensure_free_space, estimate_output_bytes
 from .errors import Cancelled, InputError, Message, OutputError
@@ -106,7 +107,10 @@ def run(
         yield Progress(stage="probing", elapsed_s=time.monotonic() - started, message=Message("Reading video", "progress.probing"))
         info = probe_video(video_path)
         ensure_free_space(Path(output).parent, estimate_output_bytes(info, settings, video_output is not None))
-        plan = plan_buffers(settings, info, make_video=video_output is not None)  # a budget too small fails now
+        # a budget too small fails now; a model (not a replayed CSV) may scan full-size tiles
+        looks = getattr(detector, "looks_at_pixels", False) if detector is not None else settings.detections_csv is None
+        plan = plan_buffers(settings, info, make_video=video_output is not None,
+                            full_detect=tiles_apply(looks, settings, (info.height, info.width)))
         return_freed_frames()  # so the budget bounds what the process holds, not only the queues
 
         if detector is None:

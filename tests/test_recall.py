@@ -209,3 +209,21 @@ def test_the_api_and_the_page_pass_detail_to_the_job(monkeypatch):
     assert [s.detail for s in seen] == ["max", "full", "fast"]
     for key in [*DETAIL_LABELS.values(), "page.detail", "page.detail_info", "set.detail"]:  # English and Korean
         assert tr(key, "ko", allowed="", got="") != tr(key, "en", allowed="", got="")
+
+
+def test_a_4k_video_run_shows_the_tiles_full_frames(tmp_path):
+    """4K --video: detection would read small copies (the memory budget's reread); with tiles
+    it reads the full frames, so small objects are covered in the video too."""
+    frames = []
+    for _ in range(3):
+        image = grey_frame(3840, 2160)
+        for box in SMALL_4K:
+            draw_object(image, *box)
+        frames.append(image)
+    source = write_video(tmp_path / "uhd.mp4", frames)
+    detector = SightLimitedDetector()
+    result = run_to_result(source, Settings(style="fill", image_format="png", **NO_HOLD), output=tmp_path / "o.zip",
+                           video_output=tmp_path / "o.mp4", detector=detector)
+    assert (2160, 3840, 3) in detector.shapes
+    video = decode_frames(result.video_path)
+    assert len(video) == 3 and all(marked(image).sum() == 0 for image in video.values())

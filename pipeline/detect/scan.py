@@ -32,11 +32,11 @@ BOX_IOU = 0.6
 FOLLOW_VIEW_PX = 24  # a box smaller than this in the whole frame's view is looked at closer  # YOLO targets: the same person seen by the whole-frame pass and a tile
 
 
-def tiles_apply(detector, settings: Settings, frame_hw: tuple[int, int]) -> bool:
-    """Whether a run of `detector` at `settings` scans tiles of frames this size (then
-    detection must see the full frames, not small copies)."""
-    return (SCAN_S.get(settings.detail) is not None and getattr(detector, "looks_at_pixels", False)
-            and bool(plan_tiles(frame_hw, settings.imgsz)))
+def tiles_apply(looks_at_pixels: bool, settings: Settings, frame_hw: tuple[int, int]) -> bool:
+    """Whether a run at `settings` with a detector that looks at the pixels (or not) scans
+    tiles of frames this size: then detection must read the full frames, not small copies.
+    Known before the model loads (the memory plan is made first)."""
+    return SCAN_S.get(settings.detail) is not None and looks_at_pixels and bool(plan_tiles(frame_hw, settings.imgsz))
 
 
 def with_detail(detector, settings: Settings, fps: float):
