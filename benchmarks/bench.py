@@ -97,13 +97,13 @@ def cpu_seconds(fn, *args) -> float:
 
 
 def decoded_frames(video: Path, interval: int):
-    from pipeline.video import read_frames
+    from pipeline.io.video import read_frames
 
     return [f.image for f in read_frames(video, wanted=lambda i: i % interval == 0) if f.image is not None]
 
 
 def decode_only(video: Path, interval: int) -> int:
-    from pipeline.video import read_frames
+    from pipeline.io.video import read_frames
 
     return sum(1 for f in read_frames(video, wanted=lambda i: i % interval == 0) if f.image is not None)
 
@@ -193,7 +193,7 @@ def face_section(args, tmp: Path, rows: dict, notes: list, repeat: int) -> list[
     import numpy as np
 
     from pipeline import Settings
-    from pipeline.face import detection_size, load_face_detector
+    from pipeline.models.face import detection_size, load_face_detector
 
     video = args.face_video.resolve()
     settings = Settings(target="face", imgsz=args.face_imgsz, device="cpu")
@@ -313,7 +313,7 @@ def main(argv=None) -> int:
     from ultralytics import YOLO
 
     from pipeline import Settings
-    from pipeline.model import load_detector
+    from pipeline.models import load_detector
 
     video = args.video.resolve()
     repeat = 1 if args.quick else max(1, args.repeat)
@@ -352,7 +352,7 @@ def main(argv=None) -> int:
     row("predict/torch", n, secs)
     if not args.quick and detector.key.device == "cpu":
         try:
-            from pipeline.model import _openvino_export, _yaml_copy
+            from pipeline.models.export import openvino_export as _openvino_export, yaml_copy as _yaml_copy
 
             spec = _yaml_copy(args.model) if args.model.endswith((".yaml", ".yml")) else detector.key.model
             with torch.random.fork_rng():

@@ -50,7 +50,7 @@ FACE_CLIPS = (REPO / "ui" / "assets" / "faces_clip.mp4", REPO.parent / "shared" 
 CHILD = """
 import json, os, resource, sys, time
 budget = json.loads(os.environ.get("BENCH_THREADS") or "{}")  # --threads: another thread budget
-import pipeline.video as video, pipeline.video_sink as sink
+import pipeline.io.video as video, pipeline.io.video_sink as sink
 video.DECODE_THREAD_TYPE = budget.get("decode_type", video.DECODE_THREAD_TYPE)
 video.DECODE_THREADS = budget.get("decode_threads", video.DECODE_THREADS)
 sink.X264_THREADS = budget.get("x264_threads", sink.X264_THREADS)
@@ -108,7 +108,7 @@ def our_run(clip: Path, model: str, precision: str, tmp: Path, budget: dict | No
 def prepare_models(model: str) -> dict:
     """Both precisions of both detectors made (exported, quantized) before anything is timed."""
     from pipeline import Settings
-    from pipeline.model import load_detector
+    from pipeline.models import load_detector
 
     made = {}
     for name, settings in (("yolo", Settings(model=model, device="cpu")),
@@ -128,7 +128,7 @@ def agreement(fp32, int8, clip: Path) -> dict:
     import numpy as np
     from ultralytics.utils.metrics import bbox_ioa
 
-    from pipeline.video import read_frames
+    from pipeline.io.video import read_frames
 
     frames = [f.image for f in read_frames(clip)]
     reference, found = detect_all(fp32, frames), detect_all(int8, frames)
@@ -161,8 +161,8 @@ def hot_path(clip: Path, models: dict, frames_n: int = 90) -> dict:
     """CPU ms per 1080p frame of each part of the video mode, measured alone."""
     import cv2
 
-    from pipeline.video import read_frames
-    from pipeline.video_sink import VideoSink
+    from pipeline.io.video import read_frames
+    from pipeline.io.video_sink import VideoSink
 
     cv2.setNumThreads(1)  # as a run sets it
 
@@ -233,7 +233,7 @@ def main() -> None:
     cores = os.cpu_count() or 1
     print(f"machine: {cores} cores, load {load()}", flush=True)
     clip = make_clip(1920, 1080, args.seconds)
-    from pipeline.video import probe_video
+    from pipeline.io.video import probe_video
 
     info = probe_video(clip)
     duration = info.frame_count / info.fps

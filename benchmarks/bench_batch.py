@@ -73,7 +73,7 @@ def run_batch(clips: Path, out: Path, workers: int, args: argparse.Namespace) ->
 
 def model_load_s(model: str) -> float:
     """Seconds a fresh process spends importing and loading the model (what each worker pays)."""
-    code = ("import time; t=time.perf_counter(); from pipeline import Settings; from pipeline.workers import load_model; "
+    code = ("import time; t=time.perf_counter(); from pipeline import Settings; from pipeline.batch.workers import load_model; "
             f"load_model(Settings(model={model!r})); print(time.perf_counter()-t)")
     env = dict(os.environ, PYTHONPATH=str(REPO), YOLO_VERBOSE="False")
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=REPO, check=True)

@@ -30,7 +30,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 os.environ.setdefault("YOLO_VERBOSE", "False")
 
-from pipeline.live_job import LIVE_BATCH  # noqa: E402
+from pipeline.jobs.live_job import LIVE_BATCH  # noqa: E402
 
 FOOTAGE = REPO.parent / "shared" / "samples" / "vtest.avi"
 CACHE = Path(__file__).resolve().parent / ".cache"
@@ -95,7 +95,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from pipeline import Settings
-    from pipeline.live_job import load_live_detector, run_live
+    from pipeline.jobs.live_job import load_live_detector, run_live
 
     source = make_source(args.seconds)
     settings = Settings(model=args.model, imgsz=args.imgsz, precision=args.precision)

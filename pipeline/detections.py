@@ -39,7 +39,8 @@ class Detections:
 
     xyxy (N, 4) float32; score (N,) float32; class_id (N,) int32; track_id (N,) int32,
     0 = not tracked; kind (N,) str, one of KINDS; outlines: N entries, each None (cover the
-    box) or a tuple of (K, 2) polygons (cover that shape: a silhouette)."""
+    box) or a tuple of (K, 2) polygons (cover that shape: a silhouette); person (N,) int32,
+    0 = not known (tracks whose faces match share one number, pipeline/identity/)."""
 
     xyxy: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
     score: np.ndarray | None = None
@@ -47,6 +48,7 @@ class Detections:
     track_id: np.ndarray | None = None
     kind: np.ndarray | None = None
     outlines: tuple | None = None
+    person: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.xyxy = _array(self.xyxy, np.float32, (4,), "xyxy", None)
@@ -54,6 +56,7 @@ class Detections:
         self.score = _array(np.ones(n) if self.score is None else self.score, np.float32, (), "score", n)
         self.class_id = _array(np.zeros(n) if self.class_id is None else self.class_id, np.int32, (), "class_id", n)
         self.track_id = _array(np.zeros(n) if self.track_id is None else self.track_id, np.int32, (), "track_id", n)
+        self.person = _array(np.zeros(n) if self.person is None else self.person, np.int32, (), "person", n)
         kind = np.full(n, DETECTED, object) if self.kind is None else np.asarray(self.kind, object).reshape(-1)
         if len(kind) != n or not all(k in KINDS for k in kind):
             raise ValueError(f"Detections.kind must be {n} of {KINDS}, got {list(kind)!r}")
@@ -81,10 +84,13 @@ class Detections:
         index = np.arange(len(self))[keep]
         return Detections(self.xyxy[index], self.score[index], self.class_id[index],
                           self.track_id[index], self.kind[index],
-                          tuple(self.outlines[i] for i in index))
+                          tuple(self.outlines[i] for i in index), self.person[index])
 
     def with_tracks(self, track_id: np.ndarray) -> "Detections":
-        return Detections(self.xyxy, self.score, self.class_id, track_id, self.kind, self.outlines)
+        return Detections(self.xyxy, self.score, self.class_id, track_id, self.kind, self.outlines, self.person)
+
+    def with_persons(self, person: np.ndarray) -> "Detections":
+        return Detections(self.xyxy, self.score, self.class_id, self.track_id, self.kind, self.outlines, person)
 
     def scaled(self, sx: float, sy: float) -> "Detections":
         """The same detections in a frame resized by (sx, sy): boxes and outlines scale."""
@@ -94,7 +100,7 @@ class Detections:
         return Detections(
             self.xyxy * np.array([sx, sy, sx, sy], np.float32), self.score, self.class_id,
             self.track_id, self.kind,
-            tuple(None if o is None else tuple(p * factor for p in o) for o in self.outlines),
+            tuple(None if o is None else tuple(p * factor for p in o) for o in self.outlines), self.person,
         )
 
     @classmethod
@@ -106,4 +112,5 @@ class Detections:
             np.concatenate([p.xyxy for p in parts]), np.concatenate([p.score for p in parts]),
             np.concatenate([p.class_id for p in parts]), np.concatenate([p.track_id for p in parts]),
             np.concatenate([p.kind for p in parts]), tuple(o for p in parts for o in p.outlines),
+            np.concatenate([p.person for p in parts]),
         )

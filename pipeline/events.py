@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import Message
-from .video import VideoInfo
+from .io.video import VideoInfo
 
 COMPLETED = "completed"
 SIZE_CAP = "size_cap"

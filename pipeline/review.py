@@ -23,10 +23,10 @@ import cv2
 import numpy as np
 
 from .detections import HELD, MANUAL, Detections
-from .detections_csv import CSV_HEADER, csv_rows, read_detections_csv
 from .errors import InputError
-from .maskers import MaskStyle, cover
-from .video import VideoInfo, probe_video, read_frames, upright
+from .io.detections_csv import CSV_HEADER, csv_rows, read_detections_csv
+from .io.video import VideoInfo, probe_video, read_frames, upright
+from .mask.maskers import MaskStyle, cover
 
 CROP_SIZE = 96  # px, the longer side of a track's card picture
 FRAME_CACHE = 8  # decoded frames kept for the frame slider
@@ -88,11 +88,14 @@ class Review:
     # -- tracks -------------------------------------------------------------------------
     def _summarize(self) -> list[TrackSummary]:
         seen: dict[int, list] = {}
+        self.person_of: dict[int, int] = {}  # track id -> person number (the CSV's person column)
         for frame in sorted(self.by_frame):
             found = self.by_frame[frame]
-            for box, track in zip(found.xyxy, found.track_id):
+            for box, track, person in zip(found.xyxy, found.track_id, found.person):
                 if track:
                     seen.setdefault(int(track), []).append((frame, box))
+                    if person:
+                        self.person_of.setdefault(int(track), int(person))
         tracks = []
         for track_id, rows in sorted(seen.items()):
             areas = [(b[2] - b[0]) * (b[3] - b[1]) for _, b in rows]

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .audio.spans import merge_spans, parse_spans
+from .audio.voice import VOICES
 from .errors import Message, SettingsError
 
 DEFAULT_MODEL = "yolo11n.pt"
@@ -32,7 +34,9 @@ STYLES = ("mosaic", "blur", "fill")
 DEVICES = ("auto", "cpu", "cuda")
 BACKENDS = ("auto", "torch", "openvino")
 DETAILS = ("fast", "full", "max")  # what of each frame the model sees (pipeline/detect/scan.py)
-PRECISIONS = ("fp32", "int8")  # int8: NNCF-quantized OpenVINO model, CPU only (pipeline/quantize.py)
+FACE_MATCH = 0.5  # distance under which two faces are one person (pipeline/identity/people.py)
+FOLLOW_ASPECTS = ("9:16", "1:1", "16:9")  # follow cam crops (pipeline/mask/follow.py)
+PRECISIONS = ("fp32", "int8")  # int8: NNCF-quantized OpenVINO model, CPU only (pipeline/models/quantize.py)
 
 
 def default_model(target: str = "person") -> str:
@@ -85,17 +89,46 @@ class Settings:
     # frame buffers a run may hold, in MB (10^6 bytes); $MOSAIC_MEMORY_MB sets the default
     memory_mb: float = field(default_factory=lambda: _env_float(MEMORY_ENV_VAR, DEFAULT_MEMORY_MB))
     unmask_tracks: tuple[int, ...] = ()  # track ids of detections_csv left uncovered on every frame
+    keep_faces: tuple[Path, ...] = ()  # photos: the people they show stay unmasked everywhere
+    only_faces: tuple[Path, ...] = ()  # photos: only the people they show are masked
+    face_match: float = FACE_MATCH  # descriptor distance under which faces are one person
+    people: bool = True  # group tracks into people by face (the person column); needs dlib
+    people_record: Path | None = None  # opt-in folder: each person's best face and times (private)
+    # the --video output's audio (pipeline/audio/): keep | disguise | mute the voices, and
+    # (start, end) seconds to silence, or to cover with a tone with bleep
+    voice: str = "keep"
+    mute_spans: tuple[tuple[float, float], ...] = ()  # text such as "12.5-14,61-63.2" is parsed
+    bleep: bool = False
+    # follow cam: the video / live output is a crop of this aspect following the largest subject
+    # (None = the whole frame); applied after masking. ZIP images stay whole frames.
+    follow: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("detections_csv", "calibration_video"):
+        for name in ("detections_csv", "calibration_video", "people_record"):
             value = getattr(self, name)
-            if name == "calibration_video" and isinstance(value, str) and not value.strip():
+            if name in ("calibration_video", "people_record") and isinstance(value, str) and not value.strip():
                 object.__setattr__(self, name, None)  # an empty text box: none given
             elif value is not None and not isinstance(value, Path):
                 object.__setattr__(self, name, Path(value))
         object.__setattr__(self, "classes", tuple(self.classes))
+        for name in ("keep_faces", "only_faces"):
+            value = getattr(self, name)
+            value = () if value is None else (value,) if isinstance(value, (str, Path)) else value
+            object.__setattr__(self, name, tuple(Path(v) if isinstance(v, str) else v for v in value))
         if isinstance(self.unmask_tracks, (list, set, frozenset)):
             object.__setattr__(self, "unmask_tracks", tuple(self.unmask_tracks))
+        if isinstance(self.mute_spans, str):  # text from the CLI, the page or the API
+            try:
+                object.__setattr__(self, "mute_spans", parse_spans(self.mute_spans))
+            except SettingsError:
+                pass  # left as text: _problems names it
+        elif isinstance(self.mute_spans, (list, tuple)):
+            try:
+                object.__setattr__(self, "mute_spans", merge_spans(self.mute_spans))
+            except (TypeError, ValueError):
+                pass
+        if isinstance(self.follow, str) and self.follow.strip().lower() in ("", "off", "none"):
+            object.__setattr__(self, "follow", None)
         if isinstance(self.model, str) and not self.model.strip():
             object.__setattr__(self, "model", default_model(self.target if self.target in TARGETS else "person"))
         problems = list(self._problems())
@@ -170,11 +203,45 @@ class Settings:
             yield bad("set.memory", "memory budget must be more than 0 MB", self.memory_mb)
         if not is_int(self.min_cell_px) or not 1 <= self.min_cell_px <= 256:
             yield bad("set.min_cell", "minimum cell size must be 1-256 px", self.min_cell_px)
+        if self.follow is not None and self.follow not in FOLLOW_ASPECTS:
+            yield bad("set.follow", "follow cam aspect must be one of", self.follow, allowed=FOLLOW_ASPECTS)
         if not isinstance(self.unmask_tracks, tuple) or not all(is_int(t) and t >= 1 for t in self.unmask_tracks):
             yield bad("set.unmask", "tracks to leave unmasked must be track ids >= 1", self.unmask_tracks)
         elif self.unmask_tracks and self.detections_csv is None:
             yield bad("set.unmask_csv", "tracks to leave unmasked need a detections CSV: their ids are the ones "
                       "in that file (a run's detections.csv)")
+
+        if not all(isinstance(p, Path) for p in self.keep_faces + self.only_faces):
+            yield bad("set.face_photos", "face photos must be file paths")
+        elif self.keep_faces and self.only_faces:
+            yield bad("set.face_both", "give photos to keep visible or photos to hide only, not both")
+        if self.people_record is not None and not self.people:
+            yield bad("set.people_record", "a per-person record needs people grouped by face (not --no-people)")
+        if not isinstance(self.face_match, (int, float)) or isinstance(self.face_match, bool) \
+                or not 0.2 <= self.face_match <= 0.8:
+            yield bad("set.face_match", "face match distance must be 0.2-0.8", self.face_match)
+        yield from self._audio_problems(bad)
+
+    def _audio_problems(self, bad):
+        if self.voice not in VOICES:
+            yield bad("set.voice", "voice must be one of", self.voice, allowed=VOICES)
+        if isinstance(self.mute_spans, str):
+            try:
+                parse_spans(self.mute_spans)
+            except SettingsError as err:
+                yield Message(str(err), err.key, **err.values)
+        elif not isinstance(self.mute_spans, tuple) or not all(isinstance(s, tuple) and len(s) == 2 and all(isinstance(t, float) for t in s)
+                     and 0 <= s[0] < s[1] < float("inf") for s in self.mute_spans):
+            yield bad("set.spans", "mute spans must be (start, end) seconds with 0 <= start < end", self.mute_spans)
+        if not isinstance(self.bleep, bool):
+            yield bad("set.bleep", "bleep must be true or false", self.bleep)
+        elif self.bleep and not self.mute_spans:
+            yield bad("set.bleep_spans", "bleep covers the mute spans with a tone: give the spans too")
+
+    @property
+    def face_photos(self) -> tuple[Path, ...]:
+        """The reference photos of either kind (keep_faces or only_faces)."""
+        return self.keep_faces or self.only_faces
 
     def captures(self, index: int) -> bool:
         """Whether frame `index` (its position in the stream) goes into the ZIP."""

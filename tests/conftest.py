@@ -72,7 +72,7 @@ def yolo_settings():
     at normal confidence) on the torch CPU backend. The model is loaded here, once per
     session; runs with these settings reuse the loaded network."""
     from pipeline import Settings
-    from pipeline.model import load_detector
+    from pipeline.models import load_detector
 
     settings = Settings(model="yolo11n.yaml", device="cpu", backend="torch")
     load_detector(settings)

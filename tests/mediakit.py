@@ -69,7 +69,7 @@ class BoxDetector:
         return np.array(boxes, np.float32).reshape(-1, 4)
 
     def detect(self, frames, indices):
-        from pipeline.detection import Detections
+        from pipeline.detect.detector import Detections
 
         with self._lock:
             self.calls.append([int(i) for i in indices])

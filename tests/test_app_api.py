@@ -263,3 +263,13 @@ def test_process_passes_the_cpu_precision_to_the_job(settings_seen):
         client.predict(video, *positional, api_name="/process")
     assert [s.precision for s in seen] == ["int8", "fp32", "fp32", "int8"]
     assert all(s.device == "auto" and s.model == "yolo11n.yaml" for s in seen)
+
+
+def test_process_passes_the_follow_cam_to_the_job(settings_seen):
+    """`follow` over HTTP reaches Settings: an aspect when asked for, off ("" or left out)."""
+    client, seen = settings_seen
+    seen.clear()
+    for kwargs in (dict(follow="9:16"), {}, dict(follow="")):
+        with pytest.raises(Exception, match="the settings were seen"):
+            client.predict(handle_file(str(SAMPLE)), api_name="/process", **kwargs)
+    assert [s.follow for s in seen] == ["9:16", None, None]

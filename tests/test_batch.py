@@ -27,7 +27,8 @@ from batchkit import (
     working_files,
 )
 
-from pipeline.batch import Item, drive_folder_id, expand, plan
+from pipeline.batch.inputs import drive_folder_id, expand
+from pipeline.batch.plan import Item, plan
 from pipeline.errors import DownloadError
 
 
@@ -180,7 +181,7 @@ def test_drive_folder_links_are_listed_by_the_injected_lister_and_other_hosts_re
 
 
 def test_video_flag_in_a_batch_gives_back_the_input_it_swallowed(videos, tmp_path, capsys):
-    from pipeline.batch_cli import batch_inputs
+    from pipeline.cli.batch import batch_inputs
     from pipeline.cli import build_parser
 
     argv = ["--video", str(videos / "street.mp4"), str(videos / "a"), "-o", str(tmp_path)]

@@ -233,7 +233,10 @@ def test_sample_button_runs_real_faces_and_the_review_renders_the_corrections(pa
     kept = next(t for t, box in boxes.items()  # a face whose padded box touches no other face's
                 if all(box[2] + 20 < b[0] or b[2] + 20 < box[0] or box[3] + 20 < b[1] or b[3] + 20 < box[1]
                        for u, b in boxes.items() if u != t))
-    page.locator(f"#review-unmask input[name='{kept}']").first.check()
+    ticks = page.locator("#review-unmask input")  # one per person: its value lists the person's track ids
+    names = [ticks.nth(i).get_attribute("name") for i in range(ticks.count())]
+    name = next(n for n in names if str(kept) in n.split(","))
+    page.locator(f"#review-unmask input[name='{name}']").first.check()
 
     shown = page.locator("#review-image img")
     shown.wait_for()

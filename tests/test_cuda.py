@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from pipeline import Settings
-from pipeline.model import load_detector
+from pipeline.models import load_detector
 
 pytestmark = pytest.mark.skipif(
     not torch.cuda.is_available(), reason="no CUDA GPU here: the FP16 batched CUDA path was not run"
@@ -33,6 +33,6 @@ def test_cuda_detector_runs_fp16_batches_and_matches_the_cpu_boxes(excerpt_frame
 
 @pytest.fixture
 def excerpt_frames(excerpt):
-    from pipeline.video import read_frames
+    from pipeline.io.video import read_frames
 
     return [f.image for f in read_frames(excerpt)]

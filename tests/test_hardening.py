@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from pipeline import InputError, OutputError, Settings, run_to_result
-from pipeline.detection import Detections
-from pipeline.disk import estimate_output_bytes
-from pipeline.video import probe_video, read_frames
+from pipeline.detect.detector import Detections
+from pipeline.io.disk import estimate_output_bytes
+from pipeline.io.video import probe_video, read_frames
 
 REPO = Path(__file__).resolve().parent.parent
 CLIP = REPO / "ui" / "assets" / "vtest_clip.mp4"  # 40 frames, 768x576, 10 fps
@@ -181,7 +181,7 @@ def test_job_refused_up_front_when_disk_is_too_small(tiny_disk, tmp_path):
 
 def test_disk_filling_mid_run_stops_cleanly(tiny_disk, tmp_path, monkeypatch):
     """Another process fills the disk after the up-front check passed."""
-    monkeypatch.setattr("pipeline.runner.ensure_free_space", lambda folder, needed: None)
+    monkeypatch.setattr("pipeline.jobs.runner.ensure_free_space", lambda folder, needed: None)
     with pytest.raises(OutputError) as err:
         run_to_result(CLIP, Settings(interval=1, image_format="png"), output=tiny_disk / "r.zip",
                       detector=CornerDetector(), work_dir=tmp_path)

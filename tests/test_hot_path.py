@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.face import detection_size
+from pipeline.models.face import detection_size
 from pipeline.models.letterbox import Geometry
-from pipeline.video import read_frames
-from pipeline.video_sink import VideoSink
+from pipeline.io.video import read_frames
+from pipeline.io.video_sink import VideoSink
 
 
 @pytest.mark.parametrize("src_hw, net_hw", [

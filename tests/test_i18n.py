@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO))
 from pipeline import Progress, Result, Settings  # noqa: E402
 from pipeline.errors import DownloadError, InputError, Message, MosaicError, SettingsError  # noqa: E402
 from pipeline.events import NO_PERSON_WARNING, SIZE_CAP, hdr_note  # noqa: E402
-from pipeline.video import VideoInfo  # noqa: E402
+from pipeline.io.video import VideoInfo  # noqa: E402
 from ui import handlers, i18n, inputs, report, sources  # noqa: E402
 from ui.i18n import EN, TEXTS, language, say, tr  # noqa: E402
 from ui.messages import public_message, without_paths  # noqa: E402
@@ -120,8 +120,8 @@ def test_the_language_is_the_browsers_own(header, lang):
 # -- what the server writes ------------------------------------------------------------------
 def errors_a_page_user_meets(tmp_path) -> list[MosaicError]:
     """Real errors, raised by the code that raises them."""
-    from pipeline.source import drive_file_id
-    from pipeline.video import probe_video
+    from pipeline.io.source import drive_file_id
+    from pipeline.io.video import probe_video
     from ui.model_choice import resolve_model
 
     empty = tmp_path / "empty.mp4"
@@ -255,7 +255,7 @@ def test_int8_without_nncf_is_named_on_the_page(monkeypatch, tmp_path):
     """A server without NNCF cannot make an INT8 model: the page says so, and how to get
     on (FP32), in the user's language, not the generic 'model could not be loaded'."""
     from pipeline import ModelError
-    from pipeline.quantize import _quantize
+    from pipeline.models.quantize import _quantize
 
     monkeypatch.setitem(sys.modules, "nncf", None)  # `import nncf` raises ImportError
     with pytest.raises(ModelError) as caught:

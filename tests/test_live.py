@@ -19,10 +19,10 @@ from live_media import HEIGHT, WIDTH, footage, moving_box, read_index, sent_fram
 from mediakit import BoxDetector
 from pipeline import Settings
 from pipeline.detections import HELD, Detections
-from pipeline.live import MAX_PREDICT_S, LiveMasker
-from pipeline.motion import GROW_PER_S, NEW_TRACK_GROW_PER_S, Motion
-from pipeline.tracking import TemporalHold
-from pipeline.video import Frame
+from pipeline.jobs.live import MAX_PREDICT_S, LiveMasker
+from pipeline.track.motion import GROW_PER_S, NEW_TRACK_GROW_PER_S, Motion
+from pipeline.track.tracking import TemporalHold
+from pipeline.io.video import Frame
 
 REPO = Path(__file__).resolve().parents[1]
 SENDER = REPO / "tests" / "live_media.py"

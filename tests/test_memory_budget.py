@@ -12,8 +12,8 @@ import pytest
 
 from mediakit import BoxDetector, decode_frames, leftovers, read_zip
 from pipeline import Settings, SettingsError, run_to_result
-from pipeline.budget import plan_buffers
-from pipeline.video import VideoInfo, probe_video
+from pipeline.jobs.budget import plan_buffers
+from pipeline.io.video import VideoInfo, probe_video
 
 UHD = (3840, 2160)
 BOX = [1500, 702, 2100, 1698]  # multiples of 6: exact at 1/6 scale and back

@@ -309,7 +309,7 @@ def test_existing_output_that_is_not_an_input_is_replaced_whole(workspace, capsy
                                    NotADirectoryError(20, "Not a directory", "x/v.mp4")])
 def test_video_sink_failing_at_start_up_stops_everything_and_removes_the_partial_zip(
         error, excerpt, tmp_path, box_detector, monkeypatch, no_stray_threads):
-    from pipeline import video_sink
+    from pipeline.io import video_sink
 
     zip_partial = tmp_path / "o.zip.partial"
     seen = {}
@@ -333,8 +333,8 @@ def test_video_sink_failing_at_start_up_stops_everything_and_removes_the_partial
 
 
 def test_sink_abort_never_raises_when_its_folder_is_gone(tmp_path, excerpt):
-    from pipeline.video_sink import VideoSink
-    from pipeline.zip_sink import ZipSink
+    from pipeline.io.video_sink import VideoSink
+    from pipeline.io.zip_sink import ZipSink
 
     folder = tmp_path / "f"
     zip_sink = ZipSink(folder / "a.zip", temp_dir=tmp_path)

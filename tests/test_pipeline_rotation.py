@@ -9,7 +9,7 @@ import pytest
 
 from mediakit import decode_frames, ffmpeg_upright_frames, padded_boxes, read_zip, rotated_copy, shortest_inner_run
 from pipeline import Settings, run_to_result
-from pipeline.video import probe_video
+from pipeline.io.video import probe_video
 
 W, H = 768, 576
 NO_HOLD = {"hold_s": 0.0} if "hold_s" in Settings.__dataclass_fields__ else {}
@@ -78,7 +78,7 @@ def test_small_detection_copies_of_a_rotated_video_are_upright(excerpt, tmp_path
     """A video run whose budget cannot spare the full-size look-ahead detects on small copies
     (budget.py's reread): those copies must be upright too, and their boxes land on the
     upright full-size frames."""
-    from pipeline.budget import plan_buffers
+    from pipeline.jobs.budget import plan_buffers
 
     source = rotated_copy(ffmpeg, excerpt, tmp_path / "rot90.mp4", 90)
     info = probe_video(source)

@@ -19,7 +19,7 @@ from pipeline.events import Progress, Result
 
 
 def test_yolo_detector_returns_one_result_per_frame(yolo_settings, excerpt):
-    from pipeline.model import load_detector
+    from pipeline.models import load_detector
 
     detector = load_detector(yolo_settings)
     frames = list(decode_frames(excerpt, range(5)).values())

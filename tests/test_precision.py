@@ -15,13 +15,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from conftest import REPO
 from mediakit import decode_frames, read_zip
-from pipeline import ModelError, Settings, SettingsError, quantize
+
+from pipeline import ModelError, Settings, SettingsError
+from pipeline.models import quantize
 from pipeline.models.export import cache_root as _cache_root
 from pipeline.models.network import ModelKey
-from pipeline.quantize import CALIBRATION_ENV_VAR, STAMP, Calibration
+from pipeline.models.quantize import CALIBRATION_ENV_VAR, STAMP, Calibration
 
 pytest.importorskip("nncf", reason="INT8 needs NNCF: pip install -r requirements-int8.txt")
 
@@ -162,7 +163,7 @@ def test_a_cached_int8_model_is_not_quantized_again_and_a_new_calibration_makes_
         monkeypatch, own_calibration_clip):
     """In-process: with the model from the test above cached, loading never calls NNCF; a
     changed calibration set (here the frame count) gets its own folder."""
-    from pipeline.quantize import yolo_int8_model
+    from pipeline.models.quantize import yolo_int8_model
 
     fp32 = next(_cache_root().glob("yaml-*/yolo11n_openvino_model/yolo11n.xml"), None)
     if fp32 is None or not int8_folders(own_calibration_clip):
@@ -190,7 +191,7 @@ def test_a_cached_int8_model_is_not_quantized_again_and_a_new_calibration_makes_
 def test_int8_centerface_agrees_with_fp32_on_real_faces(monkeypatch):
     """INT8 CenterFace finds FP32's faces (IoU >= 0.5) on faces_clip.mp4, and its boxes drive
     the same masking path (the detector is the one `--target face --precision int8` loads)."""
-    from pipeline.face import load_face_detector
+    from pipeline.models.face import load_face_detector
 
     monkeypatch.setenv(CALIBRATION_ENV_VAR, FEW_FRAMES)
     fp32 = load_face_detector(Settings(target="face", device="cpu"))

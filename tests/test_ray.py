@@ -28,7 +28,7 @@ from batchkit import (  # noqa: E402
     working_files,
 )
 
-from pipeline import ray_batch  # noqa: E402
+from pipeline.batch import ray as ray_batch  # noqa: E402
 
 
 @pytest.fixture(scope="module")

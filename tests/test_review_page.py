@@ -13,6 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mediakit import decode_frames, padded_box, read_zip  # noqa: E402
+from pipeline.identity.cards import person_cards  # noqa: E402
 from ui import handlers, sources  # noqa: E402
 from ui import review as review_ui  # noqa: E402
 
@@ -54,7 +55,7 @@ def test_detect_review_render_without_the_model(tmp_path, monkeypatch):
     assert panel["visible"] and state is not None and Path(state["video"]).parent == Path(state["csv"]).parent
     review = review_ui.review_for(state)
     tracks = review.tracks()
-    assert len(tracks) >= 2 and len(cards) == len(tracks)
+    assert len(tracks) >= 2 and len(cards) == len(person_cards(tracks, review.person_of))
     assert review.frames == list(range(0, review.frames[-1] + 1, 10))
 
     kept = max(tracks, key=lambda t: t.last_frame - t.first_frame)  # leave this face visible
@@ -71,14 +72,12 @@ def test_detect_review_render_without_the_model(tmp_path, monkeypatch):
     state = draw(3, f"#{new_id}", SHIFTED)  # frame 30, the same person 40 px to the right
     assert [d[0] for d in state["drawn"]] == [10, 30] and state["drawn"][1][2] == new_id
 
-    import pipeline.model
     import pipeline.models
 
     def no_model(*a, **k):
         raise AssertionError("Render must not load a model")
 
-    monkeypatch.setattr(pipeline.model, "load_detector", no_model)  # what runner.run imports
-    monkeypatch.setattr(pipeline.models, "load_detector", no_model)
+    monkeypatch.setattr(pipeline.models, "load_detector", no_model)  # what runner.run imports
     last = run_to_end(handlers.render_job(state, 1, 100, False, 500, False, 1000, "png", 90, "fill", 15, 10, 0.2,
                                           "", 0.5, "face", "box", False, request=SESSION))
     contents = read_zip(Path(last[ZIP]["value"]))

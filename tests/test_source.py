@@ -14,8 +14,8 @@ import pytest
 
 from mediakit import leftovers, read_zip
 from pipeline import Cancelled, DownloadError, InputError, Settings, run, run_to_result
-from pipeline import source as source_mod
-from pipeline.source import DownloadState, download_drive_video, drive_file_id, looks_like_link
+from pipeline.io import source as source_mod
+from pipeline.io.source import DownloadState, download_drive_video, drive_file_id, looks_like_link
 
 ID = "1AbC-d_EfGh2IjKlMnOpQrStUvWxYz345"
 

@@ -11,12 +11,16 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
 from mediakit import decode_frames, padded_box, read_zip
+
 from pipeline import ModelError, Settings, run, run_to_result
-from pipeline.detection import Detections
+from pipeline.detect.detector import Detections
 from pipeline.events import Progress
-from pipeline.model import Geometry, ModelInfo, ModelKey, Network, YoloDetector, head_boxes, load_detector
+from pipeline.models import load_detector
+from pipeline.models.letterbox import Geometry
+from pipeline.models.network import ModelInfo, ModelKey, Network
+from pipeline.models.pose import head_boxes
+from pipeline.models.yolo import YoloDetector
 
 YAML_MODELS = {"person": "yolo11n.yaml", "silhouette": "yolo11n-seg.yaml", "head": "yolo11n-pose.yaml"}
 SOURCE_HW = (400, 768)  # letterboxed into 352x640 at imgsz 640: 9 grey rows above, the picture 640x333

@@ -20,7 +20,7 @@ import pytest
 from mediakit import decode_frames, leftovers, padded_box, read_zip
 from pipeline import InputError, Settings, SettingsError, run_to_result
 from pipeline.detections import Detections
-from pipeline.tracking import TemporalHold
+from pipeline.track.tracking import TemporalHold
 
 REPO = Path(__file__).resolve().parents[1]
 CLIP40 = REPO / "ui" / "assets" / "vtest_clip.mp4"  # 40 frames of vtest.avi, 768x576, 10 fps
@@ -308,12 +308,12 @@ def test_a_render_with_nothing_to_change_writes_the_source_frames(excerpt, tmp_p
 
 # -- renders from detections never run the model -------------------------------------------
 def test_a_render_from_detections_never_loads_or_calls_the_model(excerpt, tmp_path, monkeypatch):
-    import pipeline.model
+    import pipeline.models
 
     def refuse(*args, **kwargs):
         raise AssertionError("a render from detections loaded the model")
 
-    monkeypatch.setattr(pipeline.model, "load_detector", refuse)
+    monkeypatch.setattr(pipeline.models, "load_detector", refuse)
     boxes = unmask_csv(tmp_path / "review.csv")
     with open(boxes, "a", newline="") as handle:  # plus rows the tracker must name
         handle.write("7,500,400,560,520,0.5,0,,detected\n8,502,400,562,520,0.5,0,,manual\n")
@@ -331,7 +331,7 @@ import sys
 import numpy as np
 sys.modules["lap"] = None  # lap cannot be imported
 from pipeline.errors import MosaicError
-from pipeline.tracking import TemporalHold
+from pipeline.track.tracking import TemporalHold
 from pipeline.detections import Detections
 try:
     TemporalHold(5)

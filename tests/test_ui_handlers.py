@@ -241,10 +241,10 @@ def test_an_operator_model_that_will_not_load_is_one_public_line(how, monkeypatc
 @pytest.mark.parametrize("model", ["/etc/passwd", "/nonexistent/model.pt", "../yolo11n.pt", "~/best.pt",
                                    "yolo11n.pt/../../x.pt", "yolo11n.yaml ", "YOLO11N.PT", 7])
 def test_a_model_outside_the_allowlist_is_refused_before_anything_is_loaded(model, monkeypatch, isolated_results):
-    import pipeline.model
+    import pipeline.models
 
     loads = []
-    monkeypatch.setattr(pipeline.model, "load_detector", lambda settings: loads.append(settings))
+    monkeypatch.setattr(pipeline.models, "load_detector", lambda settings: loads.append(settings))
     if model == "yolo11n.yaml ":  # an allowed name with stray blanks is that name: it loads
         list(handlers.start_job(str(SAMPLE), "", model=model))
         assert loads and loads[0].model == "yolo11n.yaml"
@@ -283,10 +283,12 @@ def test_the_model_allowlist(monkeypatch):
 
 def test_warm_model_reports_a_missing_model_instead_of_raising(monkeypatch):
     monkeypatch.setenv("MOSAIC_MODEL", "/nonexistent/model.pt")
-    error = handlers.warm_model()
+    from ui import zerogpu  # app.py's start-up warm-up, off ZeroGPU as on it
+
+    error = zerogpu.warm_model()
     assert error is not None and "MOSAIC_MODEL" in error
     monkeypatch.setenv("MOSAIC_MODEL", "yolo11n.yaml")
-    assert handlers.warm_model() is None
+    assert zerogpu.warm_model() is None
 
 
 # -- caps ---------------------------------------------------------------------------------
@@ -550,7 +552,7 @@ def test_the_link_box_takes_only_google_drive_links(link):
     ("drive.google.com/file/d/abc/view", "https://drive.google.com/file/d/abc/view"),
 ])
 def test_drive_links_are_passed_on_as_links(link, passed_on):
-    from pipeline.source import looks_like_link
+    from pipeline.io.source import looks_like_link
 
     assert sources.pick_source(None, link) == passed_on
     assert looks_like_link(passed_on), "the pipeline never reads it as a path"
@@ -602,7 +604,7 @@ def test_a_drive_download_without_network_says_what_to_do(tmp_path):
     """What the download library raises offline, through the pipeline's own wrapping."""
     import requests
 
-    from pipeline import source
+    from pipeline.io import source
     from ui import messages
 
     def offline(file_id, dest_dir, progress, cancel):

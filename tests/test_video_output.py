@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 from pipeline import Cancelled, Result, Settings, run, run_to_result
-from pipeline.detection import Detections
-from pipeline.maskers import padded_boxes
-from pipeline.video import read_frames
+from pipeline.detect.detector import Detections
+from pipeline.mask.maskers import padded_boxes
+from pipeline.io.video import read_frames
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO.parent / "shared" / "samples"

@@ -118,7 +118,7 @@ def test_frames_are_shrunk_before_the_call_and_the_boxes_scaled_back(gpu_calls, 
     not in full; the boxes come back in source pixels, as the detector gives them on the
     full frames."""
     from pipeline import Settings
-    from pipeline.model import load_detector
+    from pipeline.models import load_detector
     from ui import zerogpu
 
     settings = Settings(model=str(model), interval=10, imgsz=320)

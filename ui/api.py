@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import shutil
 import time
+import zipfile
 from pathlib import Path
 
 import gradio as gr
 
 from pipeline import MosaicError, Result, Settings
 from pipeline.errors import InputError
-from pipeline.unmask import parse_track_ids
+from pipeline.mask.unmask import parse_track_ids
 
+from .faces import with_faces
 from .inputs import DEFAULT_CAP_IMAGES, DEFAULT_CAP_MB, DEFAULTS, settings_from_inputs
 from .jobs import _job_events
-from .messages import public_message
+from .messages import WRITE_FAILED, public_message
 from .report import outcome
 from .sources import _as_upload, _is_sample, _using_upload, pick_source
 
@@ -31,20 +33,24 @@ def process_api(
     pad_pct=DEFAULTS["pad_pct"].default, conf=DEFAULTS["conf"].default, model="",
     hold_s=DEFAULTS["hold_s"].default, target=DEFAULTS["target"].default,
     face_shape=DEFAULTS["face_shape"].default, precision=DEFAULTS["precision"].default,
-    detail=DEFAULTS["detail"].default,
+    make_video=False, voice=DEFAULTS["voice"].default, mute_spans="", bleep=False,
+    keep_faces=None, only_faces=None, follow="", detail=DEFAULTS["detail"].default,
 ):
     """Mask every person in a video. While it runs it sends (None, a progress line); its last
     output is (the ZIP of masked frames, a one-line summary that says when a cap stopped the
     run early or nobody was detected). It is a generator so that a caller who cancels (or
-    goes away) stops the job: Gradio closes it at its next output."""
+    goes away) stops the job: Gradio closes it at its next output. With `make_video` the
+    ZIP also holds the whole masked video, its sound as `voice`, `mute_spans` and `bleep` say."""
     try:
         settings = settings_from_inputs(
             interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
             jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s, target, face_shape, precision,
-            detail,
+            voice, mute_spans, bleep,
+            follow, detail,
         )
+        settings = with_faces(settings, keep_faces, only_faces)  # uploads only
         source = pick_source(video_file, drive_link)
-        yield from _api_job(source, settings)
+        yield from _api_job(source, settings, bool(make_video))
     except MosaicError as err:
         raise gr.Error(public_message(err), print_exception=False) from None
 
@@ -56,7 +62,8 @@ def render_api(
     jpeg_quality=DEFAULTS["jpeg_quality"].default, style=DEFAULTS["style"].default,
     mosaic_cells=DEFAULTS["mosaic_cells"].default, pad_pct=DEFAULTS["pad_pct"].default,
     hold_s=DEFAULTS["hold_s"].default, target=DEFAULTS["target"].default,
-    face_shape=DEFAULTS["face_shape"].default,
+    face_shape=DEFAULTS["face_shape"].default, make_video=False, voice=DEFAULTS["voice"].default,
+    mute_spans="", bleep=False, keep_faces=None, only_faces=None, follow="",
 ):
     """Render a video from an edited detections.csv without running the model: the boxes
     listed are covered (manual rows interpolated per track, held like detections), the
@@ -65,26 +72,30 @@ def render_api(
         settings = settings_from_inputs(
             interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
             jpeg_quality, style, mosaic_cells, pad_pct, DEFAULTS["conf"].default, "", hold_s, target, face_shape,
+            voice=voice, mute_spans=mute_spans, bleep=bleep,
+            follow=follow,
         )
         csv_path = detections_csv if isinstance(detections_csv, (str, Path)) else getattr(detections_csv, "name", None)
         if not csv_path or _as_upload(str(csv_path)) is None:
             raise InputError("Upload the edited detections.csv (the one in a run's ZIP) as detections_csv.")
         settings = settings.replace(detections_csv=Path(csv_path), unmask_tracks=parse_track_ids(unmask_tracks or ""))
+        settings = with_faces(settings, keep_faces, only_faces)
         source = pick_source(video_file, "")
         if _as_upload(source) is None and not _is_sample(source):
             raise InputError("Upload the video as video_file.")
         with _using_upload(str(csv_path)):
-            yield from _api_job(source, settings)
+            yield from _api_job(source, settings, bool(make_video))
     except MosaicError as err:
         raise gr.Error(public_message(err), print_exception=False) from None
 
 
-def _api_job(source: str, settings: Settings):
-    """Run one API job: (None, a progress line) while it runs, then (ZIP, summary)."""
+def _api_job(source: str, settings: Settings, make_video: bool = False):
+    """Run one API job: (None, a progress line) while it runs, then (ZIP, summary). The
+    video, when asked for, goes into the ZIP: the API's two outputs stay as they were."""
     result = None
     last_update = 0.0
     with _using_upload(source):
-        for event in _job_events(source, settings):
+        for event in _job_events(source, settings, make_video=make_video):
             if isinstance(event, Result):
                 result = event
                 break
@@ -99,5 +110,13 @@ def _api_job(source: str, settings: Settings):
     if not told.offer_zip:
         shutil.rmtree(result.zip_path.parent, ignore_errors=True)
         raise gr.Error(told.text, print_exception=False)
+    if result.video_path is not None:
+        try:
+            with zipfile.ZipFile(result.zip_path, "a") as archive:  # H.264/AAC: stored, not deflated again
+                archive.write(result.video_path, result.video_path.name, compress_type=zipfile.ZIP_STORED)
+        except OSError:
+            shutil.rmtree(result.zip_path.parent, ignore_errors=True)
+            raise gr.Error(WRITE_FAILED, print_exception=False) from None
+        result.video_path.unlink(missing_ok=True)
     yield str(result.zip_path), told.text
 

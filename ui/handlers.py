@@ -20,17 +20,27 @@ from pathlib import Path
 import cv2
 import gradio as gr
 
-from pipeline import COMPLETED, IMAGE_CAP, SIZE_CAP, USER_STOP, MosaicError, Result, Settings
+from pipeline import COMPLETED, IMAGE_CAP, SIZE_CAP, USER_STOP, MosaicError, Result
 from pipeline.errors import Cancelled, InputError
 from pipeline.settings import TARGETS
 
+from .faces import with_faces
 from .i18n import DEFAULT_LANGUAGE, language, tr
 from .inputs import DEFAULT_CAP_IMAGES, DEFAULT_CAP_MB, DEFAULTS, settings_from_inputs
-from .jobs import _job_events, keep_for_review, review_sources
+from .jobs import _job_events, keep_for_review
 from .model_choice import dropdown_choices
-from .report import (Outcome, _error_html, _no_zip, _progress_html, _size_line, _state_html, _zip_button,
-                     detected_outcome, outcome)
-from .review import edited_csv
+from .report import (
+    Outcome,
+    _error_html,
+    _no_zip,
+    _progress_html,
+    _size_line,
+    _state_html,
+    _zip_button,
+    detected_outcome,
+    outcome,
+)
+from .review import edited_csv, review_sources
 from .sources import _using_upload, pick_source
 from .status import RUNNING
 
@@ -94,8 +104,10 @@ def start_job(
     style=DEFAULTS["style"].default, mosaic_cells=DEFAULTS["mosaic_cells"].default,
     pad_pct=DEFAULTS["pad_pct"].default, conf=DEFAULTS["conf"].default, model="",
     hold_s=DEFAULTS["hold_s"].default, target=DEFAULTS["target"].default,
-    face_shape=DEFAULTS["face_shape"].default, precision=DEFAULTS["precision"].default,
-    detail=DEFAULTS["detail"].default, make_video=False, detect_only=False, request: gr.Request | None = None,
+    face_shape=DEFAULTS["face_shape"].default, precision=DEFAULTS["precision"].default, make_video=False,
+    detect_only=False, voice=DEFAULTS["voice"].default, mute_spans="", bleep=False,
+    keep_faces=None, only_faces=None, follow="", detail=DEFAULTS["detail"].default,
+    request: gr.Request | None = None,
 ):
     """The Start button (and Detect only): yields (progress, size, gallery, zip, summary,
     video, video input, Start, Stop, Stop and keep, Try the sample) as it runs."""
@@ -105,8 +117,10 @@ def start_job(
         settings = settings_from_inputs(
             interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
             jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s, target, face_shape, precision,
-            detail,
+            voice, mute_spans, bleep,
+            follow, detail,
         )
+        settings = with_faces(settings, keep_faces, only_faces)  # uploads only
         if detect_only and make_video:  # a review of a video run covers every frame
             settings = settings.replace(interval=1)
         return settings, pick_source(video_file, drive_link)
@@ -196,7 +210,8 @@ def page_job(session: str, prepare, make_video: bool, detect_only: bool = False,
 
 def render_job(review_state, interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
                jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s, target, face_shape,
-               make_video=False, request: gr.Request | None = None):
+               make_video=False, voice=DEFAULTS["voice"].default, mute_spans="", bleep=False,
+               keep_faces=None, only_faces=None, follow="", request: gr.Request | None = None):
     """Render: the reviewed run again from its edited detections (no model, so no CPU
     precision either), with the page's current settings. Same outputs as start_job."""
     session = getattr(request, "session_hash", None) or uuid.uuid4().hex
@@ -207,8 +222,11 @@ def render_job(review_state, interval, scale_pct, limit_size, max_mb, limit_imag
         settings = settings_from_inputs(
             interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
             jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s, target, face_shape,
+            voice=voice, mute_spans=mute_spans, bleep=bleep,
+            follow=follow,
         )
         edited, unmask = edited_csv(review_state, Path(review_state["csv"]).parent)
+        settings = with_faces(settings, keep_faces, only_faces)
         return settings.replace(detections_csv=edited, unmask_tracks=unmask), review_state["video"]
 
     yield from page_job(session, prepare, bool(make_video), lang=language(request))
@@ -267,14 +285,3 @@ def stop_job(request: gr.Request | None = None) -> str:
         return tr("run.nothing_running")
     values = stop_button(request)
     return values[4] if isinstance(values[4], str) else "Stopping"
-
-
-def warm_model() -> str | None:
-    """Load the default model in the background at start-up; returns the error, if any."""
-    try:
-        from pipeline.model import load_detector
-
-        load_detector(Settings())
-        return None
-    except MosaicError as err:
-        return str(err)

@@ -75,6 +75,11 @@ EN: dict[str, str] = {
     "page.style.blur": "blur",
     "page.style.fill": "fill",
     "page.face_shape": "Face shape (faces target)",
+    "page.keep_faces": "Keep visible: photos of faces",
+    "page.keep_faces_info": "One face per photo. That person stays unmasked everywhere in the video. A false match "
+    "leaves a bystander visible: check the review before you publish.",
+    "page.only_faces": "Hide only: photos of faces",
+    "page.only_faces_info": "One face per photo. Only that person is masked; everyone else stays visible.",
     "page.face_shape.ellipse": "ellipse",
     "page.face_shape.box": "box",
     "page.cells": "Mosaic cells across a person: fewer = coarser, hides more (blur: fewer = stronger)",
@@ -100,6 +105,22 @@ EN: dict[str, str] = {
                         "people far away can be missed. Full adds full-resolution tiles, each part of the frame "
                         "several times a second, so what the model finds at full size is found. Max looks at every "
                         "tile on every frame. The live webcam always uses Fast.",
+    "page.voice": "Voices in the video",
+    "page.voice.keep": "keep",
+    "page.voice.disguise": "disguise",
+    "page.voice.mute": "mute (the safe choice)",
+    "page.voice_info": "For the mosaicked video's sound (tick 'Also make the mosaicked video'). Disguise moves the "
+                       "pitch by an amount drawn per run: the voice is hard to recognise by ear, but the words are "
+                       "still heard and an analyst may still identify the speaker. Mute removes every voice.",
+    "page.mute_spans": "Silence these moments (seconds)",
+    "page.mute_spans_placeholder": "e.g. 12.5-14, 61-63.2",
+    "page.mute_spans_info": "For names said aloud: START-END in seconds, comma-separated, in the mosaicked video's "
+                            "sound.",
+    "page.bleep": "Bleep the silenced moments (a tone instead of silence)",
+    "page.follow": "Follow cam (the video)",
+    "page.follow.off": "off (whole frame)",
+    "page.follow_info": "The video becomes a crop of this shape that follows the largest person or face, after "
+                        "masking; the whole frame (letterboxed) when nobody is there. ZIP images stay whole frames.",
     "page.download_zip": "Download the ZIP",
     "page.gallery": "Latest mosaicked frames",
     "page.result_video": "Mosaicked video",
@@ -113,6 +134,7 @@ EN: dict[str, str] = {
     "review.image": "As it will be rendered: click two corners to cover someone missed",
     "review.track": "A drawn box belongs to",
     "review.new_person": "new person",
+    "review.person": "Person {person} · seen {count}× · {spans}",
     "review.drawn": "Drawn boxes",
     "review.delete": "Delete drawn box",
     "review.render": "Render with these corrections",
@@ -138,6 +160,32 @@ EN: dict[str, str] = {
     "live.masked": "Masked",
     "live.stats": "**{fps:.1f} fps** shown · detection **{detect_hz:.1f} Hz** · {frames} frames",
     "live.test_mode": "**test mode: boxes replayed from a CSV**",
+    "live.webrtc.heading": "### WebRTC: camera speed\nYour webcam goes to the server and comes back masked as a "
+                           "video stream (every frame covered before it is sent back).",
+    "live.jpeg_heading": "### JPEG stream (fallback)\nOne picture at a time: slower, but works where WebRTC cannot "
+                         "connect.",
+    "live.follow": "Follow cam",
+    "live.webrtc.start": "Start WebRTC",
+    "live.webrtc.stop": "Stop",
+    "live.webrtc.camera": "Asking for the camera…",
+    "live.webrtc.no_camera": "No camera: {reason}. Allow the camera for this page and try again.",
+    "live.webrtc.connecting": "Connecting…",
+    "live.webrtc.waiting": "Connected; waiting for the first masked frame…",
+    "live.webrtc.ice_failed": "Could not connect (ICE failed): this browser cannot reach the server over UDP. A hosted "
+                              "server needs a TURN server (MOSAIC_TURN_URL); meanwhile use the JPEG stream below.",
+    "live.webrtc.timeout": "No connection after {seconds} s (ICE timed out): the network blocks the stream. A hosted "
+                           "server needs a TURN server (MOSAIC_TURN_URL); meanwhile use the JPEG stream below.",
+    "live.webrtc.lost": "Connection lost; waiting for it to come back…",
+    "live.webrtc.busy": "The server is busy: {sessions} WebRTC streams are running, the most it takes. Try again in a "
+                        "minute, or use the JPEG stream below.",
+    "live.webrtc.refused": "Not started: {message}",
+    "live.webrtc.no_server": "The server did not answer the connection request.",
+    "live.webrtc.stats": "{fps} fps shown · detection {detect_hz} Hz · latency {latency} ms · {dropped} dropped",
+    "live.webrtc.error": "Stopped: {message}",
+    "live.webrtc.ended": "The stream ended.",
+    "live.webrtc.stopped": "Stopped.",
+    "live.gradio.access": "Click to Access Webcam",
+    "live.gradio.stop": "Stop Recording",
     # -- a job while it runs ----------------------------------------------------------------
     "run.stage.downloading": "downloading",
     "run.stage.probing": "probing",
@@ -206,6 +254,8 @@ EN: dict[str, str] = {
     "warn.nobody": "No person was detected: check the output before sharing.",
     "warn.hdr": "The source is HDR ({transfer}); the output is SDR without tone mapping, so its colours look "
                 "flat and pale.",
+    "warn.no_audio": "The source has no audio, so the video has none: the voice and mute-span settings had "
+                     "nothing to change.",
     # -- errors -----------------------------------------------------------------------------
     "err.no_input": "Upload a video or paste a Google Drive link first.",
     "err.both_inputs": "Give either a video file or a Google Drive link, not both.",
@@ -254,6 +304,16 @@ EN: dict[str, str] = {
     "err.processing_failed": "Processing failed on the server: try again, or try another video.",
     "err.stopped": "Stopped.",
     "err.render_first": "Run a job (or Detect only) first; Render re-renders its reviewed detections.",
+    "err.face_photo_upload": "Upload the face photos; only uploaded pictures are used.",
+    "err.face_photo_missing": "Face photo {name} does not exist",
+    "err.face_photo_unreadable": "Face photo {name} is not a picture that can be read (JPEG, PNG, ...)",
+    "err.face_photo_none": "Face photo {name} shows no face large enough to recognise: use a clear photo of one face",
+    "err.face_photo_several": "Face photo {name} shows {count} faces: crop it to the one person it is for",
+    "err.mute_spans_end": "Invalid settings: mute span {span} ends past the end of the video ({duration} s).",
+    "err.voice_needs_video": "Invalid settings: the voice and mute-span settings change the sound of the video "
+                             "output, and this run makes no video, only a ZIP of images (which have no sound): ask "
+                             "for the video too (--video; make_video in the API; 'Also make the mosaicked video' "
+                             "on the page), or leave them out.",
     # -- the parts of "Invalid settings: ..." (pipeline/settings.py) ----------------------------
     "set.interval": "capture interval must be a whole number >= 1 (got {got})",
     "set.scale": "output resolution must be 50-100 % (got {got})",
@@ -263,6 +323,10 @@ EN: dict[str, str] = {
     "set.quality": "JPEG quality must be 1-100 (got {got})",
     "set.target": "target must be one of {allowed} (got {got})",
     "set.face_shape": "face shape must be one of {allowed} (got {got})",
+    "set.face_photos": "face photos must be file paths",
+    "set.face_both": "give photos to keep visible or photos to hide only, not both",
+    "set.people_record": "a per-person record needs people grouped by face (not --no-people)",
+    "set.face_match": "face match distance must be 0.2-0.8 (got {got})",
     "set.model": "model must be a model name or path",
     "set.device": "device must be one of {allowed} (got {got})",
     "set.backend": "backend must be one of {allowed} (got {got})",
@@ -270,6 +334,12 @@ EN: dict[str, str] = {
     "set.detail": "detail must be one of {allowed} (got {got})",
     "set.int8_cpu": "precision int8 runs on OpenVINO on the CPU: use device auto or cpu and backend auto or openvino",
     "set.calibration": "a calibration video is only used with precision int8",
+    "set.voice": "voice must be one of {allowed} (got {got})",
+    "set.spans_format": "mute span '{span}' is not START-END; write spans as START-END in seconds, comma-separated (e.g. 12.5-14,61-63.2)",
+    "set.spans_order": "mute span '{span}' ends before it starts; write spans as START-END in seconds, comma-separated (e.g. 12.5-14,61-63.2)",
+    "set.spans": "mute spans must be (start, end) seconds with 0 <= start < end (got {got})",
+    "set.bleep": "bleep must be true or false (got {got})",
+    "set.bleep_spans": "bleep covers the mute spans with a tone: give the spans too",
     "set.batch": "batch must be 1-256 (got {got})",
     "set.imgsz": "detection size must be a multiple of 32 in 32-4096 (got {got})",
     "set.conf": "confidence must be between 0 and 1 (got {got})",
@@ -281,6 +351,7 @@ EN: dict[str, str] = {
     "set.memory": "memory budget must be more than 0 MB (got {got})",
     "set.min_cell": "minimum cell size must be 1-256 px (got {got})",
     "set.unmask": "tracks to leave unmasked must be track ids >= 1 (got {got})",
+    "set.follow": "follow cam aspect must be one of {allowed} (got {got})",
     "set.unmask_csv": "tracks to leave unmasked need a detections CSV: their ids are the ones in that file (a "
                       "run's detections.csv)",
     # -- the status panel -------------------------------------------------------------------
@@ -336,6 +407,11 @@ KO: dict[str, str] = {
     "page.style.blur": "흐리게 (블러)",
     "page.style.fill": "단색으로 덮기",
     "page.face_shape": "얼굴 가림 모양 (얼굴 대상)",
+    "page.keep_faces": "계속 보이게 할 사람: 얼굴 사진",
+    "page.keep_faces_info": "사진 한 장에 얼굴 하나. 그 사람은 영상 어디에서나 가리지 않습니다. "
+    "잘못 일치하면 다른 사람이 드러날 수 있으니 공개 전에 검토 화면을 확인하세요.",
+    "page.only_faces": "이 사람만 가리기: 얼굴 사진",
+    "page.only_faces_info": "사진 한 장에 얼굴 하나. 그 사람만 가리고 나머지 사람은 그대로 보입니다.",
     "page.face_shape.ellipse": "타원",
     "page.face_shape.box": "사각형",
     "page.cells": "한 사람을 가로지르는 모자이크 칸 수: 적을수록 칸이 굵어 더 많이 가립니다 (블러는 적을수록 강하게)",
@@ -360,6 +436,22 @@ KO: dict[str, str] = {
                         "사람을 놓칠 수 있습니다. 전체 해상도는 원본 해상도의 타일을 더해 화면의 각 부분을 1초에 여러 번 "
                         "보므로, 모델이 원본 크기에서 찾는 것을 찾습니다. 최대는 모든 프레임에서 모든 타일을 봅니다. "
                         "실시간 웹캠은 늘 빠르게를 씁니다.",
+    "page.voice": "영상 속 목소리",
+    "page.voice.keep": "그대로",
+    "page.voice.disguise": "변조",
+    "page.voice.mute": "음소거 (안전한 선택)",
+    "page.voice_info": "모자이크한 영상의 소리에 적용됩니다('모자이크한 영상도 만들기'를 켜세요). 변조는 작업마다 무작위로 "
+                       "정한 만큼 음높이를 바꿔 귀로는 알아듣기 어렵게 하지만, 말한 내용은 그대로 들리고 분석하면 "
+                       "화자를 알아낼 수도 있습니다. 음소거는 모든 목소리를 없앱니다.",
+    "page.mute_spans": "소리를 지울 구간 (초)",
+    "page.mute_spans_placeholder": "예: 12.5-14, 61-63.2",
+    "page.mute_spans_info": "소리 내어 말한 이름 등: 시작-끝(초)을 쉼표로 구분해 적습니다. 모자이크한 영상의 소리에 "
+                            "적용됩니다.",
+    "page.bleep": "지운 구간을 삐 소리로 덮기 (무음 대신)",
+    "page.follow": "따라가는 화면 (영상)",
+    "page.follow.off": "끔 (전체 화면)",
+    "page.follow_info": "영상을 가장 큰 사람이나 얼굴을 따라가는 이 비율의 화면으로 잘라 냅니다 (가린 다음에 자릅니다). "
+                        "아무도 없으면 전체 화면을 여백과 함께 보여 줍니다. ZIP 이미지는 전체 화면 그대로입니다.",
     "page.download_zip": "ZIP 다운로드",
     "page.gallery": "최근 모자이크한 프레임",
     "page.result_video": "모자이크한 영상",
@@ -373,6 +465,7 @@ KO: dict[str, str] = {
     "review.image": "렌더링될 모습: 놓친 사람은 두 모서리를 클릭해 가리세요",
     "review.track": "그린 상자의 주인",
     "review.new_person": "새 사람",
+    "review.person": "사람 {person} · {count}번 등장 · {spans}",
     "review.drawn": "직접 그린 상자",
     "review.delete": "그린 상자 지우기",
     "review.render": "이대로 고쳐서 렌더링",
@@ -397,6 +490,32 @@ KO: dict[str, str] = {
     "live.masked": "가린 화면",
     "live.stats": "화면 **{fps:.1f} fps** · 검출 **{detect_hz:.1f} Hz** · {frames} 프레임",
     "live.test_mode": "**테스트 모드: CSV의 상자를 재생하는 중**",
+    "live.webrtc.heading": "### WebRTC: 카메라 속도\n웹캠 영상이 서버로 갔다가 사람을 가린 영상 스트림으로 돌아옵니다 "
+                           "(모든 프레임을 가린 다음에 돌려보냅니다).",
+    "live.jpeg_heading": "### JPEG 스트림 (대체 방식)\n한 번에 사진 한 장씩 보냅니다. 느리지만 WebRTC가 연결되지 않는 "
+                         "곳에서도 됩니다.",
+    "live.follow": "따라가는 화면",
+    "live.webrtc.start": "WebRTC 시작",
+    "live.webrtc.stop": "중지",
+    "live.webrtc.camera": "카메라 사용을 요청하는 중…",
+    "live.webrtc.no_camera": "카메라를 쓸 수 없습니다: {reason}. 이 페이지에 카메라를 허용하고 다시 시도하세요.",
+    "live.webrtc.connecting": "연결하는 중…",
+    "live.webrtc.waiting": "연결되었습니다. 가린 첫 프레임을 기다리는 중…",
+    "live.webrtc.ice_failed": "연결하지 못했습니다 (ICE 실패): 이 브라우저에서 서버로 UDP가 닿지 않습니다. 호스팅 서버에는 "
+                              "TURN 서버(MOSAIC_TURN_URL)가 필요합니다. 그동안 아래 JPEG 스트림을 쓰세요.",
+    "live.webrtc.timeout": "{seconds}초가 지나도 연결되지 않았습니다 (ICE 시간 초과): 네트워크가 스트림을 막고 있습니다. "
+                           "호스팅 서버에는 TURN 서버(MOSAIC_TURN_URL)가 필요합니다. 그동안 아래 JPEG 스트림을 쓰세요.",
+    "live.webrtc.lost": "연결이 끊겼습니다. 다시 연결되기를 기다리는 중…",
+    "live.webrtc.busy": "서버가 바쁩니다: WebRTC 스트림이 최대치인 {sessions}개 돌고 있습니다. 잠시 뒤에 다시 시도하거나 "
+                        "아래 JPEG 스트림을 쓰세요.",
+    "live.webrtc.refused": "시작하지 못했습니다: {message}",
+    "live.webrtc.no_server": "서버가 연결 요청에 답하지 않았습니다.",
+    "live.webrtc.stats": "화면 {fps} fps · 검출 {detect_hz} Hz · 지연 {latency} ms · 버린 프레임 {dropped}",
+    "live.webrtc.error": "멈췄습니다: {message}",
+    "live.webrtc.ended": "스트림이 끝났습니다.",
+    "live.webrtc.stopped": "멈췄습니다.",
+    "live.gradio.access": "클릭해서 웹캠 켜기",
+    "live.gradio.stop": "녹화 중지",
     # -- 작업 진행 -------------------------------------------------------------------------------
     "run.stage.downloading": "내려받는 중",
     "run.stage.probing": "영상 확인 중",
@@ -465,6 +584,7 @@ KO: dict[str, str] = {
     # -- 결과에 붙는 경고 ---------------------------------------------------------------------------
     "warn.nobody": "아무도 검출되지 않았습니다: 공유하기 전에 결과를 꼭 확인하세요.",
     "warn.hdr": "원본이 HDR({transfer})입니다. 결과는 톤 매핑 없이 SDR로 만들어 색이 밋밋하고 옅어 보입니다.",
+    "warn.no_audio": "원본에 소리가 없어 영상에도 소리가 없습니다: 목소리와 소리 지울 구간 설정은 바꿀 것이 없었습니다.",
     # -- 오류 -----------------------------------------------------------------------------------
     "err.no_input": "먼저 영상을 올리거나 구글 드라이브 링크를 붙여 넣으세요.",
     "err.both_inputs": "영상 파일과 구글 드라이브 링크 중 하나만 주세요.",
@@ -513,6 +633,16 @@ KO: dict[str, str] = {
     "err.processing_failed": "서버에서 처리하지 못했습니다: 다시 해 보거나 다른 영상으로 해 보세요.",
     "err.stopped": "중지했습니다.",
     "err.render_first": "먼저 작업(또는 검출만)을 실행하세요. 렌더링은 검토한 검출 결과로 다시 만드는 것입니다.",
+    "err.face_photo_upload": "얼굴 사진을 올려 주세요. 올린 사진만 사용합니다.",
+    "err.face_photo_missing": "얼굴 사진 {name}이(가) 없습니다",
+    "err.face_photo_unreadable": "얼굴 사진 {name}을(를) 읽을 수 없습니다 (JPEG, PNG 등)",
+    "err.face_photo_none": "얼굴 사진 {name}에서 알아볼 만큼 큰 얼굴을 찾지 못했습니다: "
+    "얼굴 하나가 잘 보이는 사진을 쓰세요",
+    "err.face_photo_several": "얼굴 사진 {name}에 얼굴이 {count}개 있습니다: 그 사람 하나만 나오게 잘라 주세요",
+    "err.mute_spans_end": "설정이 올바르지 않습니다: 소리 지울 구간 {span}이 영상 끝({duration}초)을 넘습니다.",
+    "err.voice_needs_video": "설정이 올바르지 않습니다: 목소리와 소리 지울 구간 설정은 영상의 소리를 바꾸는데, 이 작업은 "
+                             "영상 없이 이미지 ZIP만 만듭니다(이미지에는 소리가 없습니다). 영상도 만들도록 하거나"
+                             "('모자이크한 영상도 만들기', API의 make_video, 명령줄의 --video) 이 설정을 빼세요.",
     # -- "설정이 올바르지 않습니다: ..."의 항목 -------------------------------------------------------
     "set.interval": "저장 간격은 1 이상의 정수여야 합니다 (입력값: {got})",
     "set.scale": "출력 해상도는 50-100 %여야 합니다 (입력값: {got})",
@@ -522,6 +652,10 @@ KO: dict[str, str] = {
     "set.quality": "JPEG 품질은 1-100이어야 합니다 (입력값: {got})",
     "set.target": "가릴 대상은 {allowed} 중 하나여야 합니다 (입력값: {got})",
     "set.face_shape": "얼굴 가림 모양은 {allowed} 중 하나여야 합니다 (입력값: {got})",
+    "set.face_photos": "얼굴 사진은 파일 경로여야 합니다",
+    "set.face_both": "계속 보이게 할 사람의 사진과 이 사람만 가릴 사진 중 하나만 주세요",
+    "set.people_record": "사람별 기록을 만들려면 얼굴로 사람을 묶어야 합니다 (--no-people 없이)",
+    "set.face_match": "얼굴 일치 거리는 0.2-0.8이어야 합니다 (입력값: {got})",
     "set.model": "모델 이름이나 경로를 넣어야 합니다",
     "set.device": "장치는 {allowed} 중 하나여야 합니다 (입력값: {got})",
     "set.backend": "백엔드는 {allowed} 중 하나여야 합니다 (입력값: {got})",
@@ -529,6 +663,14 @@ KO: dict[str, str] = {
     "set.detail": "세밀도는 {allowed} 중 하나여야 합니다 (입력값: {got})",
     "set.int8_cpu": "int8 정밀도는 CPU의 OpenVINO에서만 실행됩니다: 장치는 auto 또는 cpu, 백엔드는 auto 또는 openvino로 두세요",
     "set.calibration": "보정용 영상은 int8 정밀도에서만 쓰입니다",
+    "set.voice": "목소리 설정은 {allowed} 중 하나여야 합니다 (입력값: {got})",
+    "set.spans_format": "소리 지울 구간 '{span}'이 시작-끝 형식이 아닙니다. 초 단위 시작-끝을 쉼표로 구분해 적으세요 "
+                        "(예: 12.5-14,61-63.2)",
+    "set.spans_order": "소리 지울 구간 '{span}'은 끝이 시작보다 앞섭니다. 초 단위 시작-끝을 쉼표로 구분해 적으세요 "
+                       "(예: 12.5-14,61-63.2)",
+    "set.spans": "소리 지울 구간은 0 <= 시작 < 끝인 (시작, 끝) 초여야 합니다 (입력값: {got})",
+    "set.bleep": "삐 소리 설정은 참 또는 거짓이어야 합니다 (입력값: {got})",
+    "set.bleep_spans": "삐 소리는 소리 지울 구간을 덮는 것이니 구간도 적어 주세요",
     "set.batch": "배치 크기는 1-256이어야 합니다 (입력값: {got})",
     "set.imgsz": "검출 크기는 32-4096 사이의 32의 배수여야 합니다 (입력값: {got})",
     "set.conf": "검출 신뢰도는 0과 1 사이여야 합니다 (입력값: {got})",
@@ -540,6 +682,7 @@ KO: dict[str, str] = {
     "set.memory": "메모리 한도는 0 MB보다 커야 합니다 (입력값: {got})",
     "set.min_cell": "최소 칸 크기는 1-256 px여야 합니다 (입력값: {got})",
     "set.unmask": "가리지 않을 사람은 1 이상의 추적 번호여야 합니다 (입력값: {got})",
+    "set.follow": "따라가는 화면 비율은 {allowed} 중 하나여야 합니다 (입력값: {got})",
     "set.unmask_csv": "가리지 않을 사람을 고르려면 검출 CSV가 필요합니다: 번호는 그 파일(작업의 detections.csv)에 "
                       "있는 것입니다",
     # -- 상태 표시줄 -----------------------------------------------------------------------------
@@ -560,6 +703,7 @@ STYLE_LABELS = {"mosaic": "page.style.mosaic", "blur": "page.style.blur", "fill"
 FACE_SHAPE_LABELS = {"ellipse": "page.face_shape.ellipse", "box": "page.face_shape.box"}
 PRECISION_LABELS = {"fp32": "page.precision.fp32", "int8": "page.precision.int8"}
 DETAIL_LABELS = {"fast": "page.detail.fast", "full": "page.detail.full", "max": "page.detail.max"}
+VOICE_LABELS = {"keep": "page.voice.keep", "disguise": "page.voice.disguise", "mute": "page.voice.mute"}
 
 # The one place a language is added: its code (as browsers send it, without the region) and
 # its texts. English is the fallback for any language or key missing here.

@@ -2,7 +2,7 @@
 job's own result folder, shown in the status panel while it runs, its folder removed if it
 does not finish. On ZeroGPU, run is ui.zerogpu's (detection in @spaces.GPU calls);
 elsewhere it is pipeline.run. A finished page job leaves what its review needs in that
-folder (keep_for_review), recorded per browser session in review_sources."""
+folder (keep_for_review), recorded per browser session in review.review_sources."""
 from __future__ import annotations
 
 import contextlib
@@ -23,9 +23,6 @@ log = logging.getLogger("ui")
 
 
 # -- what a finished job leaves for the review ------------------------------------------
-review_sources: dict[str, ReviewSource] = {}  # per browser session: its last finished job
-
-
 def keep_for_review(source: str, result: Result, settings: Settings, make_video: bool) -> ReviewSource | None:
     """Keep what a review and its re-render need in the job's own result folder (swept
     with it): the run's detections.csv, and the video. An upload is moved there instead of

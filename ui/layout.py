@@ -1,31 +1,36 @@
 """The page: inputs and the Start/Stop buttons first (on a phone they fit the first screen),
 settings below them; on the right the progress bar with the outcome right under it, then
 the results; the device panel on top. Only wiring here; handlers.py (the page) and api.py
-(the public API) translate events.
-
-The public API (/process) has its own hidden inputs: plain values, each documented, that
-Settings validates (the page's sliders and radios would answer out-of-range values with
-Gradio's bare messages that name no field)."""
+(the public API) translate events; api_inputs.py wires the API's own documented inputs."""
 from __future__ import annotations
 
 import gradio as gr
 
-from pipeline.settings import FACE_SHAPES, DETAILS, IMAGE_FORMATS, PRECISIONS, STYLES, TARGETS, Settings, default_model
+from pipeline.audio.voice import VOICES
+from pipeline.settings import (
+    DETAILS,
+    FACE_SHAPES,
+    FOLLOW_ASPECTS,
+    IMAGE_FORMATS,
+    PRECISIONS,
+    STYLES,
+    TARGETS,
+    Settings,
+    default_model,
+)
 
-from . import api, handlers
+from . import api_inputs, handlers
 from . import review as review_ui
-from .i18n import DETAIL_LABELS, FACE_SHAPE_LABELS, PRECISION_LABELS, STYLE_LABELS, TARGET_LABELS, i18n, page_i18n, tr
+from .api_inputs import CELLS_RANGE
+from .i18n import (DETAIL_LABELS, FACE_SHAPE_LABELS, PRECISION_LABELS, STYLE_LABELS, TARGET_LABELS, VOICE_LABELS, i18n,
+                   page_i18n, tr)
 from .inputs import DEFAULT_CAP_IMAGES, DEFAULT_CAP_MB
 from .live_tab import build_live_tab
-from .model_choice import allowed_models, dropdown_choices, public_name
+from .model_choice import dropdown_choices, public_name
 from .sources import FACES_SAMPLE, MAX_INPUT_MB
 from .status import STATUS_CSS, status_panel
 
 STATUS_REFRESH_S = 2.0
-VIDEO_DOC = (f"The video, sent with handle_file(path): mp4, mov, avi, mkv, webm or another common format, "
-             f"up to {MAX_INPUT_MB:g} MB; deleted from the server when its job ends. None when "
-             "drive_link is given.")
-CELLS_RANGE = (2, 200)  # Settings' range for mosaic_cells; the page and the API use the same
 
 PAGE_CSS = STATUS_CSS + """
 #job-progress .bar { height: 14px; background: #e5e7eb; border-radius: 7px; overflow: hidden; }
@@ -52,69 +57,12 @@ PAGE_CSS = STATUS_CSS + """
 
 # Every text on the page is a key of ui/i18n.py: Gradio shows it in the browser's language.
 TARGET_CHOICES = [(i18n(TARGET_LABELS[t]), t) for t in TARGETS]
+FOLLOW_CHOICES = [(i18n("page.follow.off"), ""), *((a, a) for a in FOLLOW_ASPECTS)]
 
 
 def page_translations() -> "gr.I18n":
     """What app.py gives launch(i18n=...): the table, with the page's own figures filled in."""
     return page_i18n(max_input_mb=MAX_INPUT_MB, default_model=public_name(default_model("person")))
-
-
-def _documented(component, description: str, **schema):
-    """Give an API input its real description (and, for numbers, its type and range) in the
-    API docs and gradio_client's view_api. Only what is documented changes: values still go
-    to the handler as they are sent, and Settings checks them."""
-    info = {**component.api_info(), **schema, "description": description,
-            "additional_description": description}
-    component.api_info = lambda: info
-    return component
-
-
-def _api_inputs(d: Settings) -> list:
-    """/process's inputs after `video_file`, in the handler's order, hidden from the page."""
-    def number(value, description, integer=False, **bounds):
-        kind = {"type": "integer"} if integer else {"type": "number"}
-        return _documented(gr.Number(value=value, visible=False), description, **kind, **bounds)
-
-    def text(value, description, **schema):
-        return _documented(gr.Textbox(value=value, visible=False), description, **schema)
-
-    def flag(value, description):
-        return _documented(gr.Checkbox(value=value, visible=False), description)
-
-    return [
-        text("", "A Google Drive share link (https://drive.google.com/file/d/FILE_ID/view) instead of "
-                 "video_file; nothing else is accepted here."),
-        number(d.interval, "Capture every N-th frame (frames 0, N, 2N...); a whole number >= 1.", True, minimum=1),
-        number(d.scale_pct, "Output size, 50-100 % of the source; a whole number.", True, minimum=50, maximum=100),
-        flag(False, "Apply max_mb: the ZIP never exceeds it."),
-        number(DEFAULT_CAP_MB, "ZIP size cap in MB (10^6 bytes), > 0; used only when limit_size is true.",
-               minimum=0, exclusiveMinimum=0),
-        flag(False, "Apply max_images."),
-        number(DEFAULT_CAP_IMAGES, "Stop after this many images, >= 1; used only when limit_images is true.",
-               True, minimum=1),
-        text(d.image_format, "Image format in the ZIP.", enum=list(IMAGE_FORMATS)),
-        number(d.jpeg_quality, "JPEG quality 1-100 (ignored for png).", True, minimum=1, maximum=100),
-        text(d.style, "How a person is covered.", enum=list(STYLES)),
-        number(d.mosaic_cells, f"Mosaic cells across a person, {CELLS_RANGE[0]}-{CELLS_RANGE[1]}: fewer cells "
-               "hide more (for blur: fewer = stronger).", True, minimum=CELLS_RANGE[0], maximum=CELLS_RANGE[1]),
-        number(d.pad_pct, "Each box grows by this percent of its size on every side, 0-100.", minimum=0, maximum=100),
-        number(d.conf, "Detection confidence, between 0 and 1 exclusive; lower masks more.",
-               exclusiveMinimum=0, exclusiveMaximum=1),
-        text("", "Detection model: empty for the default, or one of the offered names.",
-             enum=["", *allowed_models()]),
-        number(d.hold_s, "Keep a tracked person masked this many seconds across detector misses, 0-10.",
-               minimum=0, maximum=10),
-        text(d.target, "What to hide: person (box), silhouette (outline), head, or face.", enum=list(TARGETS)),
-        text(d.face_shape, "How faces are covered (target face): ellipse or box.", enum=list(FACE_SHAPES)),
-        text(d.precision, "CPU inference precision: fp32 (default), or int8, a model quantized to 8 bits with "
-             "NNCF: faster on the CPU, made once per model and cached (the first int8 call takes longer), its "
-             "boxes can differ slightly from fp32's. int8 always detects on the CPU, even where a GPU is present.",
-             enum=list(PRECISIONS)),
-        text(d.detail, "What of each frame the model sees: fast (the whole frame at the model's size; small "
-             "faces and far people in HD/4K can be missed), full (default: plus full-resolution tiles rolled "
-             "across frames, finds what the model finds at full size), or max (every tile on every frame, "
-             "slowest).", enum=list(DETAILS)),
-    ]
 
 
 def build_demo() -> gr.Blocks:
@@ -157,6 +105,8 @@ def build_demo() -> gr.Blocks:
                                                    interactive=False, elem_id="max-images")
                         make_video = gr.Checkbox(label=i18n("page.make_video"), value=False,
                                                  elem_id="make-video")
+                        follow = gr.Radio(FOLLOW_CHOICES, value="", label=i18n("page.follow"), elem_id="follow",
+                                          info=i18n("page.follow_info"))
                         with gr.Accordion(i18n("page.advanced"), open=False):
                             image_format = gr.Radio(list(IMAGE_FORMATS), value=d.image_format, label=i18n("page.format"))
                             quality = gr.Slider(1, 100, value=d.jpeg_quality, step=1, label=i18n("page.quality"),
@@ -165,6 +115,12 @@ def build_demo() -> gr.Blocks:
                                              label=i18n("page.style"))
                             face_shape = gr.Radio([(i18n(FACE_SHAPE_LABELS[s]), s) for s in FACE_SHAPES], value=d.face_shape,
                                                   label=i18n("page.face_shape"))
+                            keep_photos = gr.File(file_count="multiple", file_types=["image"], elem_id="keep-faces",
+                                                  label=i18n("page.keep_faces"))
+                            gr.Markdown(i18n("page.keep_faces_info"))
+                            only_photos = gr.File(file_count="multiple", file_types=["image"], elem_id="only-faces",
+                                                  label=i18n("page.only_faces"))
+                            gr.Markdown(i18n("page.only_faces_info"))
                             cells = gr.Slider(*CELLS_RANGE, value=d.mosaic_cells, step=1, elem_id="cells",
                                               label=i18n("page.cells"))
                             pad = gr.Slider(0, 50, value=d.pad_pct, step=1, label=i18n("page.pad"))
@@ -179,6 +135,12 @@ def build_demo() -> gr.Blocks:
                             detail = gr.Radio([(i18n(DETAIL_LABELS[v]), v) for v in DETAILS], value=d.detail,
                                               label=i18n("page.detail"), elem_id="detail",
                                               info=i18n("page.detail_info"))
+                            voice = gr.Radio([(i18n(VOICE_LABELS[v]), v) for v in VOICES], value=d.voice,
+                                             label=i18n("page.voice"), elem_id="voice", info=i18n("page.voice_info"))
+                            mute_spans = gr.Textbox(label=i18n("page.mute_spans"), value="", elem_id="mute-spans",
+                                                    placeholder=i18n("page.mute_spans_placeholder"),
+                                                    info=i18n("page.mute_spans_info"))
+                            bleep = gr.Checkbox(label=i18n("page.bleep"), value=False, elem_id="bleep")
                     with gr.Column(scale=1):
                         progress = gr.HTML("", elem_id="progress")
                         summary = gr.HTML("", elem_id="summary")
@@ -206,8 +168,10 @@ def build_demo() -> gr.Blocks:
         # say whether the job must wait; then the job, in the queue. Gradio's own queue and ETA
         # overlay is hidden: its estimate was wrong and it said nothing about why it waits.
         # the CPU precision goes to the model runs only: Render replays boxes, no model
-        job = dict(fn=handlers.start_job, inputs=[video, drive_link, *settings_inputs, precision, detail, make_video,
-                                                         run_flag],
+        sound = [voice, mute_spans, bleep]  # the video's; start_job and render_job take them last
+        faces = [keep_photos, only_photos]  # people to keep visible / to hide only, by photo; after sound
+        job = dict(fn=handlers.start_job, inputs=[video, drive_link, *settings_inputs, precision, make_video, run_flag,
+                                                  *sound, *faces, follow, detail],
                    outputs=job_outputs, concurrency_id="jobs", **private)
         opened = dict(fn=review_ui.open_for_session, inputs=None, outputs=review_ui.panel_outputs(review),
                       queue=False, **private)
@@ -215,8 +179,8 @@ def build_demo() -> gr.Blocks:
         run_event = start.click(**begin).then(**job)
         run_event.then(**opened)
         detect_event = detect.click(**begin).then(**{**job, "inputs": [video, drive_link, *settings_inputs,
-                                                                          precision, detail, make_video,
-                                                                          detect_flag]})
+                                                                          precision, make_video, detect_flag, *sound,
+                                                                          *faces, follow, detail]})
         detect_event.then(**opened)
         # the sample: real faces under the face target, so a first run shows a real detector's masks
         sample_event = sample.click(lambda: (str(FACES_SAMPLE), "", "face"), None, [video, drive_link, target],
@@ -224,7 +188,7 @@ def build_demo() -> gr.Blocks:
         sample_run = sample_event.then(**begin).then(**job)
         sample_run.then(**opened)
         render_event = review["render"].click(**begin).then(
-            handlers.render_job, [review["state"], *settings_inputs, make_video], job_outputs,
+            handlers.render_job, [review["state"], *settings_inputs, make_video, *sound, *faces, follow], job_outputs,
             concurrency_id="jobs", **private)
         render_event.then(review_ui.edited_file, review["state"], review["csv"], queue=False, **private)
         review_ui.wire_panel(review, private)
@@ -240,25 +204,7 @@ def build_demo() -> gr.Blocks:
         make_video.change(lambda on: gr.update(visible=on), make_video, result_video, queue=False, **private)
 
         # The public API: only the video (or link) is required; the rest have the page's defaults.
-        api_button = gr.Button(visible=False)
-        api_zip = _documented(gr.File(label="ZIP of masked frames", visible=False),
-                              "The ZIP: the masked frames and detections.csv listing every masked box.")
-        api_summary = _documented(gr.Textbox(label="Summary", visible=False),
-                                  "What happened: done, stopped early by a cap (which one, where), or a warning "
-                                  "such as nobody detected. Read it before using the ZIP.")
-        api_button.click(api.process_api, [_documented(video, VIDEO_DOC), *_api_inputs(d)], [api_zip, api_summary],
-                         api_name="process", concurrency_id="jobs")
-        render_inputs = [_documented(gr.File(visible=False), "The edited detections.csv (from a run's ZIP): "
-                                     "kind=manual rows are covered and interpolated per track_id."),
-                         _documented(gr.Textbox(value="", visible=False), "Track ids to leave uncovered, "
-                                     "comma-separated (e.g. 3,7); they must be in the CSV.")]
-        api_inputs = _api_inputs(d)
-        # /render runs no model: no link, conf, model or precision
-        no_model = [api_inputs[i] for i in range(len(api_inputs)) if i not in (0, 12, 13, len(api_inputs) - 1)]
-        gr.Button(visible=False).click(
-            api.render_api, [_documented(gr.File(visible=False), VIDEO_DOC), *render_inputs, *no_model],
-            [api_zip, api_summary], api_name="render", concurrency_id="jobs")
-
+        api_inputs.wire(d, video)
 
         timer = gr.Timer(STATUS_REFRESH_S)
         timer.tick(status_panel, None, status, queue=False, **private)

@@ -2,7 +2,7 @@
 
 Gradio 6's own webcam streaming (`gr.Image(sources=["webcam"], streaming=True)` with
 `.stream`) sends one JPEG frame at a time and the next only once the answer is back, so
-this path reaches a handful of frames a second (see the README); `python -m pipeline live`
+this path reaches a handful of frames a second (see docs/live.md); `python -m pipeline live`
 is the path for 30 fps streams. Each browser session gets its own LiveMasker (tracker,
 hold, motion), the one the CLI uses, on the process-wide detector; a frame is shown only
 once it is masked.
@@ -19,14 +19,15 @@ import time
 import gradio as gr
 import numpy as np
 
-from pipeline.detection import ReplayDetector
+from pipeline.detect.detector import ReplayDetector
 from pipeline.errors import MosaicError
-from pipeline.live import LiveMasker
-from pipeline.settings import STYLES, TARGETS, Settings
-from pipeline.video import Frame
+from pipeline.io.video import Frame
+from pipeline.jobs.live import LiveMasker
+from pipeline.settings import FOLLOW_ASPECTS, STYLES, TARGETS, Settings
 
 from .i18n import DEFAULT_LANGUAGE, STYLE_LABELS, TARGET_LABELS, i18n, language, tr
 from .messages import public_message
+from .webrtc_page import build_webrtc_panel
 
 REPLAY_ENV_VAR = "MOSAIC_LIVE_DETECTIONS"
 STREAM_EVERY_S = 0.05  # the browser sends a frame at most this often, one at a time
@@ -44,7 +45,7 @@ class LiveSession:
         if replay:
             detector = ReplayDetector(replay)
         else:
-            from pipeline.model import load_detector  # the process-wide model, shared with file jobs
+            from pipeline.models import load_detector  # the process-wide model, shared with file jobs
 
             detector = load_detector(settings)
         self.replay = bool(replay)
@@ -85,14 +86,15 @@ def close_session(session: LiveSession | None) -> None:
         session.close()
 
 
-def live_frame(image, session: LiveSession | None, target: str, style: str, cells, pad,
+def live_frame(image, session: LiveSession | None, target: str, style: str, cells, pad, follow="",
                request: gr.Request | None = None):
     """One webcam frame in, its masked picture out (never the frame itself)."""
     lang = language(request)
     if image is None:
         return gr.skip(), session, gr.skip()
     try:
-        settings = Settings(target=target, style=style, mosaic_cells=int(cells), pad_pct=float(pad))
+        settings = Settings(target=target, style=style, mosaic_cells=int(cells), pad_pct=float(pad),
+                            follow=follow or None)
         if session is None or session.settings != settings:  # new settings: a fresh tracker
             close_session(session)
             session = None  # closed: an error below must not close it twice
@@ -105,23 +107,33 @@ def live_frame(image, session: LiveSession | None, target: str, style: str, cell
 
 
 def build_live_tab() -> None:
-    """The tab's components and events; call it inside `with gr.Tab("Live"):`."""
+    """The tab's components and events; call it inside `with gr.Tab("Live"):`. The settings
+    on the left apply to both paths: WebRTC (the page posts them to its session as they
+    change, ui/webrtc_page.py) and, below it, the JPEG stream kept as the fallback."""
     d = Settings()
+    gr.Markdown(i18n("live.webrtc.heading"))
+    with gr.Row():
+        with gr.Column(scale=1):
+            target = gr.Radio([(i18n(TARGET_LABELS[t]), t) for t in TARGETS], value=d.target,
+                              label=i18n("page.target"), elem_id="live-target")
+            style = gr.Radio([(i18n(STYLE_LABELS[s]), s) for s in STYLES], value=d.style, label=i18n("page.style"),
+                             elem_id="live-style")
+            cells = gr.Slider(2, 200, value=d.mosaic_cells, step=1, label=i18n("page.cells"), elem_id="live-cells")
+            pad = gr.Slider(0, 50, value=d.pad_pct, step=1, label=i18n("page.pad"), elem_id="live-pad")
+            follow = gr.Radio([(i18n("page.follow.off"), ""), *((a, a) for a in FOLLOW_ASPECTS)], value="",
+                              label=i18n("live.follow"), elem_id="live-follow")
+        with gr.Column(scale=1):
+            build_webrtc_panel()
+    gr.Markdown(i18n("live.jpeg_heading"))
     gr.Markdown(i18n("live.intro"))
     with gr.Row():
         with gr.Column(scale=1):
             webcam = gr.Image(sources=["webcam"], streaming=True, type="numpy", label=i18n("live.webcam"),
                               elem_id="live-webcam")
-            target = gr.Radio([(i18n(TARGET_LABELS[t]), t) for t in TARGETS], value=d.target,
-                              label=i18n("page.target"), elem_id="live-target")
-            style = gr.Radio([(i18n(STYLE_LABELS[s]), s) for s in STYLES], value=d.style, label=i18n("page.style"),
-                             elem_id="live-style")
-            cells = gr.Slider(2, 200, value=d.mosaic_cells, step=1, label=i18n("page.cells"))
-            pad = gr.Slider(0, 50, value=d.pad_pct, step=1, label=i18n("page.pad"))
         with gr.Column(scale=1):
             masked = gr.Image(label=i18n("live.masked"), format="jpeg", interactive=False, elem_id="live-output")
             stats = gr.Markdown("", elem_id="live-stats")
     session = gr.State(None, delete_callback=close_session)
-    webcam.stream(live_frame, [webcam, session, target, style, cells, pad], [masked, session, stats],
+    webcam.stream(live_frame, [webcam, session, target, style, cells, pad, follow], [masked, session, stats],
                   stream_every=STREAM_EVERY_S, time_limit=None, concurrency_limit=LIVE_SESSIONS,
                   concurrency_id="live", show_progress="hidden", api_visibility="private")

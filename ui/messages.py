@@ -11,9 +11,7 @@ from __future__ import annotations
 import logging
 import re
 
-from pipeline.errors import (
-    Cancelled, DownloadError, InputError, ModelError, MosaicError, OutputError, SettingsError,
-)
+from pipeline.errors import Cancelled, DownloadError, InputError, ModelError, MosaicError, OutputError, SettingsError
 
 from .i18n import DEFAULT_LANGUAGE, EN, tr
 

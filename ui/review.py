@@ -17,6 +17,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from pipeline.identity.cards import PersonCard, person_cards, track_ids_of
 from pipeline.review import DrawnBox, Edits, Review
 
 from .i18n import DEFAULT_LANGUAGE, i18n, language, tr
@@ -36,6 +37,9 @@ class ReviewSource:
     video: str
     detections_csv: str
     step: int
+
+
+review_sources: dict[str, ReviewSource] = {}  # per browser session: its last finished job, set by handlers
 
 
 def review_source(video: Path, zip_path: Path, folder: Path, step: int) -> ReviewSource | None:
@@ -96,8 +100,6 @@ def _frame_label(review: Review, frame: int, lang: str = DEFAULT_LANGUAGE) -> st
 def open_for_session(request: gr.Request | None = None):
     """After a job: (review state, *open_panel outputs) for this browser session's last
     finished job, or a hidden panel when it left nothing to review."""
-    from .jobs import review_sources  # the job runner records what each session may review
-
     session = getattr(request, "session_hash", None)
     state = new_state(review_sources.get(session)) if session else None
     try:
@@ -160,10 +162,12 @@ def open_panel(state: dict | None, lang: str = DEFAULT_LANGUAGE):
         return (gr.update(visible=False),) + (gr.skip(),) * 7
     review = review_for(state)
     tracks = review.tracks()
-    cards = [(review.crop(t.track_id), f"#{t.track_id} · {t.first_s:.1f}-{t.last_s:.1f} s") for t in tracks]
-    unmask_choices = [(f"#{t.track_id} ({t.first_s:.1f}-{t.last_s:.1f} s)", t.track_id) for t in tracks]
+    people = person_cards(tracks, review.person_of)  # one card per person, however many tracks
+    labels = [_card_label(card, lang) for card in people]
+    cards = [(review.crop(card.best_track), label) for card, label in zip(people, labels)]
+    unmask_choices = [(label, card.value) for card, label in zip(people, labels)]
     first = review.frames[0]
-    note = tr("review.note", lang, tracks=len(tracks), frames=len(review.frames))
+    note = tr("review.note", lang, tracks=len(people), frames=len(review.frames))
     if not tracks:
         note = tr("review.note_nobody", lang)
     return (
@@ -188,10 +192,17 @@ def show_frame(position, state: dict | None, request: gr.Request | None = None):
     return review.preview(frame, edits_of(state)), gr.update(label=_frame_label(review, frame, language(request)))
 
 
+def _card_label(card: PersonCard, lang: str) -> str:
+    """'Person 3 · seen 2× · 0.0-1.5 s, 3.1-4.2 s', or '#7 · 0.0-1.5 s' for a track alone."""
+    if not card.person:
+        return f"#{card.track_ids[0]} · {card.spans_text()}"
+    return tr("review.person", lang, person=card.person, count=len(card.spans), spans=card.spans_text())
+
+
 def set_unmasked(chosen, position, state: dict | None):
     if state is None:
         return gr.skip(), state
-    state = dict(state, unmask=sorted(int(c) for c in (chosen or [])))
+    state = dict(state, unmask=track_ids_of(chosen))  # a card's value is all its track ids
     review = review_for(state)
     return review.preview(_frame_at(review, position), edits_of(state)), state
 

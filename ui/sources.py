@@ -18,7 +18,7 @@ import urllib.parse
 from pathlib import Path
 
 from pipeline.errors import InputError
-from pipeline.source import DRIVE_HOSTS
+from pipeline.io.source import DRIVE_HOSTS
 
 from .i18n import tr
 

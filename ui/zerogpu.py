@@ -14,12 +14,10 @@ that runs past its request is aborted). So a job is cut into calls:
   * `plan_gpu_calls(frame_count, seconds_per_frame, cap_s)` splits a video so that no call
     asks for more than the cap: a long video makes several calls.
 
-`run` is `pipeline.run` with that detector plugged in. Off ZeroGPU (no `SPACES_ZERO_GPU`, and
-`MOSAIC_ZEROGPU` unset) it *is* `pipeline.run`, and `@spaces.GPU` does nothing: the app runs
-exactly as without this module. Knobs (environment): MOSAIC_ZEROGPU_CAP_S (seconds one call
-may ask for, default 60), MOSAIC_ZEROGPU_SECONDS_PER_FRAME (the estimate before the first
-measurement, default 0.02), MOSAIC_ZEROGPU_MAX_FRAMES (frames per call, for memory: default
-from MOSAIC_ZEROGPU_CALL_MB = 512 MB of shrunk frames).
+`run` is `pipeline.run` with that detector plugged in; off ZeroGPU (no `SPACES_ZERO_GPU`,
+`MOSAIC_ZEROGPU` unset) it *is* `pipeline.run` and `@spaces.GPU` does nothing. Knobs (see
+docs/hosting.md): MOSAIC_ZEROGPU_CAP_S, MOSAIC_ZEROGPU_SECONDS_PER_FRAME,
+MOSAIC_ZEROGPU_MAX_FRAMES, MOSAIC_ZEROGPU_CALL_MB.
 """
 from __future__ import annotations
 
@@ -39,10 +37,9 @@ except ImportError:  # not installed (local runs): the decorator below does noth
 
 import cv2
 
-from pipeline import Progress, Settings, default_output
+from pipeline import MosaicError, Progress, Settings, default_output
 from pipeline import run as pipeline_run
-from pipeline.errors import MosaicError
-from pipeline.source import looks_like_link
+from pipeline.io.source import looks_like_link
 
 CALL_OVERHEAD_S = 8.0  # per call: GPU attach, model to CUDA, first-batch warm-up, frames over the pipe
 SAFETY = 1.5  # a call asks for 1.5x its measured work
@@ -144,7 +141,7 @@ def detect_on_gpu(frames, indices, settings: Settings):
     detecting)."""
     import torch
 
-    from pipeline.model import load_detector
+    from pipeline.models import load_detector
 
     cpu = load_detector(cpu_settings(settings))
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -166,8 +163,8 @@ class ZeroGpuDetector:
     `detect_on_gpu` call, and keeps the answers until the run asks for them."""
 
     def __init__(self, video: Path, settings: Settings, every_frame: bool):
-        from pipeline.model import load_detector
-        from pipeline.video import probe_video, read_frames
+        from pipeline.io.video import probe_video, read_frames
+        from pipeline.models import load_detector
 
         self.settings = settings
         self.cpu = load_detector(cpu_settings(settings))  # loaded at start by warm_model
@@ -270,7 +267,7 @@ def run(source, settings: Settings, **kwargs):
 def _download(link: str, folder: Path, max_bytes: int | None, cancel: threading.Event | None):
     """The Drive file into `folder`, with the run's own download code and messages; yields
     Progress while it runs and returns the file's path."""
-    from pipeline import source as source_mod
+    from pipeline.io import source as source_mod
 
     state, stop = source_mod.DownloadState(), threading.Event()
     worker = threading.Thread(target=source_mod.download_drive_video, args=(link, folder, state, stop, max_bytes),
@@ -292,16 +289,12 @@ def _download(link: str, folder: Path, max_bytes: int | None, cancel: threading.
 
 
 def warm_model() -> str | None:
-    """At start-up: on ZeroGPU the CPU torch model (moved to CUDA inside each call), else
-    the app's usual warm-up. Returns the error, if any."""
-    if not on_zerogpu():
-        from .handlers import warm_model as usual
-
-        return usual()
+    """At start-up, in the background: the default model (on ZeroGPU, on the CPU, moved to
+    CUDA inside each call). Returns the error, if any."""
     try:
-        from pipeline.model import load_detector
+        from pipeline.models import load_detector
 
-        load_detector(cpu_settings(Settings()))
+        load_detector(cpu_settings(Settings()) if on_zerogpu() else Settings())
         return None
     except MosaicError as err:
         return str(err)

@@ -1,1 +1,2 @@
-"""Detection: the detector interface, the detect stage, and the full-resolution tile scan."""
+"""Finding people in frames: the Detector interface, the CSV replay, the detect stage (detector, tracking, hold,
+scene cuts), and the full-resolution tile scan of the detail level (tiles, follow, scan)."""

@@ -20,7 +20,7 @@ def load_detector(settings: Settings):
     """The detector for `settings.target`: a YOLO view for person / silhouette / head,
     CenterFace for face. A model that does not fit the target fails here, before work."""
     if settings.target == "face":
-        from ..face import load_face_detector  # imported only when asked for
+        from .face import load_face_detector  # imported only when asked for
 
         return load_face_detector(settings)
     from .yolo import load_yolo_detector

@@ -32,7 +32,7 @@ class ModelKey:
     device: str  # "cpu" or "cuda"
     backend: str  # "torch" or "openvino"
     imgsz: int
-    precision: str = "fp32"  # "int8": the OpenVINO model quantized by pipeline/quantize.py
+    precision: str = "fp32"  # "int8": the OpenVINO model quantized by models/quantize.py
     calibration: Path | None = None  # int8: the user's calibration video (None: the shipped samples)
 
 
@@ -171,10 +171,10 @@ def load_network(key: ModelKey, target: str) -> Network:
 
 
 def _precise(xml: Path, key: ModelKey) -> Path:
-    """The export in the key's precision: as it is (fp32), or quantized (pipeline/quantize.py)."""
+    """The export in the key's precision: as it is (fp32), or quantized (models/quantize.py)."""
     if key.precision == "fp32":
         return xml
-    from ..quantize import yolo_int8_model
+    from .quantize import yolo_int8_model
 
     return yolo_int8_model(xml, key)
 

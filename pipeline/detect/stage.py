@@ -1,0 +1,78 @@
+"""The detect stage without threads: frames in, each frame's tracked boxes out, in order.
+
+Runs the detector on a batch, gives every box a track id, adds held and interpolated boxes
+across misses (TemporalHold, which delays frames by its look-ahead), and leaves out the
+tracks the reviewer chose to show. A file run and a live stream drive the same object.
+"""
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+from ..detections import Detections
+from ..errors import MosaicError
+from ..identity.stage import Identity
+from ..io.video import Frame
+from ..mask.unmask import without_tracks
+from ..settings import Settings
+from ..track.cuts import CutDetector
+from ..track.tracking import TemporalHold
+from .detector import Detector, ReplayDetector
+from .scan import with_detail
+
+
+class DetectStage:
+    def __init__(self, detector: Detector, settings: Settings, fps: float, look_ahead: bool = True,
+                 scale: tuple[float, float] | None = None, identity: Identity | None = None,
+                 drop_pixels: bool = False):
+        # a file run scans full-resolution tiles as settings.detail asks; a live stream
+        # (no look-ahead) keeps to the whole frame: it must not fall behind
+        self.detector = with_detail(detector, settings, fps) if look_ahead else detector
+        # the frames are full size only for the tiles: the renderer reads them again
+        # (budget.py reread), so the look-ahead keeps no pixels
+        self.drop_pixels = drop_pixels
+        replay = detector if isinstance(detector, ReplayDetector) else None  # its ids and drawn boxes
+        # frames given as small copies: boxes scaled back to the full frame before tracking
+        # (a replay's boxes are in the full frame already: it never looks at the pixels)
+        self.scale = None if replay else scale
+        self.image_scale = scale  # full-frame pixels per pixel of the images given (replay too)
+        self.hold = TemporalHold(round(settings.hold_s * fps), track_gap=round(fps), conf=settings.conf,
+                                 first_id=max(replay.track_ids, default=0) + 1 if replay else 1,
+                                 keyframes=replay.keyframes if replay else None, look_ahead=look_ahead)
+        self.unmask = settings.unmask_tracks  # track ids the reviewer chose to show
+        self.cuts = CutDetector()  # a scene cut ends every track and held box
+        self.identity = identity  # people by face; keep-face / only-face (pipeline/identity/)
+        self.seconds = 0.0  # time spent in the detector
+
+    def push(self, frames: Sequence[Frame]) -> list[tuple[Frame, Detections]]:
+        """Detect `frames` (in stream order); returns the frames now ready, with boxes."""
+        clock = time.perf_counter()
+        found = self.detector.detect([f.image for f in frames], [f.index for f in frames])
+        self.seconds += time.perf_counter() - clock
+        if len(found) != len(frames):
+            raise MosaicError("The detector returned a wrong number of results")
+        if self.scale is not None:
+            found = [detections.scaled(*self.scale) for detections in found]
+        ready = []
+        for frame, detections in zip(frames, found):
+            if self.cuts.is_cut(frame.image):
+                self.hold.cut(frame.index)
+            tracked = self.hold.track(frame.index, detections)
+            if self.identity is not None:
+                self.identity.observe(frame.index, frame.image, tracked, self.image_scale)
+            if self.drop_pixels:  # after every look at the pixels
+                frame = Frame(frame.index, frame.time_s, None)
+            ready.extend(self.hold.add(frame.index, frame, tracked))
+        return self._shown(ready)
+
+    def flush(self) -> list[tuple[Frame, Detections]]:
+        """The frames still held back for look-ahead, at the end of the stream."""
+        return self._shown(self.hold.flush())
+
+    def _shown(self, ready: list[tuple[Frame, Detections]]) -> list[tuple[Frame, Detections]]:
+        """After the hold, so a shown track's held and interpolated boxes go too."""
+        if self.identity is not None:
+            ready = [(frame, self.identity.apply(detections)) for frame, detections in ready]
+        if not self.unmask:
+            return ready
+        return [(frame, without_tracks(detections, self.unmask)) for frame, detections in ready]

@@ -1,0 +1,286 @@
+"""Keeping people masked across detector misses: ByteTrack ids plus a hold window.
+
+Tracking only names people; it never decides who is masked. Every detection is covered
+whether or not ByteTrack keeps it: one it does not output (a new, unconfirmed track, or a
+low score that matched nothing) still gets an id of its own. A detector misses a person now
+and then (motion blur, occlusion), and in a video one unmasked frame can identify someone, so
+each track's box is also applied up to `hold` frames after it was last seen and before it
+first appears, and across a short gap it is interpolated between the two sightings. That
+needs `hold` frames of look-ahead, so TemporalHold delays frames by that much (bounded
+memory). Boxes a person drew (`manual` rows of a replayed CSV, known in advance) are
+interpolated between a track's drawn boxes however far apart, and held like detections.
+A live stream cannot wait for the look-ahead: with `look_ahead=False` every frame is
+released as it is pushed, and tracks are held only after they were last seen.
+
+Why ultralytics' BYTETracker: ultralytics is already our detector's dependency, so it adds
+only `lap` (its assignment solver), and it takes plain numpy boxes. supervision's ByteTrack
+is deprecated (since supervision 0.28) in favour of Roboflow's `trackers` package, which
+would be one more young dependency for the same algorithm. ByteTrack's second association
+step (tracks matched to low-score detections) is what keeps a partly occluded person on one
+track: we set its low threshold below our confidence, so every detection we mask can take
+part, and let only detections within HIGH_MARGIN of the confidence do no more than continue
+a track.
+"""
+from __future__ import annotations
+
+import bisect
+import collections
+from types import SimpleNamespace
+
+import numpy as np
+
+from ..detections import HELD, MANUAL, Detections
+from ..errors import MosaicError
+
+HIGH_MARGIN = 0.1  # scores in [conf, conf + this) only continue tracks (ByteTrack's 2nd step)
+LOOSE_IOU = 0.5  # an untracked detection keeps the id of one this close on the previous frame
+
+
+def _require_lap() -> None:
+    """BYTETracker may be imported only once `lap` is known to import: ultralytics' matching
+    module otherwise pip-installs lap at run time, which must never happen on a user's machine."""
+    try:
+        import lap
+
+        assert lap.__version__
+    except (ImportError, AssertionError, AttributeError) as err:
+        raise MosaicError("Tracking needs the 'lap' package: pip install -r requirements.txt") from err
+
+
+class _Boxes:
+    """The numpy view of detections BYTETracker reads: conf, cls, xywh, boolean indexing."""
+
+    def __init__(self, xyxy: np.ndarray, conf: np.ndarray, cls: np.ndarray):
+        self.xyxy, self.conf, self.cls = xyxy, conf, cls
+
+    @property
+    def xywh(self) -> np.ndarray:
+        return np.concatenate([(self.xyxy[:, :2] + self.xyxy[:, 2:]) / 2, self.xyxy[:, 2:] - self.xyxy[:, :2]], 1)
+
+    def __len__(self) -> int:
+        return len(self.conf)
+
+    def __getitem__(self, keep) -> "_Boxes":
+        return _Boxes(self.xyxy[keep], self.conf[keep], self.cls[keep])
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    from ultralytics.utils.metrics import bbox_ioa
+
+    return bbox_ioa(a, b, iou=True)
+
+
+class ByteTrackIds:
+    """update(index, xyxy, score, class_id) -> one track id per box (N,), none of them 0.
+
+    Frames are counted by their stream index (ByteTrack's own frame counter is set to it), so
+    `max_gap` is in source frames whatever frames are skipped. Ids come from our own counter
+    starting at `first_id`, so they never collide with ids a replayed CSV already uses; the
+    tracker is created (and ultralytics imported) only when the first box arrives."""
+
+    def __init__(self, max_gap: int, conf: float = 0.2, first_id: int = 1):
+        _require_lap()  # at the start of a run, not after minutes of work
+        self.max_gap, self.conf = max(1, max_gap), conf
+        self._tracker = None
+        self._next_id = max(1, first_id)
+        self._loose: list[tuple[int, np.ndarray]] = []  # (id, box) not in a ByteTrack track, last frame
+
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id - 1
+
+    def ready(self) -> None:
+        """Create the tracker now (importing ultralytics takes seconds): a live stream must
+        not pay for it on its first detection, where it would stall every frame behind it."""
+        if self._tracker is None:
+            self._tracker = self._make()
+
+    def _make(self):
+        high = min(self.conf + HIGH_MARGIN, 0.9)
+        args = SimpleNamespace(track_high_thresh=high, track_low_thresh=self.conf / 2, new_track_thresh=high,
+                               track_buffer=self.max_gap, match_thresh=0.8, fuse_score=True)
+        from ultralytics.trackers.byte_tracker import BYTETracker  # only now: lap is there (see _require_lap)
+
+        return BYTETracker(args)
+
+    def reset(self) -> None:
+        """A scene cut: every track ends; the next box starts a new one (ids keep counting)."""
+        self._tracker = None
+        self._loose = []
+
+    def update(self, index: int, xyxy: np.ndarray, score: np.ndarray, class_id: np.ndarray) -> np.ndarray:
+        ids = np.zeros(len(xyxy), np.int32)
+        if self._tracker is None:
+            if not len(xyxy):
+                return ids
+            self._tracker = self._make()
+        tracker = self._tracker
+        tracker.frame_id = index  # update() adds 1: frames are counted by stream index
+        tracker.update(_Boxes(np.asarray(xyxy, np.float32), np.asarray(score, np.float32),
+                              np.asarray(class_id, np.float32)))
+        for track in tracker.tracked_stracks:  # confirmed and new (unconfirmed) tracks alike
+            if track.frame_id == tracker.frame_id and track.idx is not None:
+                if getattr(track, "mosaic_id", None) is None:  # our id, on the track object itself
+                    track.mosaic_id = self._new_id()
+                ids[int(track.idx)] = track.mosaic_id
+        loose = np.flatnonzero(ids == 0)  # low scores that matched nothing: masked all the same
+        if len(loose) and self._loose:
+            overlap = _iou(np.asarray(xyxy, np.float32)[loose], np.array([b for _, b in self._loose], np.float32))
+            for row, d in enumerate(loose):
+                best = int(np.argmax(overlap[row]))
+                if overlap[row, best] >= LOOSE_IOU:
+                    ids[d] = self._loose[best][0]
+                    overlap[:, best] = -1  # one detection per previous id
+        for d in loose:
+            if ids[d] == 0:
+                ids[d] = self._new_id()
+        self._loose = [(int(ids[d]), np.asarray(xyxy[d], np.float32)) for d in loose]
+        return ids
+
+
+class TemporalHold:
+    """push(index, item, detections) -> the items now ready, with their Detections (track
+    ids set, held boxes added with kind 'held'), in order.
+
+    `hold` and `track_gap` are in source frames; hold 0 passes detections through with track
+    ids only. Detections that already carry a track id (a replayed CSV's) keep it; the others
+    get ids from ByteTrack, counted from `first_id`. `keyframes` maps a track id to its drawn
+    (manual) boxes [(frame, xyxy)], known up front: the track is covered on every frame from
+    its first to its last drawn box, interpolated linearly, and held `hold` frames beyond.
+    `look_ahead=False` (live): nothing is delayed, each push returns its own frame, held
+    only by the sightings before it."""
+
+    def __init__(self, hold: int, track_gap: int = 0, conf: float = 0.2, first_id: int = 1,
+                 keyframes: dict[int, list[tuple[int, np.ndarray]]] | None = None, look_ahead: bool = True):
+        self.hold = hold
+        self.look_ahead = look_ahead
+        # ids survive gaps of track_gap frames even when the hold is shorter (or off)
+        self.max_gap = max(hold, track_gap)
+        self.tracker = ByteTrackIds(self.max_gap, conf, first_id)
+        self.keyframes = {int(t): sorted(((int(f), np.asarray(b, np.float32)) for f, b in rows), key=lambda r: r[0])
+                          for t, rows in (keyframes or {}).items() if rows}
+        self.sightings: dict[int, collections.deque] = {}  # track id -> (frame index, box), oldest first
+        self._pending: collections.deque = collections.deque()  # (index, item, detections)
+        self.cuts: list[int] = []  # first frames of new shots (pipeline/track/cuts.py), ascending
+
+    def cut(self, index: int) -> None:
+        """Frame `index` starts a new shot: no track id and no held box crosses it."""
+        self.tracker.reset()
+        if not self.cuts or index > self.cuts[-1]:
+            self.cuts.append(index)
+
+    def track(self, index: int, detections: Detections) -> Detections:
+        """The detections with a track id each: call once per frame, then `add`."""
+        ids = detections.track_id.copy()
+        untracked = np.flatnonzero(ids == 0)
+        ids[untracked] = self.tracker.update(index, detections.xyxy[untracked], detections.score[untracked],
+                                             detections.class_id[untracked])
+        return detections.with_tracks(ids)
+
+    def push(self, index: int, item, detections: Detections) -> list:
+        return self.add(index, item, self.track(index, detections))
+
+    def add(self, index: int, item, detections: Detections) -> list:
+        """Like push, for detections `track` already gave ids."""
+        ids = detections.track_id
+        for box, track, kind in zip(detections.xyxy, ids, detections.kind):
+            if not (kind == MANUAL and int(track) in self.keyframes):  # those are held from the keyframes
+                self.sightings.setdefault(int(track), collections.deque()).append((index, box.copy()))
+        self._pending.append((index, item, detections))
+        if not self.look_ahead:
+            return self.flush()
+        ready = []
+        while self._pending and self._pending[0][0] < index - self.hold:
+            ready.append(self._release())
+        return ready
+
+    def flush(self) -> list:
+        ready = []
+        while self._pending:
+            ready.append(self._release())
+        return ready
+
+    def _release(self):
+        index, item, detections = self._pending.popleft()
+        present = set(int(i) for i in detections.track_id)
+        held: list[tuple[int, np.ndarray]] = []
+        if self.hold > 0:
+            for track_id, seen in self.sightings.items():
+                box = None if track_id in present else self._held_box(seen, index)
+                if box is not None:
+                    held.append((track_id, box))
+        for track_id, rows in self.keyframes.items():
+            box = self._drawn_box(rows, index)
+            if box is not None:
+                held.append((track_id, box))
+        self._forget_before(index)
+        if not held:
+            return item, detections
+        return item, Detections.concat([detections, Detections(
+            xyxy=np.array([box for _, box in held], np.float32),
+            score=np.zeros(len(held), np.float32),
+            track_id=np.array([t for t, _ in held], np.int32),
+            kind=np.full(len(held), HELD, object),
+        )])
+
+    def _held_box(self, seen, index: int) -> np.ndarray | None:
+        """A track's box at `index` when it was seen within `hold` frames either side:
+        interpolated between the sightings around it, else the nearest sighting's box."""
+        before = after = None
+        start = self.cuts[bisect.bisect_right(self.cuts, index) - 1] if self.cuts and self.cuts[0] <= index else None
+        end_at = bisect.bisect_right(self.cuts, index)
+        end = self.cuts[end_at] if end_at < len(self.cuts) else None
+        for seen_at, box in seen:
+            if (start is not None and seen_at < start) or (end is not None and seen_at >= end):
+                continue  # another shot
+            if seen_at < index:
+                before = (seen_at, box)
+            elif seen_at > index and after is None:
+                after = (seen_at, box)
+        near_before = before is not None and index - before[0] <= self.hold
+        near_after = after is not None and after[0] - index <= self.hold
+        if near_before and near_after:
+            return _between(before, after, index)
+        if near_before:
+            return before[1]
+        if near_after:
+            return after[1]
+        return None
+
+    def _drawn_box(self, rows: list[tuple[int, np.ndarray]], index: int) -> np.ndarray | None:
+        """A drawn track's box at `index`: None on its own keyframes (the row is there),
+        interpolated between them, the end boxes `hold` frames beyond."""
+        at = bisect.bisect_left(rows, index, key=lambda r: r[0])
+        if at < len(rows) and rows[at][0] == index:
+            return None
+        if 0 < at < len(rows):
+            return _between(rows[at - 1], rows[at], index)
+        if at == 0 and rows[0][0] - index <= self.hold:
+            return rows[0][1]
+        if at == len(rows) and index - rows[-1][0] <= self.hold:
+            return rows[-1][1]
+        return None
+
+    def _forget_before(self, index: int) -> None:
+        """Drop sightings no frame at or after `index` can need."""
+        for track_id in list(self.sightings):
+            seen = self.sightings[track_id]
+            while len(seen) > 1 and seen[1][0] <= index - self.max_gap - 1:
+                seen.popleft()
+            if seen[-1][0] < index - 2 * self.max_gap - 2:
+                del self.sightings[track_id]
+
+
+def _between(before: tuple[int, np.ndarray], after: tuple[int, np.ndarray], index: int) -> np.ndarray:
+    t = (index - before[0]) / (after[0] - before[0])
+    return ((1 - t) * before[1] + t * after[1]).astype(np.float32)
+
+
+def drawn_keyframes(boxes_by_frame: dict[int, Detections]) -> dict[int, list[tuple[int, np.ndarray]]]:
+    """The manual rows with a track id, by track: what TemporalHold's `keyframes` takes."""
+    keyframes: dict[int, list] = {}
+    for frame, found in boxes_by_frame.items():
+        for box, track, kind in zip(found.xyxy, found.track_id, found.kind):
+            if kind == MANUAL and track:
+                keyframes.setdefault(int(track), []).append((frame, box))
+    return keyframes
