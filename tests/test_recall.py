@@ -180,7 +180,7 @@ def test_detail_is_validated_and_full_is_the_default():
 
 
 def test_the_cli_flag_reaches_the_settings():
-    from pipeline.cli import build_parser, settings_from_args
+    from pipeline.cli.args import build_parser, settings_from_args
 
     parser = build_parser()
     assert settings_from_args(parser.parse_args(["in.mp4"])).detail == "full"
