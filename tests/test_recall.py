@@ -15,8 +15,8 @@ import av
 import cv2
 import numpy as np
 import pytest
-
 from mediakit import decode_frames, read_zip
+
 from pipeline import Settings, run_to_result
 from pipeline.detect.scan import TiledDetector, with_detail
 from pipeline.detect.tiles import plan_tiles

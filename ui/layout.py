@@ -22,8 +22,17 @@ from pipeline.settings import (
 from . import api_inputs, handlers
 from . import review as review_ui
 from .api_inputs import CELLS_RANGE
-from .i18n import (DETAIL_LABELS, FACE_SHAPE_LABELS, PRECISION_LABELS, STYLE_LABELS, TARGET_LABELS, VOICE_LABELS, i18n,
-                   page_i18n, tr)
+from .i18n import (
+    DETAIL_LABELS,
+    FACE_SHAPE_LABELS,
+    PRECISION_LABELS,
+    STYLE_LABELS,
+    TARGET_LABELS,
+    VOICE_LABELS,
+    i18n,
+    page_i18n,
+    tr,
+)
 from .inputs import DEFAULT_CAP_IMAGES, DEFAULT_CAP_MB
 from .live_tab import build_live_tab
 from .model_choice import dropdown_choices, public_name
