@@ -33,6 +33,7 @@ IMAGE_FORMATS = ("jpg", "png")
 STYLES = ("mosaic", "blur", "fill")
 DEVICES = ("auto", "cpu", "cuda")
 BACKENDS = ("auto", "torch", "openvino")
+DETAILS = ("fast", "full", "max")  # what of each frame the model sees (pipeline/detect/scan.py)
 FACE_MATCH = 0.5  # distance under which two faces are one person (pipeline/identity/people.py)
 FOLLOW_ASPECTS = ("9:16", "1:1", "16:9")  # follow cam crops (pipeline/mask/follow.py)
 PRECISIONS = ("fp32", "int8")  # int8: NNCF-quantized OpenVINO model, CPU only (pipeline/models/quantize.py)
@@ -74,6 +75,9 @@ class Settings:
     calibration_video: Path | None = None  # int8: calibrate on this video, not the shipped samples
     batch: int = 8
     imgsz: int = 640
+    # fast: the whole frame at imgsz; full: plus full-resolution tiles rolled across frames;
+    # max: the whole frame and every tile on every frame (docs/recall.md)
+    detail: str = "full"
     conf: float = 0.2  # low on purpose: a missed person is a privacy leak
     classes: tuple[int, ...] = (0,)  # COCO ids; 0 = person
     pad_pct: float = 10.0  # box padding on each side, percent of the box size
@@ -181,6 +185,8 @@ class Settings:
             yield bad("set.batch", "batch must be 1-256", self.batch)
         if not is_int(self.imgsz) or not 32 <= self.imgsz <= 4096 or self.imgsz % 32:
             yield bad("set.imgsz", "detection size must be a multiple of 32 in 32-4096", self.imgsz)
+        if self.detail not in DETAILS:
+            yield bad("set.detail", "detail must be one of", self.detail, allowed=DETAILS)
         if not isinstance(self.conf, (int, float)) or not 0 < self.conf < 1:
             yield bad("set.conf", "confidence must be between 0 and 1", self.conf)
         if not self.classes or not all(is_int(c) and 0 <= c < 1000 for c in self.classes):

@@ -29,6 +29,9 @@ PAD = 10.0
 
 
 def face_settings(**changes) -> Settings:
+    # the decoder against deface's at the same input size: the whole frame only (detail fast);
+    # the full-resolution tiles of the default are tests/test_recall.py's
+    changes.setdefault("detail", "fast")
     return Settings(target="face", device="cpu", image_format="png", hold_s=0.0, pad_pct=PAD, conf=CONF,
                     **changes)
 

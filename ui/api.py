@@ -34,7 +34,7 @@ def process_api(
     hold_s=DEFAULTS["hold_s"].default, target=DEFAULTS["target"].default,
     face_shape=DEFAULTS["face_shape"].default, precision=DEFAULTS["precision"].default,
     make_video=False, voice=DEFAULTS["voice"].default, mute_spans="", bleep=False,
-    keep_faces=None, only_faces=None, follow="",
+    keep_faces=None, only_faces=None, follow="", detail=DEFAULTS["detail"].default,
 ):
     """Mask every person in a video. While it runs it sends (None, a progress line); its last
     output is (the ZIP of masked frames, a one-line summary that says when a cap stopped the
@@ -46,7 +46,7 @@ def process_api(
             interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
             jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s, target, face_shape, precision,
             voice, mute_spans, bleep,
-            follow,
+            follow, detail,
         )
         settings = with_faces(settings, keep_faces, only_faces)  # uploads only
         source = pick_source(video_file, drive_link)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import gradio as gr
 
 from pipeline.audio.voice import VOICES
-from pipeline.settings import FACE_SHAPES, FOLLOW_ASPECTS, IMAGE_FORMATS, PRECISIONS, STYLES, TARGETS, Settings
+from pipeline.settings import DETAILS, FACE_SHAPES, FOLLOW_ASPECTS, IMAGE_FORMATS, PRECISIONS, STYLES, TARGETS, Settings
 
 from . import api
 from .inputs import DEFAULT_CAP_IMAGES, DEFAULT_CAP_MB
@@ -107,8 +107,13 @@ def wire(d: Settings, video) -> None:
                                "frame) or an aspect; the video becomes a crop of that aspect following the "
                                "largest person or face, made after masking. ZIP images stay whole frames.",
                                enum=["", *FOLLOW_ASPECTS])
+    detail_input = documented(gr.Textbox(value=d.detail, visible=False), "What of each frame the model sees: "
+                               "fast (the whole frame at the model's size; small faces and far people in HD/4K "
+                               "can be missed), full (default: plus full-resolution tiles rolled across frames, "
+                               "finds what the model finds at full size), or max (every tile on every frame, "
+                               "slowest).", enum=list(DETAILS))
     api_button.click(api.process_api, [documented(video, VIDEO_DOC), *process_inputs(d), *sound_inputs(d),
-                      *face_inputs, follow_input],
+                      *face_inputs, follow_input, detail_input],
                      [api_zip, api_summary],
                      api_name="process", concurrency_id="jobs")
     render_inputs = [documented(gr.File(visible=False), "The edited detections.csv (from a run's ZIP): "

@@ -106,7 +106,8 @@ def start_job(
     hold_s=DEFAULTS["hold_s"].default, target=DEFAULTS["target"].default,
     face_shape=DEFAULTS["face_shape"].default, precision=DEFAULTS["precision"].default, make_video=False,
     detect_only=False, voice=DEFAULTS["voice"].default, mute_spans="", bleep=False,
-    keep_faces=None, only_faces=None, follow="", request: gr.Request | None = None,
+    keep_faces=None, only_faces=None, follow="", detail=DEFAULTS["detail"].default,
+    request: gr.Request | None = None,
 ):
     """The Start button (and Detect only): yields (progress, size, gallery, zip, summary,
     video, video input, Start, Stop, Stop and keep, Try the sample) as it runs."""
@@ -117,7 +118,7 @@ def start_job(
             interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
             jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s, target, face_shape, precision,
             voice, mute_spans, bleep,
-            follow,
+            follow, detail,
         )
         settings = with_faces(settings, keep_faces, only_faces)  # uploads only
         if detect_only and make_video:  # a review of a video run covers every frame

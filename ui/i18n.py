@@ -97,6 +97,14 @@ EN: dict[str, str] = {
                            "cached, so the first INT8 run takes longer; its boxes can differ slightly from FP32's "
                            "(check the result). INT8 always detects on the CPU, even on a server with a GPU, where "
                            "FP32 on the GPU is faster.",
+    "page.detail": "Detail",
+    "page.detail.fast": "Fast (the whole frame only)",
+    "page.detail.full": "Full (default)",
+    "page.detail.max": "Max (slowest)",
+    "page.detail_info": "Fast shows the model the whole frame at its own size: in HD and 4K video, small faces and "
+                        "people far away can be missed. Full adds full-resolution tiles, each part of the frame "
+                        "several times a second, so what the model finds at full size is found. Max looks at every "
+                        "tile on every frame. The live webcam always uses Fast.",
     "page.voice": "Voices in the video",
     "page.voice.keep": "keep",
     "page.voice.disguise": "disguise",
@@ -323,6 +331,7 @@ EN: dict[str, str] = {
     "set.device": "device must be one of {allowed} (got {got})",
     "set.backend": "backend must be one of {allowed} (got {got})",
     "set.precision": "precision must be one of {allowed} (got {got})",
+    "set.detail": "detail must be one of {allowed} (got {got})",
     "set.int8_cpu": "precision int8 runs on OpenVINO on the CPU: use device auto or cpu and backend auto or openvino",
     "set.calibration": "a calibration video is only used with precision int8",
     "set.voice": "voice must be one of {allowed} (got {got})",
@@ -419,6 +428,14 @@ KO: dict[str, str] = {
                            "처음 INT8로 돌릴 때는 더 오래 걸립니다. 찾는 상자가 FP32와 조금 다를 수 있으니 결과를 "
                            "확인하세요. INT8은 GPU가 있는 서버에서도 늘 CPU에서 검출하며, 그런 서버에서는 GPU의 FP32가 "
                            "더 빠릅니다.",
+    "page.detail": "세밀도",
+    "page.detail.fast": "빠르게 (화면 전체만)",
+    "page.detail.full": "전체 해상도 (기본값)",
+    "page.detail.max": "최대 (가장 느림)",
+    "page.detail_info": "빠르게는 화면 전체를 모델의 입력 크기로 줄여서만 봅니다. HD나 4K 영상에서는 작은 얼굴이나 멀리 있는 "
+                        "사람을 놓칠 수 있습니다. 전체 해상도는 원본 해상도의 타일을 더해 화면의 각 부분을 1초에 여러 번 "
+                        "보므로, 모델이 원본 크기에서 찾는 것을 찾습니다. 최대는 모든 프레임에서 모든 타일을 봅니다. "
+                        "실시간 웹캠은 늘 빠르게를 씁니다.",
     "page.voice": "영상 속 목소리",
     "page.voice.keep": "그대로",
     "page.voice.disguise": "변조",
@@ -643,6 +660,7 @@ KO: dict[str, str] = {
     "set.device": "장치는 {allowed} 중 하나여야 합니다 (입력값: {got})",
     "set.backend": "백엔드는 {allowed} 중 하나여야 합니다 (입력값: {got})",
     "set.precision": "정밀도는 {allowed} 중 하나여야 합니다 (입력값: {got})",
+    "set.detail": "세밀도는 {allowed} 중 하나여야 합니다 (입력값: {got})",
     "set.int8_cpu": "int8 정밀도는 CPU의 OpenVINO에서만 실행됩니다: 장치는 auto 또는 cpu, 백엔드는 auto 또는 openvino로 두세요",
     "set.calibration": "보정용 영상은 int8 정밀도에서만 쓰입니다",
     "set.voice": "목소리 설정은 {allowed} 중 하나여야 합니다 (입력값: {got})",
@@ -684,6 +702,7 @@ TARGET_LABELS = {"person": "page.target.person", "silhouette": "page.target.silh
 STYLE_LABELS = {"mosaic": "page.style.mosaic", "blur": "page.style.blur", "fill": "page.style.fill"}
 FACE_SHAPE_LABELS = {"ellipse": "page.face_shape.ellipse", "box": "page.face_shape.box"}
 PRECISION_LABELS = {"fp32": "page.precision.fp32", "int8": "page.precision.int8"}
+DETAIL_LABELS = {"fast": "page.detail.fast", "full": "page.detail.full", "max": "page.detail.max"}
 VOICE_LABELS = {"keep": "page.voice.keep", "disguise": "page.voice.disguise", "mute": "page.voice.mute"}
 
 # The one place a language is added: its code (as browsers send it, without the region) and

@@ -8,6 +8,7 @@ import gradio as gr
 
 from pipeline.audio.voice import VOICES
 from pipeline.settings import (
+    DETAILS,
     FACE_SHAPES,
     FOLLOW_ASPECTS,
     IMAGE_FORMATS,
@@ -21,7 +22,17 @@ from pipeline.settings import (
 from . import api_inputs, handlers
 from . import review as review_ui
 from .api_inputs import CELLS_RANGE
-from .i18n import FACE_SHAPE_LABELS, PRECISION_LABELS, STYLE_LABELS, TARGET_LABELS, VOICE_LABELS, i18n, page_i18n, tr
+from .i18n import (
+    DETAIL_LABELS,
+    FACE_SHAPE_LABELS,
+    PRECISION_LABELS,
+    STYLE_LABELS,
+    TARGET_LABELS,
+    VOICE_LABELS,
+    i18n,
+    page_i18n,
+    tr,
+)
 from .inputs import DEFAULT_CAP_IMAGES, DEFAULT_CAP_MB
 from .live_tab import build_live_tab
 from .model_choice import dropdown_choices, public_name
@@ -130,6 +141,9 @@ def build_demo() -> gr.Blocks:
                             precision = gr.Radio([(i18n(PRECISION_LABELS[p]), p) for p in PRECISIONS], value=d.precision,
                                                  label=i18n("page.precision"), elem_id="precision",
                                                  info=i18n("page.precision_info"))
+                            detail = gr.Radio([(i18n(DETAIL_LABELS[v]), v) for v in DETAILS], value=d.detail,
+                                              label=i18n("page.detail"), elem_id="detail",
+                                              info=i18n("page.detail_info"))
                             voice = gr.Radio([(i18n(VOICE_LABELS[v]), v) for v in VOICES], value=d.voice,
                                              label=i18n("page.voice"), elem_id="voice", info=i18n("page.voice_info"))
                             mute_spans = gr.Textbox(label=i18n("page.mute_spans"), value="", elem_id="mute-spans",
@@ -166,7 +180,7 @@ def build_demo() -> gr.Blocks:
         sound = [voice, mute_spans, bleep]  # the video's; start_job and render_job take them last
         faces = [keep_photos, only_photos]  # people to keep visible / to hide only, by photo; after sound
         job = dict(fn=handlers.start_job, inputs=[video, drive_link, *settings_inputs, precision, make_video, run_flag,
-                                                  *sound, *faces, follow],
+                                                  *sound, *faces, follow, detail],
                    outputs=job_outputs, concurrency_id="jobs", **private)
         opened = dict(fn=review_ui.open_for_session, inputs=None, outputs=review_ui.panel_outputs(review),
                       queue=False, **private)
@@ -175,7 +189,7 @@ def build_demo() -> gr.Blocks:
         run_event.then(**opened)
         detect_event = detect.click(**begin).then(**{**job, "inputs": [video, drive_link, *settings_inputs,
                                                                           precision, make_video, detect_flag, *sound,
-                                                                          *faces, follow]})
+                                                                          *faces, follow, detail]})
         detect_event.then(**opened)
         # the sample: real faces under the face target, so a first run shows a real detector's masks
         sample_event = sample.click(lambda: (str(FACES_SAMPLE), "", "face"), None, [video, drive_link, target],

@@ -11,6 +11,7 @@ from ..mask.unmask import parse_track_ids
 from ..settings import (
     BACKENDS,
     DEFAULT_MEMORY_MB,
+    DETAILS,
     DEVICES,
     FACE_MODEL,
     FACE_SHAPES,
@@ -126,6 +127,11 @@ def add_detector_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--calibration-video", default=None, metavar="VIDEO",
                    help="with --precision int8: calibrate on frames of this video (e.g. your own footage) "
                    "instead of the sample clips; a new int8 model is made for it, once")
+    p.add_argument("--detail", choices=DETAILS, default=d["detail"].default,
+                   help="what of each frame the model sees: fast = the whole frame at --imgsz only (small "
+                   "faces and far people at 1080p/4K can be missed); full = that plus full-resolution tiles "
+                   "rolled across frames, so what the model finds at full size is found; max = every tile on "
+                   "every frame (slowest). Live streams use fast. See docs/recall.md (default: %(default)s)")
     p.add_argument("--batch", type=int, default=d["batch"].default, metavar="N",
                    help="frames per detection batch (default: %(default)s)")
     p.add_argument("--imgsz", type=int, default=d["imgsz"].default, metavar="PX",
@@ -165,8 +171,8 @@ def mask_settings(args: argparse.Namespace) -> dict:
     return dict(device=args.device, backend=args.backend, batch=args.batch, imgsz=args.imgsz, conf=args.conf,
                 classes=args.classes, pad_pct=args.pad, style=args.style, mosaic_cells=args.cells,
                 min_cell_px=args.min_cell, target=args.target, face_shape=args.face_shape,
-                precision=args.precision, calibration_video=args.calibration_video, **identity_settings(args),
-                follow=args.follow, **extra)
+                precision=args.precision, detail=args.detail, calibration_video=args.calibration_video,
+                **identity_settings(args), follow=args.follow, **extra)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:

@@ -18,12 +18,19 @@ from ..settings import Settings
 from ..track.cuts import CutDetector
 from ..track.tracking import TemporalHold
 from .detector import Detector, ReplayDetector
+from .scan import with_detail
 
 
 class DetectStage:
     def __init__(self, detector: Detector, settings: Settings, fps: float, look_ahead: bool = True,
-                 scale: tuple[float, float] | None = None, identity: Identity | None = None):
-        self.detector = detector
+                 scale: tuple[float, float] | None = None, identity: Identity | None = None,
+                 drop_pixels: bool = False):
+        # a file run scans full-resolution tiles as settings.detail asks; a live stream
+        # (no look-ahead) keeps to the whole frame: it must not fall behind
+        self.detector = with_detail(detector, settings, fps) if look_ahead else detector
+        # the frames are full size only for the tiles: the renderer reads them again
+        # (budget.py reread), so the look-ahead keeps no pixels
+        self.drop_pixels = drop_pixels
         replay = detector if isinstance(detector, ReplayDetector) else None  # its ids and drawn boxes
         # frames given as small copies: boxes scaled back to the full frame before tracking
         # (a replay's boxes are in the full frame already: it never looks at the pixels)
@@ -53,6 +60,8 @@ class DetectStage:
             tracked = self.hold.track(frame.index, detections)
             if self.identity is not None:
                 self.identity.observe(frame.index, frame.image, tracked, self.image_scale)
+            if self.drop_pixels:  # after every look at the pixels
+                frame = Frame(frame.index, frame.time_s, None)
             ready.extend(self.hold.add(frame.index, frame, tracked))
         return self._shown(ready)
 

@@ -58,6 +58,7 @@ class BufferPlan:
     to_video: int
     detect_size: tuple[int, int] | None = None  # (w, h) of detection's small copies when rereading
     full: int = 0  # full frames decoded again, waiting for their boxes (reread only)
+    detect_full: bool = False  # reread, but detection reads full frames (tiles) and keeps none
 
     @property
     def reread(self) -> bool:
@@ -74,11 +75,16 @@ class BufferPlan:
     def peak_bytes(self) -> int:
         """Frame buffers at most in flight (x264's own buffers are bounded in video_sink)."""
         source = self.decoded + self.batch + self.lookahead + self.detected
+        if self.detect_full:  # full frames until detected, nothing after
+            source = (self.decoded + self.batch) * self.frame_bytes + (self.lookahead + self.detected) * self.detect_bytes
+        else:
+            source *= self.detect_bytes
         rereading = (self.full + 1) * self.frame_bytes if self.reread else 0
-        return source * self.detect_bytes + rereading + (self.rendered + self.to_video + 1) * self.output_bytes
+        return source + rereading + (self.rendered + self.to_video + 1) * self.output_bytes
 
 
-def plan_buffers(settings: Settings, info: VideoInfo, make_video: bool) -> BufferPlan:
+def plan_buffers(settings: Settings, info: VideoInfo, make_video: bool, full_detect: bool = False) -> BufferPlan:
+    """`full_detect`: detection needs the full frames (a tile scan, detect/scan.py)."""
     frame_bytes = info.width * info.height * 3
     out_w, out_h = settings.output_size(info.width, info.height)
     output_bytes = out_w * out_h * 3
@@ -90,7 +96,8 @@ def plan_buffers(settings: Settings, info: VideoInfo, make_video: bool) -> Buffe
     small = detect_size(info, settings.imgsz)
     reread = make_video and small is not None and lookahead * frame_bytes > REREAD_SHARE * budget
     least = BufferPlan(frame_bytes, output_bytes, lookahead, 1, 1, 1, 1, video,
-                       detect_size=small if reread else None, full=1 if reread else 0)
+                       detect_size=small if reread else None, full=1 if reread else 0,
+                       detect_full=reread and full_detect)
     if least.peak_bytes > budget:
         need = math.ceil(least.peak_bytes / MB)
         raise SettingsError(

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..audio.plan import audio_edit, audio_notes
 from ..detect.detector import Detector
+from ..detect.scan import tiles_apply
 from ..detect.stage import DetectStage
 from ..errors import Cancelled, InputError, Message, MosaicError, OutputError
 from ..events import COMPLETED, IMAGE_CAP, NO_PERSON_WARNING, SIZE_CAP, USER_STOP, Progress, Result, hdr_note
@@ -48,12 +49,15 @@ class FileJob:
         self.detect_only = detect_only  # boxes for a review: detections.csv, no images
         self.engine = Engine()
         # queue depths from the memory budget and the frame size (budget.py)
-        self.plan = plan or plan_buffers(settings, info, make_video=video_output is not None)
+        self.plan = plan or plan_buffers(settings, info, make_video=video_output is not None,
+                                         full_detect=tiles_apply(getattr(detector, "looks_at_pixels", False), settings,
+                                                                 (info.height, info.width)))
         scale = None
-        if self.plan.reread:  # detection sees small copies; its boxes go back to full size
+        if self.plan.reread and not self.plan.detect_full:  # detection sees small copies; its boxes go back to full size
             small_w, small_h = self.plan.detect_size
             scale = (info.width / small_w, info.height / small_h)
-        self.detect = DetectStage(detector, settings, info.fps, scale=scale, identity=identity)
+        self.detect = DetectStage(detector, settings, info.fps, scale=scale, identity=identity,
+                                  drop_pixels=self.plan.detect_full)
         self.renderer = Renderer(settings, info)
         self.stop_reason = COMPLETED
         self.stopped_at: tuple[int, float] | None = None
@@ -78,7 +82,8 @@ class FileJob:
         return self.video_output is not None or self.settings.captures(index)
 
     def _read(self) -> None:
-        frames = read_frames(self.video_path, wanted=self._wanted, size=self.plan.detect_size,
+        frames = read_frames(self.video_path, wanted=self._wanted,
+                             size=None if self.plan.detect_full else self.plan.detect_size,
                              threads=REREAD_DECODE_THREADS if self.plan.reread else DECODE_THREADS)
         with contextlib.closing(frames):
             clock = time.perf_counter()

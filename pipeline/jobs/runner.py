@@ -17,6 +17,7 @@ from typing import Iterator
 
 from ..audio.plan import check_audio_against, check_audio_request
 from ..detect.detector import Detector, ReplayDetector
+from ..detect.scan import tiles_apply
 from ..errors import Cancelled, InputError, Message, OutputError
 from ..events import Progress, Result
 from ..identity.record import check_record_folder, write_record
@@ -114,7 +115,10 @@ def run(
         info = probe_video(video_path)
         check_audio_against(settings, info.duration_s)  # mute spans inside the video
         ensure_free_space(Path(output).parent, estimate_output_bytes(info, settings, video_output is not None))
-        plan = plan_buffers(settings, info, make_video=video_output is not None)  # a budget too small fails now
+        # a budget too small fails now; a model (not a replayed CSV) may scan full-size tiles
+        looks = getattr(detector, "looks_at_pixels", False) if detector is not None else settings.detections_csv is None
+        plan = plan_buffers(settings, info, make_video=video_output is not None,
+                            full_detect=tiles_apply(looks, settings, (info.height, info.width)))
         return_freed_frames()  # so the budget bounds what the process holds, not only the queues
 
         if detector is None:

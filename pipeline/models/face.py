@@ -185,6 +185,8 @@ class _OnnxRuntimeEngine:
 class CenterFaceDetector:
     """CenterFace on one engine. `detect` is thread-safe: jobs share one engine under a lock."""
 
+    looks_at_pixels = True  # the detail level may show it full-resolution tiles (detect/scan.py)
+
     def __init__(self, key, conf: float):
         self.key, self.conf, self.model_name = key, conf, key.model
         path, self._engine = face_model_path(key.model), None

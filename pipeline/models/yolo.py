@@ -34,6 +34,8 @@ class YoloDetector:
     """One job's options over a shared network. `detect` is thread-safe: the jobs that
     share a network take turns on its lock (and its batch buffer)."""
 
+    looks_at_pixels = True  # the detail level may show it full-resolution tiles (detect/scan.py)
+
     def __init__(self, network: Network, classes: Sequence[int], conf: float, target: str = "person"):
         self.network = network
         self.classes = list(classes)

@@ -1,0 +1,105 @@
+"""A closer look, every frame, at what only the full-resolution tiles found: each such box
+gets a window of the frame around it (a cell, at full resolution), and the cells are packed
+side by side into tile-sized canvases, so one model run looks again at up to 16 small faces.
+
+Between two passes of the rolling tile scan (scan.py), a small face or a far person would
+otherwise be found only once per scan; looked at again on every frame, it is found on every
+frame, tracked, and covered where it moves. Packing keeps that cheap: a 160-px cell holds a
+face up to 80 px (larger ones get 320-px cells, four to a canvas, or a whole tile), and a
+canvas costs one tile, whatever the number of faces on it.
+
+    canvases = pack(boxes, frame_hw, side)       -> [Canvas], each of cells of one size
+    canvas.image(frame)                          -> side x side BGR: the cells' pixels on grey
+    canvas.to_frame(found)                       -> its boxes in frame pixels, and which are cut
+                                                    by a cell's inner side (tiles.merge joins them)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..detections import Detections
+from .tiles import EDGE_PX, Tile
+
+PAD_VALUE = 114  # the letterbox grey
+CELLS_PER_SIDE = (4, 2, 1)  # cell sizes tried, smallest first: side/4, side/2, side
+FILL = 0.5  # a box may take up to this share of its cell's side
+
+
+@dataclass(frozen=True)
+class Cell:
+    crop: Tile  # where in the frame
+    x: int  # where in the canvas
+    y: int
+
+
+@dataclass
+class Canvas:
+    side: int
+    cells: list[Cell]
+
+    def image(self, frame: np.ndarray) -> np.ndarray:
+        canvas = np.full((self.side, self.side, 3), PAD_VALUE, np.uint8)
+        for cell in self.cells:
+            c = cell.crop
+            canvas[cell.y:cell.y + c.h, cell.x:cell.x + c.w] = c.crop(frame)
+        return canvas
+
+    def to_frame(self, found: Detections, frame_hw: tuple[int, int]) -> tuple[Detections, np.ndarray]:
+        """The canvas's boxes in frame pixels, each in the cell that holds its centre and
+        clipped to it, and (N,) bool: cut by a side of its cell that lies inside the frame."""
+        if not len(found) or not self.cells:
+            return Detections.empty(), np.zeros(0, bool)
+        h, w = frame_hw
+        centres = (found.xyxy[:, :2] + found.xyxy[:, 2:]) / 2
+        keep, shifts, cut = [], [], []
+        for k, (cx, cy) in enumerate(centres):
+            cell = next((c for c in self.cells if c.x <= cx < c.x + c.crop.w and c.y <= cy < c.y + c.crop.h), None)
+            if cell is None:
+                continue  # on the grey between cells
+            c = cell.crop
+            x1, y1, x2, y2 = found.xyxy[k]
+            near = max(2.0, EDGE_PX * self.side)
+            cut.append((c.x > 0 and x1 <= cell.x + near) or (c.x + c.w < w and x2 >= cell.x + c.w - near)
+                       or (c.y > 0 and y1 <= cell.y + near) or (c.y + c.h < h and y2 >= cell.y + c.h - near))
+            keep.append(k)
+            shifts.append((c.x - cell.x, c.y - cell.y, cell.x, cell.y, c.w, c.h))
+        if not keep:
+            return Detections.empty(), np.zeros(0, bool)
+        chosen = found[np.array(keep)]
+        xyxy = chosen.xyxy.copy()
+        outlines = list(chosen.outlines)
+        for row, (dx, dy, cx, cy, cw, ch) in enumerate(shifts):
+            xyxy[row, [0, 2]] = xyxy[row, [0, 2]].clip(cx, cx + cw) + dx
+            xyxy[row, [1, 3]] = xyxy[row, [1, 3]].clip(cy, cy + ch) + dy
+            if outlines[row] is not None:
+                outlines[row] = tuple(p + np.array([dx, dy], np.float32) for p in outlines[row])
+        return (Detections(xyxy, chosen.score, chosen.class_id, chosen.track_id, chosen.kind, tuple(outlines)),
+                np.array(cut, bool))
+
+
+def pack(boxes, frame_hw: tuple[int, int], side: int) -> list[Canvas]:
+    """Canvases of side x side holding a full-resolution window around each box (boxes
+    already inside another window share it), cells of the smallest size that fits."""
+    h, w = frame_hw
+    by_size: dict[int, list[Tile]] = {}
+    windows: list[Tile] = []
+    for x1, y1, x2, y2 in boxes:
+        if any(t.x <= x1 and t.y <= y1 and x2 <= t.x + t.w and y2 <= t.y + t.h for t in windows):
+            continue
+        big = max(x2 - x1, y2 - y1)
+        size = next((side // n for n in CELLS_PER_SIDE if big <= FILL * side // n), side)
+        cw, ch = min(size, w), min(size, h)
+        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+        tile = Tile(int(min(max(cx - cw / 2, 0), w - cw)), int(min(max(cy - ch / 2, 0), h - ch)), cw, ch)
+        windows.append(tile)
+        by_size.setdefault(size, []).append(tile)
+    canvases = []
+    for size, tiles in sorted(by_size.items()):
+        per_row = side // size
+        for start in range(0, len(tiles), per_row * per_row):
+            cells = [Cell(t, (k % per_row) * size, (k // per_row) * size)
+                     for k, t in enumerate(tiles[start:start + per_row * per_row])]
+            canvases.append(Canvas(side, cells))
+    return canvases
