@@ -212,7 +212,7 @@ def test_jobs_share_one_engine_and_detect_at_once():
 def test_default_model_is_the_shipped_centerface_file():
     """`centerface` is the ONNX file in pipeline/models/weights/ (no package, no download), and
     that file is CenterFace's, not a Git LFS pointer or a truncated copy."""
-    from pipeline.face import face_model_path
+    from pipeline.models.face import face_model_path
     from pipeline.models.weights import CENTERFACE_ONNX, CENTERFACE_SHA256
 
     assert face_model_path("centerface") == CENTERFACE_ONNX

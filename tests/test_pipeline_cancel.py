@@ -114,7 +114,7 @@ def test_cancel_from_another_thread_while_the_caller_waits(excerpt, tmp_path, bo
 # the machine is (on a fast one, 795 replayed frames used to finish before the signal came).
 HELD_CLI = """
 import runpy, signal, time
-from pipeline.detection import ReplayDetector
+from pipeline.detect.detector import ReplayDetector
 
 interrupted = False
 
