@@ -1,2 +1,2 @@
 """Finding people in frames: the Detector interface, the CSV replay, the detect stage (detector, tracking, hold,
-scene cuts), and the full-resolution tile scan of the detail level (tiles, follow, scan)."""
+scene cuts), and the full-resolution tile scan of the detail level (tiles, closer, scan)."""

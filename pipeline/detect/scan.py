@@ -23,7 +23,7 @@ import numpy as np
 
 from ..detections import Detections
 from ..settings import Settings
-from .follow import pack
+from .closer import pack
 from .tiles import Tile, cut_edges, merge, plan_tiles, to_frame
 
 SCAN_S = {"fast": None, "full": 0.3, "max": 0.0}  # seconds to see every tile once
@@ -51,7 +51,7 @@ def with_detail(detector, settings: Settings, fps: float):
 class TiledDetector:
     """`detect` = the inner detector on the whole frames (one call), then per frame (one
     call) on its share of the tiles and on canvases of full-resolution windows around what
-    only tiles found on the frame before (follow.py), merged into one box per object.
+    only tiles found on the frame before (closer.py), merged into one box per object.
     `period` frames: every tile is seen once in that many consecutive frames (0: every frame).
     Other attributes (key, backend, model_name) are the inner detector's."""
 
