@@ -12,7 +12,6 @@ instead of running the model: a test mode, said on the tab when it is on.
 """
 from __future__ import annotations
 
-import collections
 import os
 import time
 
@@ -23,6 +22,7 @@ from pipeline.detect.detector import ReplayDetector
 from pipeline.errors import MosaicError
 from pipeline.io.video import Frame
 from pipeline.jobs.live import LiveMasker
+from pipeline.jobs.rates import RateWindow
 from pipeline.settings import FOLLOW_ASPECTS, STYLES, TARGETS, Settings
 
 from .i18n import DEFAULT_LANGUAGE, STYLE_LABELS, TARGET_LABELS, i18n, language, tr
@@ -52,25 +52,19 @@ class LiveSession:
         self.masker = LiveMasker(detector, settings, fps=1 / STREAM_EVERY_S)
         self.start = time.monotonic()
         self.index = 0
-        self.shown: collections.deque = collections.deque()  # (time, frames detected so far)
+        self.shown = RateWindow(RATE_WINDOW_S)  # frames shown and detected per second
 
     def mask(self, rgb: np.ndarray) -> np.ndarray:
         now = time.monotonic()
         bgr = np.ascontiguousarray(rgb[:, :, ::-1])
         masked = self.masker.mask(Frame(self.index, now - self.start, bgr))
         self.index += 1
-        self.shown.append((time.monotonic(), self.masker.detected))
-        while self.shown and self.shown[0][0] < self.shown[-1][0] - RATE_WINDOW_S:
-            self.shown.popleft()
+        self.shown.add(self.masker.detected)
         return np.ascontiguousarray(masked[:, :, ::-1])
 
     def rates(self) -> tuple[float, float]:
         """(frames shown per second, frames detected per second) over the last stretch."""
-        if len(self.shown) < 2:
-            return 0.0, 0.0
-        (t0, d0), (t1, d1) = self.shown[0], self.shown[-1]
-        span = max(t1 - t0, 1e-6)
-        return (len(self.shown) - 1) / span, (d1 - d0) / span
+        return self.shown.rates()
 
     def stats_markdown(self, lang: str = DEFAULT_LANGUAGE) -> str:
         fps, detect_hz = self.rates()

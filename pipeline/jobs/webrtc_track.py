@@ -29,9 +29,10 @@ from aiortc.mediastreams import MediaStreamError
 from av import VideoFrame
 
 from ..errors import MosaicError
-from .live import LiveMasker
-from ..settings import Settings
 from ..io.video import Frame
+from ..settings import Settings
+from .live import LiveMasker
+from .rates import RateWindow
 
 log = logging.getLogger("pipeline.webrtc")
 RATE_WINDOW_S = 2.0  # rates are measured over this last stretch
@@ -55,7 +56,7 @@ class MaskedTrack(MediaStreamTrack):
         self.ended = asyncio.Event()
         self.frames_in = self.frames_out = self.dropped = 0
         self.last_in = time.monotonic()
-        self.shown: collections.deque = collections.deque()  # (time, frames detected so far)
+        self.shown = RateWindow(RATE_WINDOW_S)  # frames shown and detected per second
         self.latency_ms: collections.deque = collections.deque(maxlen=600)  # arrival -> handed to the sender
         self._latest: tuple | None = None  # (av frame, arrival time), the newest not yet masked
         self._arrived = asyncio.Event()
@@ -131,9 +132,7 @@ class MaskedTrack(MediaStreamTrack):
         now = time.monotonic()
         self.frames_out += 1
         self.latency_ms.append((now - arrived) * 1000)
-        self.shown.append((now, self.masker.detected if self.masker else 0))
-        while self.shown and self.shown[0][0] < now - RATE_WINDOW_S:
-            self.shown.popleft()
+        self.shown.add(self.masker.detected if self.masker else 0, now)
         return out
 
     def _mask(self, frame: VideoFrame, index: int) -> np.ndarray | None:
@@ -151,11 +150,7 @@ class MaskedTrack(MediaStreamTrack):
 
     def rates(self) -> tuple[float, float]:
         """(frames sent per second, detections per second) over the last stretch."""
-        if len(self.shown) < 2:
-            return 0.0, 0.0
-        (t0, d0), (t1, d1) = self.shown[0], self.shown[-1]
-        span = max(t1 - t0, 1e-6)
-        return (len(self.shown) - 1) / span, (d1 - d0) / span
+        return self.shown.rates()
 
     def stop(self) -> None:
         """Ends the track, its reader and its worker thread (the masker is closed there).
