@@ -114,3 +114,23 @@ def videos(serial) -> Path:
 def model(serial) -> Path:
     """The batch tests' masking model (a module may define its own `model`)."""
     return serial["model"]
+
+
+@pytest.fixture(scope="module")
+def client(app, tmp_path_factory):
+    """A gradio_client for the module's running `app` fixture, downloads into a temp folder."""
+    from gradio_client import Client
+
+    return Client(app.url, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")),
+                  analytics_enabled=False)
+
+
+@pytest.fixture
+def isolated_results(tmp_path, monkeypatch) -> Path:
+    """Results go to this test's folder; the default model is the untrained yolo11n.yaml."""
+    from ui import sources
+
+    root = tmp_path / "results"
+    monkeypatch.setattr(sources, "RESULTS_ROOT", root)
+    monkeypatch.setenv("MOSAIC_MODEL", "yolo11n.yaml")
+    return root

@@ -36,12 +36,6 @@ def app(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def client(app, tmp_path_factory):
-    return Client(app.url, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")),
-                  analytics_enabled=False)
-
-
-@pytest.fixture(scope="module")
 def sample_frames():
     return decode_frames(SAMPLE)
 

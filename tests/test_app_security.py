@@ -37,12 +37,6 @@ def app(tmp_path_factory):
         yield server
 
 
-@pytest.fixture(scope="module")
-def client(app, tmp_path_factory):
-    return Client(app.url, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")),
-                  analytics_enabled=False)
-
-
 def gradio_cache(app) -> Path:
     return app.results_dir.parent / "gradio-tmp"  # the server's GRADIO_TEMP_DIR (app_server.py)
 

@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("dlib")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from app_server import running_app
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from identity_clips import two_shot_clip
 from mediakit import decode_frames, read_zip
 
@@ -25,12 +25,6 @@ PER_SHOT = 16
 def app(tmp_path_factory):
     with running_app(tmp_path_factory.mktemp("identity-app")) as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def client(app, tmp_path_factory):
-    return Client(app.url, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")),
-                  analytics_enabled=False)
 
 
 @pytest.fixture(scope="module")

@@ -58,13 +58,7 @@ def api_result(*args, **kwargs):
     return list(api.process_api(*args, **kwargs))[-1]
 
 
-@pytest.fixture(autouse=True)
-def isolated_results(tmp_path, monkeypatch) -> Path:
-    """Results go to this test's folder; the default model is the untrained yolo11n.yaml."""
-    root = tmp_path / "results"
-    monkeypatch.setattr(sources, "RESULTS_ROOT", root)
-    monkeypatch.setenv("MOSAIC_MODEL", "yolo11n.yaml")
-    return root
+pytestmark = pytest.mark.usefixtures("isolated_results")  # conftest: results in the test's folder, yolo11n.yaml
 
 
 @pytest.fixture(scope="module")

@@ -23,12 +23,7 @@ VIDEO = 5  # start_job's output with the video (see test_ui_handlers.py)
 SUMMARY = 4
 
 
-@pytest.fixture(autouse=True)
-def isolated_results(tmp_path, monkeypatch) -> Path:
-    root = tmp_path / "results"
-    monkeypatch.setattr(sources, "RESULTS_ROOT", root)
-    monkeypatch.setenv("MOSAIC_MODEL", "yolo11n.yaml")
-    return root
+pytestmark = pytest.mark.usefixtures("isolated_results")  # conftest: results in the test's folder, yolo11n.yaml
 
 
 @pytest.fixture(scope="module")
