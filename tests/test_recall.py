@@ -21,6 +21,7 @@ from pipeline import Settings, run_to_result
 from pipeline.detect.scan import TiledDetector, with_detail
 from pipeline.detect.tiles import plan_tiles
 from pipeline.detections import Detections
+from pipeline.track.tracking import TemporalHold
 
 INPUT_PX = 640
 MIN_PX = 16
@@ -125,9 +126,11 @@ def test_an_object_cut_by_a_tile_edge_comes_out_as_one_box(size):
     assert found.xyxy.astype(int).tolist() == [[x, y, x + w, y + h]]
 
 
-def test_a_face_present_for_0_3_s_is_covered_on_every_one_of_its_frames(tmp_path):
+@pytest.mark.parametrize("target", ["face", "person"])
+def test_a_face_present_for_0_3_s_is_covered_on_every_one_of_its_frames(tmp_path, target):
     """--video at default settings: a small object on screen for 9 frames at 30 fps, moving,
-    only visible to the model at full size, is covered on all 9."""
+    only visible to the model at full size, is covered on all 9. Faces are looked at on every
+    frame; people on every other frame, with a slower scan that the look-ahead reaches back over."""
     first, last, fps = 6, 14, 30
     positions = {i: (600 + 6 * (i - first), 500 + 2 * (i - first)) for i in range(first, last + 1)}
     frames = []
@@ -143,14 +146,82 @@ def test_a_face_present_for_0_3_s_is_covered_on_every_one_of_its_frames(tmp_path
     def covered_frames(detail: str) -> list[int]:
         out = tmp_path / detail
         out.mkdir()
-        result = run_to_result(source, Settings(detail=detail, style="fill", image_format="png"),
+        result = run_to_result(source, Settings(target=target, detail=detail, style="fill", image_format="png"),
                                output=out / "o.zip", video_output=out / "o.mp4", detector=SightLimitedDetector())
         video = decode_frames(result.video_path)
         assert len(video) == len(frames)
-        return [i for i in positions if marked(video[i]).sum() == 0]
+        return [i for i in positions if (marked(video[i]) & seen(i)).sum() == 0]
+
+    def seen(i: int) -> np.ndarray:
+        """Where the object must be covered: all of it for a person's box, the disc a face's
+        ellipse (inside the padded box) surely covers for a face."""
+        if target != "face":
+            return np.ones((1080, 1920), bool)
+        disc = np.zeros((1080, 1920), np.uint8)
+        return cv2.circle(disc, (positions[i][0] + 20, positions[i][1] + 20), 18, 1, -1).astype(bool)
 
     assert covered_frames("full") == sorted(positions)
     assert covered_frames("fast") == []
+
+
+class CountingDetector:
+    """Looks at the pixels, finds nothing; records each call's image shapes and indices."""
+
+    looks_at_pixels = True
+
+    def __init__(self):
+        self.calls: list[tuple[list[tuple[int, ...]], list[int]]] = []
+
+    def detect(self, frames, indices=()):
+        self.calls.append(([f.shape for f in frames], list(indices)))
+        return [Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32)) for _ in frames]
+
+
+def test_people_are_looked_at_every_other_frame_with_a_one_second_scan_and_faces_every_frame():
+    frames = [grey_frame(1920, 1080)] * 8
+    tiles = len(plan_tiles((1080, 1920), 640))
+    for target, every, per_second in (("person", 2, tiles / 1.0), ("face", 1, tiles / 0.3)):
+        inner = CountingDetector()
+        scan = with_detail(inner, Settings(target=target), 30)
+        scan.detect(frames[:1], [0])  # the first frame: every tile
+        assert scan.tiles_seen == tiles
+        found = []
+        for start in range(1, 65, 8):  # frames 1-64, in batches of 8
+            found += scan.detect(frames, list(range(start, start + 8)))
+        looked = [i for i, d in enumerate(found, 1) if d is not None]  # None: not looked at, the hold covers it
+        assert looked == list(range(every, 65, every))
+        whole = [i for shapes, indices in inner.calls for shape, i in zip(shapes, indices) if shape[0] == 1080]
+        assert whole == [0] + looked
+        assert abs((scan.tiles_seen - tiles) - 64 / 30 * per_second) <= 1, scan.tiles_seen
+        # each model call takes all the tiles of its frames at once (the CPU engine's batch)
+        assert max(sum(shape == (640, 640, 3) for shape in shapes) for shapes, _ in inner.calls[2:]) >= 2
+
+
+def test_frames_not_next_to_each_other_get_every_tile():
+    """A ZIP's captures (interval 10) are outputs in their own right: each is scanned whole,
+    whatever the target's rolling scan."""
+    tiles = len(plan_tiles((1080, 1920), 640))
+    for target in ("person", "face"):
+        scan = with_detail(CountingDetector(), Settings(target=target), 30)
+        assert all(d is not None for d in scan.detect([grey_frame(1920, 1080)] * 4, [0, 10, 20, 30]))
+        assert scan.tiles_seen == 4 * tiles
+
+
+def test_a_track_found_late_is_covered_back_to_where_it_came_from():
+    """The look-ahead's lead: a box first seen at frame 20, moving 6 px a frame, is covered
+    on frames 0-19 where it was (its motion run back) and where it was first seen."""
+    hold = TemporalHold(15, track_gap=30, lead=32)
+    out = []
+    for f in range(40):
+        x = 100 + 6 * f
+        boxes = np.array([[x, 50, x + 30, 80]], np.float32) if f >= 20 else np.zeros((0, 4), np.float32)
+        out += hold.push(f, f, Detections(boxes, np.full(len(boxes), 0.9, np.float32)))
+    out += hold.flush()
+    for f, found in out[:20]:
+        assert len(found) == 1 and found.kind[0] == "held", f
+        x1, _, x2, _ = found.xyxy[0]
+        assert x1 <= 100 + 6 * f + 1e-3 and x2 >= 100 + 6 * 20 + 30 - 1e-3, (f, found.xyxy[0])
+    assert TemporalHold(15, track_gap=30).lead == 15  # without a scan, the hold as before
 
 
 def test_zip_at_default_settings_covers_small_objects_in_4k(tmp_path):

@@ -288,8 +288,8 @@ EN: dict[str, str] = {
                           "server cannot be named here.",
     "err.memory_budget": "Invalid settings: a memory budget of {budget_mb:g} MB cannot hold this "
                          "{width}x{height} video's frames: it needs at least {need_mb} MB ({lookahead} frames of "
-                         "look-ahead for the {hold_s:g} s hold, plus one per stage). Raise the memory budget, or "
-                         "lower the hold or the output resolution.",
+                         "look-ahead for {hold_s:g} s: the hold, or one full-resolution scan; plus one per stage). "
+                         "Raise the memory budget, or lower the hold or the output resolution.",
     "err.int8_unavailable": "INT8 is not available on this server: choose FP32 under Advanced. If you run this app, "
                             "install NNCF (pip install -r requirements-int8.txt) to make INT8 models.",
     "err.model_failed": "The detection model could not be loaded or run on this server. If you run this app, "
@@ -616,9 +616,9 @@ KO: dict[str, str] = {
     "err.settings.model": "설정이 올바르지 않습니다: 모델은 목록에 있는 이름({names}) 중에서 골라야 합니다. 서버의 "
                           "파일은 여기서 지정할 수 없습니다.",
     "err.memory_budget": "설정이 올바르지 않습니다: 메모리 한도 {budget_mb:g} MB로는 이 {width}x{height} 영상의 "
-                         "프레임을 담을 수 없습니다. 최소 {need_mb} MB가 필요합니다 ({hold_s:g}초 유지를 위한 "
-                         "{lookahead} 프레임과 단계마다 한 프레임). 메모리 한도를 늘리거나, 유지 시간이나 출력 "
-                         "해상도를 낮추세요.",
+                         "프레임을 담을 수 없습니다. 최소 {need_mb} MB가 필요합니다 ({hold_s:g}초 앞보기(유지 "
+                         "시간 또는 전체 해상도 스캔 한 번)를 위한 {lookahead} 프레임과 단계마다 한 프레임). "
+                         "메모리 한도를 늘리거나, 유지 시간이나 출력 해상도를 낮추세요.",
     "err.int8_unavailable": "이 서버에서는 INT8을 쓸 수 없습니다. 고급 설정에서 FP32를 고르세요. 이 앱을 운영하고 "
                             "있다면 INT8 모델을 만들 수 있게 NNCF를 설치하세요 (pip install -r requirements-int8.txt).",
     "err.model_failed": "이 서버에서 검출 모델을 불러오거나 실행하지 못했습니다. 이 앱을 운영하고 있다면 "

@@ -6,13 +6,19 @@
           across frames: every region is seen at full size at least once every SCAN_S seconds
           of video (in a file run, the hold's look-ahead and interpolation carry a person
           between full-size sightings); frames SCAN_S or more apart (a ZIP's captures) get
-          every tile
+          every tile. For the YOLO targets (person, silhouette, head) a file run looks at
+          every other frame only (EVERY), and the hold interpolates the frame between: that
+          pays for the tiles, so `full` costs what `fast` did
     max   the whole frame and every tile, on every frame
 
 TiledDetector wraps any detector that looks at the pixels (a model: `looks_at_pixels`), so
 every target gets it: person, silhouette, head, face. A replayed CSV or a stand-in that
 does not look at the pixels is never tiled. A frame that fits the model's input whole has
-no tiles: there the levels are the same.
+no tiles: there the levels are the same, and every frame is looked at.
+
+The tiles of all the frames in one call go to the model as one batch (the CPU engine runs
+a batch on all its cores, one image on one), the closer looks (closer.py) one frame at a
+time, since each follows what the frame before found.
 """
 from __future__ import annotations
 
@@ -26,100 +32,146 @@ from ..settings import Settings
 from .closer import pack
 from .tiles import Tile, cut_edges, merge, plan_tiles, to_frame
 
-SCAN_S = {"fast": None, "full": 0.3, "max": 0.0}  # seconds to see every tile once
+# seconds to see every tile once, by level, for faces and for the YOLO targets. A file run's
+# look-ahead reaches back this far (look_ahead_s), so what a tile finds late is covered from
+# the frame it came into view. Faces: within the default 0.5 s hold. People: 1 s, so the
+# tiles cost no more than the frames EVERY skips (docs/recall.md)
+SCAN_S = {"fast": (None, None), "full": (0.3, 1.0), "max": (0.0, 0.0)}
+# the YOLO targets at `full` in a file run: the model looks at every EVERY-th frame (whole
+# frame, tiles, closer looks); the hold interpolates a person's box on the frames between
+EVERY = {"fast": (1, 1), "full": (1, 2), "max": (1, 1)}
 FACE_IOU = 0.3  # CenterFace's own NMS overlap: the same face
-BOX_IOU = 0.6
-FOLLOW_VIEW_PX = 24  # a box smaller than this in the whole frame's view is looked at closer  # YOLO targets: the same person seen by the whole-frame pass and a tile
+BOX_IOU = 0.6  # YOLO targets: the same person seen by the whole-frame pass and a tile
+FOLLOW_VIEW_PX = 24  # a box smaller than this in the whole frame's view is looked at closer
 
 
 def tiles_apply(looks_at_pixels: bool, settings: Settings, frame_hw: tuple[int, int]) -> bool:
     """Whether a run at `settings` with a detector that looks at the pixels (or not) scans
     tiles of frames this size: then detection must read the full frames, not small copies.
     Known before the model loads (the memory plan is made first)."""
-    return SCAN_S.get(settings.detail) is not None and looks_at_pixels and bool(plan_tiles(frame_hw, settings.imgsz))
+    return SCAN_S[settings.detail][0] is not None and looks_at_pixels and bool(plan_tiles(frame_hw, settings.imgsz))
+
+
+def look_ahead_s(looks_at_pixels: bool, settings: Settings, frame_hw: tuple[int, int], fps: float) -> float:
+    """Seconds a file run looks ahead: the hold, or one rolling scan and a skipped frame
+    if tiles are scanned (TemporalHold's `lead`). Known before the model loads."""
+    if not tiles_apply(looks_at_pixels, settings, frame_hw):
+        return settings.hold_s
+    yolo = int(settings.target != "face")
+    return max(settings.hold_s, SCAN_S[settings.detail][yolo] + EVERY[settings.detail][yolo] / fps)
 
 
 def with_detail(detector, settings: Settings, fps: float):
     """`detector` as the detail level asks: wrapped in a tile scan, or as it is."""
-    scan_s = SCAN_S.get(settings.detail)
+    yolo = int(settings.target != "face")
+    scan_s = SCAN_S[settings.detail][yolo]
     if scan_s is None or not getattr(detector, "looks_at_pixels", False):
         return detector
     iou = FACE_IOU if settings.target == "face" else BOX_IOU
-    return TiledDetector(detector, settings.imgsz, round(scan_s * fps), iou)
+    # skipping frames needs the hold to interpolate across them
+    every = EVERY[settings.detail][yolo] if round(settings.hold_s * fps) >= 1 else 1
+    return TiledDetector(detector, settings.imgsz, round(scan_s * fps), iou, every)
 
 
 class TiledDetector:
-    """`detect` = the inner detector on the whole frames (one call), then per frame (one
-    call) on its share of the tiles and on canvases of full-resolution windows around what
-    only tiles found on the frame before (closer.py), merged into one box per object.
+    """`detect` = the inner detector on the whole frames and on their share of the tiles (one
+    call each), then per frame on canvases of full-resolution windows around what only tiles
+    found on the frame looked at before (closer.py), merged into one box per object.
     `period` frames: every tile is seen once in that many consecutive frames (0: every frame).
+    `every` > 1: of consecutive frames that have tiles, only every `every`-th is looked at;
+    the others come back as None (not looked at: the caller's hold covers them).
     Other attributes (key, backend, model_name) are the inner detector's."""
 
     looks_at_pixels = True
 
-    def __init__(self, inner, side: int, period: int, iou: float):
+    def __init__(self, inner, side: int, period: int, iou: float, every: int = 1):
         self.inner, self.side, self.period, self.iou = inner, side, max(0, period), iou
+        self.every = max(1, every)
         self._plans: dict[tuple[int, int], tuple[Tile, ...]] = {}
-        self._cursor: dict[tuple[int, int], int] = {}
-        self._last_index: int | None = None
+        self._cursor: dict[tuple[int, int], float] = {}  # next tile of the rolling scan, and a fraction
+        self._last_index: int | None = None  # the last frame looked at
         self._follow: dict[tuple[int, int], list] = {}  # boxes only the tiles found, last frame
         self.tiles_seen = 0  # tiles looked at so far (a benchmark reads it)
 
     def __getattr__(self, name):
         return getattr(self.__dict__["inner"], name)
 
-    def _tiles_for(self, frame_hw: tuple[int, int], index: int) -> tuple[Tile, ...]:
-        """This frame's share of the rolling scan: all tiles on the first frame, after a
-        jump back, or when frames come `period` or more apart; else the next tiles in turn."""
+    def _plan(self, frame_hw: tuple[int, int]) -> tuple[Tile, ...]:
         plan = self._plans.get(frame_hw)
         if plan is None:
             plan = self._plans[frame_hw] = plan_tiles(frame_hw, self.side)
+        return plan
+
+    def _looks_at(self, frame_hw: tuple[int, int], index: int) -> bool:
+        """Whether frame `index` is looked at: always, unless it has tiles and comes fewer
+        than `every` frames after the last one looked at."""
+        last = self._last_index
+        return self.every == 1 or not self._plan(frame_hw) or last is None or not 0 < index - last < self.every
+
+    def _tiles_for(self, frame_hw: tuple[int, int], index: int) -> tuple[Tile, ...]:
+        """This frame's share of the rolling scan: all tiles on the first frame, after a
+        jump back, or on a frame not next to the last one looked at (`every` or `period`
+        apart: a ZIP's captures, which are outputs in their own right); else the next tiles
+        in turn, len(plan) * gap / period of them (the fraction carried to the next frame)."""
+        plan = self._plan(frame_hw)
         last, self._last_index = self._last_index, index
         if not plan:
             return ()
         gap = None if last is None or index <= last else index - last
-        if gap is None or gap >= self.period:
+        if gap is None or gap >= self.period or gap > self.every:
             return plan
-        count = math.ceil(len(plan) * gap / self.period)
-        start = self._cursor.get(frame_hw, 0)
-        self._cursor[frame_hw] = (start + count) % len(plan)
-        return tuple(plan[(start + k) % len(plan)] for k in range(count))
+        cursor = self._cursor.get(frame_hw, 0.0)
+        start, end = math.floor(cursor), math.floor(cursor + len(plan) * gap / self.period)
+        self._cursor[frame_hw] = (cursor + len(plan) * gap / self.period) % len(plan)
+        return tuple(plan[k % len(plan)] for k in range(start, end))
 
-    def detect(self, frames: Sequence[np.ndarray], indices: Sequence[int] = ()) -> list[Detections]:
-        indices = list(indices) if len(indices) == len(frames) else list(range(len(frames)))
-        whole = self.inner.detect(frames, indices)
-        out = []
-        for frame, index, found in zip(frames, indices, whole):  # in order: each frame follows the last
-            frame_hw = tuple(frame.shape[:2])
-            tiles = self._tiles_for(frame_hw, int(index))
-            canvases = pack(self._follow.get(frame_hw, ()), frame_hw, self.side)
-            if not tiles and not canvases:
-                out.append(found)
-                continue
-            images = [tile.crop(frame) for tile in tiles] + [canvas.image(frame) for canvas in canvases]
-            seen = self.inner.detect(images, [index] * len(images))
-            self.tiles_seen += len(images)
-            parts, cuts = [found], [np.zeros(len(found), bool)]
-            for tile, boxes in zip(tiles, seen):
-                if len(boxes):
-                    parts.append(to_frame(boxes, tile))
-                    cuts.append(cut_edges(boxes.xyxy, tile, frame_hw))
-            followed = []
-            for canvas, boxes in zip(canvases, seen[len(tiles):]):
-                boxes, cut = canvas.to_frame(boxes, frame_hw)
-                parts.append(boxes)
-                cuts.append(cut)
-                followed.append(boxes.xyxy)
-            merged = merge(parts, np.concatenate(cuts), self.iou)
-            # looked at closer on the next frame: what is small in the whole frame's view (found
-            # there only now and then), what the whole frame missed, what a closer look found
-            followed = np.concatenate(followed) if followed else np.zeros((0, 4), np.float32)
-            small = FOLLOW_VIEW_PX * max(frame_hw) / self.side
-            self._follow[frame_hw] = [box for box in merged.xyxy.tolist()
-                                      if max(box[2] - box[0], box[3] - box[1]) < small
-                                      or not _covered(box, found.xyxy) or _covered(box, followed)]
-            out.append(merged)
+    def detect(self, frames: Sequence[np.ndarray], indices: Sequence[int] = ()) -> list[Detections | None]:
+        indices = [int(i) for i in indices] if len(indices) == len(frames) else list(range(len(frames)))
+        looked, tiles = [], []  # in order: each frame's share follows the last frame's
+        for k, (frame, index) in enumerate(zip(frames, indices)):
+            if self._looks_at(tuple(frame.shape[:2]), index):
+                looked.append(k)
+                tiles.append(self._tiles_for(tuple(frame.shape[:2]), index))
+        whole = self.inner.detect([frames[k] for k in looked], [indices[k] for k in looked])
+        crops = [(tile, frames[k], indices[k]) for k, share in zip(looked, tiles) for tile in share]
+        seen = iter(self.inner.detect([tile.crop(frame) for tile, frame, _ in crops], [i for *_, i in crops])
+                    if crops else ())
+        self.tiles_seen += len(crops)
+        out: list[Detections | None] = [None] * len(frames)
+        for k, found, share in zip(looked, whole, tiles):
+            out[k] = self._merged(frames[k], indices[k], found, [(tile, next(seen)) for tile in share])
         return out
+
+    def _merged(self, frame: np.ndarray, index: int, found: Detections, tiled: list) -> Detections:
+        """One frame's boxes: the whole frame's, its tiles' (found already), and a closer look
+        at what was followed from the frame before."""
+        frame_hw = tuple(frame.shape[:2])
+        if not self._plan(frame_hw):
+            return found
+        canvases = pack(self._follow.get(frame_hw, ()), frame_hw, self.side)
+        closer = self.inner.detect([canvas.image(frame) for canvas in canvases], [index] * len(canvases)) \
+            if canvases else []
+        self.tiles_seen += len(canvases)
+        parts, cuts = [found], [np.zeros(len(found), bool)]
+        for tile, boxes in tiled:
+            if len(boxes):
+                parts.append(to_frame(boxes, tile))
+                cuts.append(cut_edges(boxes.xyxy, tile, frame_hw))
+        followed = []
+        for canvas, boxes in zip(canvases, closer):
+            boxes, cut = canvas.to_frame(boxes, frame_hw)
+            parts.append(boxes)
+            cuts.append(cut)
+            followed.append(boxes.xyxy)
+        merged = merge(parts, np.concatenate(cuts), self.iou)
+        # looked at closer on the next frame: what is small in the whole frame's view (found
+        # there only now and then), what the whole frame missed, what a closer look found
+        followed = np.concatenate(followed) if followed else np.zeros((0, 4), np.float32)
+        small = FOLLOW_VIEW_PX * max(frame_hw) / self.side
+        self._follow[frame_hw] = [box for box in merged.xyxy.tolist()
+                                  if max(box[2] - box[0], box[3] - box[1]) < small
+                                  or not _covered(box, found.xyxy) or _covered(box, followed)]
+        return merged
 
 
 def _covered(box: list[float], by: np.ndarray) -> bool:

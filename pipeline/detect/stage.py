@@ -24,7 +24,8 @@ from .scan import with_detail
 class DetectStage:
     def __init__(self, detector: Detector, settings: Settings, fps: float, look_ahead: bool = True,
                  scale: tuple[float, float] | None = None, identity: Identity | None = None,
-                 drop_pixels: bool = False):
+                 drop_pixels: bool = False, look_ahead_s: float | None = None,
+                 frame_wh: tuple[int, int] | None = None):
         # a file run scans full-resolution tiles as settings.detail asks; a live stream
         # (no look-ahead) keeps to the whole frame: it must not fall behind
         self.detector = with_detail(detector, settings, fps) if look_ahead else detector
@@ -38,7 +39,8 @@ class DetectStage:
         self.image_scale = scale  # full-frame pixels per pixel of the images given (replay too)
         self.hold = TemporalHold(round(settings.hold_s * fps), track_gap=round(fps), conf=settings.conf,
                                  first_id=max(replay.track_ids, default=0) + 1 if replay else 1,
-                                 keyframes=replay.keyframes if replay else None, look_ahead=look_ahead)
+                                 keyframes=replay.keyframes if replay else None, look_ahead=look_ahead,
+                                 lead=None if look_ahead_s is None else round(look_ahead_s * fps), bounds=frame_wh)
         self.unmask = settings.unmask_tracks  # track ids the reviewer chose to show
         self.cuts = CutDetector()  # a scene cut ends every track and held box
         self.identity = identity  # people by face; keep-face / only-face (pipeline/identity/)
@@ -52,14 +54,17 @@ class DetectStage:
         if len(found) != len(frames):
             raise MosaicError("The detector returned a wrong number of results")
         if self.scale is not None:
-            found = [detections.scaled(*self.scale) for detections in found]
+            found = [None if detections is None else detections.scaled(*self.scale) for detections in found]
         ready = []
         for frame, detections in zip(frames, found):
             if self.cuts.is_cut(frame.image):
                 self.hold.cut(frame.index)
-            tracked = self.hold.track(frame.index, detections)
-            if self.identity is not None:
-                self.identity.observe(frame.index, frame.image, tracked, self.image_scale)
+            if detections is None:  # not looked at (scan.py EVERY): the hold interpolates it
+                tracked = Detections.empty()
+            else:
+                tracked = self.hold.track(frame.index, detections)
+                if self.identity is not None:
+                    self.identity.observe(frame.index, frame.image, tracked, self.image_scale)
             if self.drop_pixels:  # after every look at the pixels
                 frame = Frame(frame.index, frame.time_s, None)
             ready.extend(self.hold.add(frame.index, frame, tracked))

@@ -83,14 +83,17 @@ class BufferPlan:
         return source + rereading + (self.rendered + self.to_video + 1) * self.output_bytes
 
 
-def plan_buffers(settings: Settings, info: VideoInfo, make_video: bool, full_detect: bool = False) -> BufferPlan:
-    """`full_detect`: detection needs the full frames (a tile scan, detect/scan.py)."""
+def plan_buffers(settings: Settings, info: VideoInfo, make_video: bool, full_detect: bool = False,
+                 look_ahead_s: float | None = None) -> BufferPlan:
+    """`full_detect`: detection needs the full frames (a tile scan, detect/scan.py);
+    `look_ahead_s`: how far the hold looks ahead, if further than settings.hold_s (scan.py)."""
     frame_bytes = info.width * info.height * 3
     out_w, out_h = settings.output_size(info.width, info.height)
     output_bytes = out_w * out_h * 3
     budget = int(settings.memory_mb * MB)
     step = 1 if make_video else settings.interval  # only these frames are decoded to images
-    lookahead = math.ceil(round(settings.hold_s * info.fps) / step) + 1
+    ahead_s = round(settings.hold_s if look_ahead_s is None else max(settings.hold_s, look_ahead_s), 3)
+    lookahead = math.ceil(round(ahead_s * info.fps) / step) + 1
     # (1) the least that works: the look-ahead, one frame per queue and stage
     video = 1 if make_video else 0
     small = detect_size(info, settings.imgsz)
@@ -103,11 +106,12 @@ def plan_buffers(settings: Settings, info: VideoInfo, make_video: bool, full_det
         raise SettingsError(
             f"Invalid settings: a memory budget of {settings.memory_mb:g} MB cannot hold this "
             f"{info.width}x{info.height} video's frames: it needs at least {need} MB "
-            f"({lookahead} frames of look-ahead for the {settings.hold_s:g} s hold, plus one per stage). "
+            f"({lookahead} frames of look-ahead for {ahead_s:g} s: the hold, or one full-resolution scan; "
+            "plus one per stage). "
             "Raise the memory budget, or lower the hold or the output resolution.",
             key="err.memory_budget",
             values={"budget_mb": settings.memory_mb, "width": info.width, "height": info.height, "need_mb": need,
-                    "lookahead": lookahead, "hold_s": settings.hold_s},
+                    "lookahead": lookahead, "hold_s": round(ahead_s, 2)},
         )
     plan = least
     # (2) speed: first what keeps every stage busy (a full batch waiting while one is

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..audio.plan import audio_edit, audio_notes
 from ..detect.detector import Detector
-from ..detect.scan import tiles_apply
+from ..detect.scan import look_ahead_s, tiles_apply
 from ..detect.stage import DetectStage
 from ..errors import Cancelled, InputError, Message, MosaicError, OutputError
 from ..events import COMPLETED, IMAGE_CAP, NO_PERSON_WARNING, SIZE_CAP, USER_STOP, Progress, Result, hdr_note
@@ -49,15 +49,17 @@ class FileJob:
         self.detect_only = detect_only  # boxes for a review: detections.csv, no images
         self.engine = Engine()
         # queue depths from the memory budget and the frame size (budget.py)
+        looks, frame_hw = getattr(detector, "looks_at_pixels", False), (info.height, info.width)
+        ahead_s = look_ahead_s(looks, settings, frame_hw, info.fps)  # a rolling tile scan looks further ahead
         self.plan = plan or plan_buffers(settings, info, make_video=video_output is not None,
-                                         full_detect=tiles_apply(getattr(detector, "looks_at_pixels", False), settings,
-                                                                 (info.height, info.width)))
+                                         full_detect=tiles_apply(looks, settings, frame_hw), look_ahead_s=ahead_s)
         scale = None
         if self.plan.reread and not self.plan.detect_full:  # detection sees small copies; its boxes go back to full size
             small_w, small_h = self.plan.detect_size
             scale = (info.width / small_w, info.height / small_h)
         self.detect = DetectStage(detector, settings, info.fps, scale=scale, identity=identity,
-                                  drop_pixels=self.plan.detect_full)
+                                  drop_pixels=self.plan.detect_full, look_ahead_s=ahead_s,
+                                  frame_wh=(info.width, info.height))
         self.renderer = Renderer(settings, info)
         self.stop_reason = COMPLETED
         self.stopped_at: tuple[int, float] | None = None

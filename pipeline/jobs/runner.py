@@ -17,7 +17,7 @@ from typing import Iterator
 
 from ..audio.plan import check_audio_against, check_audio_request
 from ..detect.detector import Detector, ReplayDetector
-from ..detect.scan import tiles_apply
+from ..detect.scan import look_ahead_s, tiles_apply
 from ..errors import Cancelled, InputError, Message, OutputError
 from ..events import Progress, Result
 from ..identity.record import check_record_folder, write_record
@@ -117,8 +117,10 @@ def run(
         ensure_free_space(Path(output).parent, estimate_output_bytes(info, settings, video_output is not None))
         # a budget too small fails now; a model (not a replayed CSV) may scan full-size tiles
         looks = getattr(detector, "looks_at_pixels", False) if detector is not None else settings.detections_csv is None
+        frame_hw = (info.height, info.width)
         plan = plan_buffers(settings, info, make_video=video_output is not None,
-                            full_detect=tiles_apply(looks, settings, (info.height, info.width)))
+                            full_detect=tiles_apply(looks, settings, frame_hw),
+                            look_ahead_s=look_ahead_s(looks, settings, frame_hw, info.fps))
         return_freed_frames()  # so the budget bounds what the process holds, not only the queues
 
         if detector is None:

@@ -148,14 +148,20 @@ class TemporalHold:
     (manual) boxes [(frame, xyxy)], known up front: the track is covered on every frame from
     its first to its last drawn box, interpolated linearly, and held `hold` frames beyond.
     `look_ahead=False` (live): nothing is delayed, each push returns its own frame, held
-    only by the sightings before it."""
+    only by the sightings before it. `lead` (default `hold`) frames before its first sighting
+    a track is covered too, where it was heading from (see _held_box; kept inside `bounds`,
+    the frame's width and height): a person a rolling tile scan finds late (detect/scan.py)
+    is covered from the frame it came into view."""
 
     def __init__(self, hold: int, track_gap: int = 0, conf: float = 0.2, first_id: int = 1,
-                 keyframes: dict[int, list[tuple[int, np.ndarray]]] | None = None, look_ahead: bool = True):
+                 keyframes: dict[int, list[tuple[int, np.ndarray]]] | None = None, look_ahead: bool = True,
+                 lead: int | None = None, bounds: tuple[int, int] | None = None):
         self.hold = hold
+        self.bounds = bounds  # (width, height): a box run back by its motion stays in the frame
+        self.lead = hold if lead is None else max(hold, lead)
         self.look_ahead = look_ahead
         # ids survive gaps of track_gap frames even when the hold is shorter (or off)
-        self.max_gap = max(hold, track_gap)
+        self.max_gap = max(self.lead, track_gap)
         self.tracker = ByteTrackIds(self.max_gap, conf, first_id)
         self.keyframes = {int(t): sorted(((int(f), np.asarray(b, np.float32)) for f, b in rows), key=lambda r: r[0])
                           for t, rows in (keyframes or {}).items() if rows}
@@ -190,7 +196,7 @@ class TemporalHold:
         if not self.look_ahead:
             return self.flush()
         ready = []
-        while self._pending and self._pending[0][0] < index - self.hold:
+        while self._pending and self._pending[0][0] < index - self.lead:
             ready.append(self._release())
         return ready
 
@@ -204,7 +210,7 @@ class TemporalHold:
         index, item, detections = self._pending.popleft()
         present = set(int(i) for i in detections.track_id)
         held: list[tuple[int, np.ndarray]] = []
-        if self.hold > 0:
+        if self.lead > 0:
             for track_id, seen in self.sightings.items():
                 box = None if track_id in present else self._held_box(seen, index)
                 if box is not None:
@@ -224,9 +230,12 @@ class TemporalHold:
         )])
 
     def _held_box(self, seen, index: int) -> np.ndarray | None:
-        """A track's box at `index` when it was seen within `hold` frames either side:
-        interpolated between the sightings around it, else the nearest sighting's box."""
-        before = after = None
+        """A track's box at `index` when it was seen within `hold` frames before or `lead`
+        after: interpolated between the sightings around it, else the nearest sighting's box;
+        before a track's first sighting, that box joined with the box its motion over the
+        sightings after puts it in then (a person walking in covered on both hypotheses:
+        standing there, or moving on as seen)."""
+        before = after = later = None
         start = self.cuts[bisect.bisect_right(self.cuts, index) - 1] if self.cuts and self.cuts[0] <= index else None
         end_at = bisect.bisect_right(self.cuts, index)
         end = self.cuts[end_at] if end_at < len(self.cuts) else None
@@ -235,14 +244,20 @@ class TemporalHold:
                 continue  # another shot
             if seen_at < index:
                 before = (seen_at, box)
-            elif seen_at > index and after is None:
-                after = (seen_at, box)
+            elif seen_at > index:
+                after = after or (seen_at, box)
+                later = (seen_at, box)
         near_before = before is not None and index - before[0] <= self.hold
-        near_after = after is not None and after[0] - index <= self.hold
+        near_after = after is not None and after[0] - index <= self.lead
         if near_before and near_after:
             return _between(before, after, index)
         if near_before:
             return before[1]
+        if near_after and later[0] > after[0]:
+            back = after[1] + (after[1] - later[1]) * ((after[0] - index) / (later[0] - after[0]))
+            if self.bounds is not None:
+                back = back.clip(0, np.tile(np.asarray(self.bounds, np.float32), 2))
+            return np.concatenate([np.minimum(after[1][:2], back[:2]), np.maximum(after[1][2:], back[2:])])
         if near_after:
             return after[1]
         return None
