@@ -171,10 +171,6 @@ def test_the_tabs_settings_apply_to_the_running_stream(app, browser):
     assert after > before + 0.01, f"the faces are not filled after switching to fill: {before:.3f} -> {after:.3f}"
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known, see docs/live.md: at the face target's defaults CenterFace still scores some 15-cell mosaics of "
-    "the bus shot's small faces at 0.6-0.8, and on a loaded 2-core CPU (detection ~7 Hz) the live "
-    "prediction lags the sample's fast pans"))
 def test_grabbed_frames_show_no_face(faces):
     if not GRABS:
         pytest.skip("the stream did not play (see test_the_masked_stream_plays)")

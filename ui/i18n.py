@@ -82,7 +82,8 @@ EN: dict[str, str] = {
     "page.only_faces_info": "One face per photo. Only that person is masked; everyone else stays visible.",
     "page.face_shape.ellipse": "ellipse",
     "page.face_shape.box": "box",
-    "page.cells": "Mosaic cells across a person: fewer = coarser, hides more (blur: fewer = stronger)",
+    "page.cells": "Mosaic cells across a person (at most 8 across a face): fewer = coarser, hides more "
+                  "(blur: fewer = stronger)",
     "page.pad": "Padding around each box (%)",
     "page.hold": "Keep people masked across detector misses (seconds)",
     "page.conf": "Detection confidence (lower masks more)",
@@ -414,7 +415,8 @@ KO: dict[str, str] = {
     "page.only_faces_info": "사진 한 장에 얼굴 하나. 그 사람만 가리고 나머지 사람은 그대로 보입니다.",
     "page.face_shape.ellipse": "타원",
     "page.face_shape.box": "사각형",
-    "page.cells": "한 사람을 가로지르는 모자이크 칸 수: 적을수록 칸이 굵어 더 많이 가립니다 (블러는 적을수록 강하게)",
+    "page.cells": "한 사람을 가로지르는 모자이크 칸 수 (얼굴은 최대 8칸): 적을수록 칸이 굵어 더 많이 가립니다 "
+                  "(블러는 적을수록 강하게)",
     "page.pad": "상자 둘레 여백 (%)",
     "page.hold": "검출이 잠깐 끊겨도 계속 가리는 시간 (초)",
     "page.conf": "검출 기준 신뢰도 (낮을수록 더 많이 가림)",

@@ -146,11 +146,13 @@ def add_mask_flags(p: argparse.ArgumentParser) -> None:
     """How people are covered: padding, style, mosaic cells (shared with the live command)."""
     d = Settings.__dataclass_fields__
     p.add_argument("--pad", type=float, default=d["pad_pct"].default, metavar="PCT",
-                   help="grow each box by this percent of its size on each side (default: %(default)s)")
+                   help="grow each box by this percent of its size on each side; a face's box is first grown "
+                        "15%% to cover the head (default: %(default)s)")
     p.add_argument("--style", choices=STYLES, default=d["style"].default,
                    help="how to cover people (default: %(default)s)")
     p.add_argument("--cells", type=int, default=d["mosaic_cells"].default, metavar="N",
-                   help="mosaic cells across a box; for blur, the strength (default: %(default)s)")
+                   help="mosaic cells across a box, at most 8 across a face; for blur, the strength "
+                        "(default: %(default)s)")
     p.add_argument("--min-cell", type=int, default=d["min_cell_px"].default, metavar="PX",
                    help="smallest mosaic cell in pixels, so small people stay unrecognizable (default: %(default)s)")
     p.add_argument("--target", choices=TARGETS, default=d["target"].default,

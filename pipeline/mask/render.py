@@ -31,9 +31,21 @@ class Rendered:
     shown: np.ndarray | None = None  # what the video shows: the follow cam's crop of `image` (None: image)
 
 
+# A face box runs from brows to chin, and the hair, ears and outline around it identify
+# too: it is grown by FACE_HEAD_PCT a side before the padding, and its mosaic has at most
+# FACE_MAX_CELLS cells across (a blur as strong). At the defaults (15 cells, 10 %) a 45-px
+# face got 11 cells and CenterFace still scored the mosaic a face at 0.6-0.8; at these
+# floors it finds none at 0.5 in the faces clip (docs/live.md). A floor like min_cell_px:
+# --cells and --pad still make faces coarser and wider, never finer or tighter.
+FACE_HEAD_PCT = 15.0
+FACE_MAX_CELLS = 8
+
+
 def mask_style(settings: Settings) -> MaskStyle:
-    shape = settings.face_shape if settings.target == "face" else "box"
-    return MaskStyle(settings.style, settings.mosaic_cells, settings.min_cell_px, settings.pad_pct, shape=shape)
+    if settings.target == "face":
+        return MaskStyle(settings.style, min(settings.mosaic_cells, FACE_MAX_CELLS), settings.min_cell_px,
+                         settings.pad_pct + FACE_HEAD_PCT, shape=settings.face_shape)
+    return MaskStyle(settings.style, settings.mosaic_cells, settings.min_cell_px, settings.pad_pct)
 
 
 class Renderer:
