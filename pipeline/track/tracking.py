@@ -149,9 +149,8 @@ class TemporalHold:
     its first to its last drawn box, interpolated linearly, and held `hold` frames beyond.
     `look_ahead=False` (live): nothing is delayed, each push returns its own frame, held
     only by the sightings before it. `lead` (default `hold`) frames before its first sighting
-    a track is covered too, where it was heading from (see _held_box; kept inside `bounds`,
-    the frame's width and height): a person a rolling tile scan finds late (detect/scan.py)
-    is covered from the frame it came into view."""
+    a track is covered too (_held_box; inside `bounds`, the frame's width and height): a
+    person a rolling tile scan finds late (detect/scan.py) is covered from their first frame."""
 
     def __init__(self, hold: int, track_gap: int = 0, conf: float = 0.2, first_id: int = 1,
                  keyframes: dict[int, list[tuple[int, np.ndarray]]] | None = None, look_ahead: bool = True,
