@@ -224,14 +224,16 @@ def test_a_track_found_late_is_covered_back_to_where_it_came_from():
     assert TemporalHold(15, track_gap=30).lead == 15  # without a scan, the hold as before
 
 
+def small_objects_4k(folder: Path, count: int) -> Path:
+    """A 4K clip of `count` frames, each with the SMALL_4K objects."""
+    image = grey_frame(3840, 2160)
+    for box in SMALL_4K:
+        draw_object(image, *box)
+    return write_video(folder / "uhd.mp4", [image.copy() for _ in range(count)])
+
+
 def test_zip_at_default_settings_covers_small_objects_in_4k(tmp_path):
-    frames = []
-    for _ in range(2):
-        image = grey_frame(3840, 2160)
-        for box in SMALL_4K:
-            draw_object(image, *box)
-        frames.append(image)
-    source = write_video(tmp_path / "uhd.mp4", frames)
+    source = small_objects_4k(tmp_path, 2)
     result = run_to_result(source, Settings(interval=1, style="fill", image_format="png"), output=tmp_path / "o.zip",
                            detector=SightLimitedDetector())
     contents = read_zip(result.zip_path)
@@ -286,13 +288,7 @@ def test_the_api_and_the_page_pass_detail_to_the_job(monkeypatch):
 def test_a_4k_video_run_shows_the_tiles_full_frames(tmp_path):
     """4K --video: detection would read small copies (the memory budget's reread); with tiles
     it reads the full frames, so small objects are covered in the video too."""
-    frames = []
-    for _ in range(3):
-        image = grey_frame(3840, 2160)
-        for box in SMALL_4K:
-            draw_object(image, *box)
-        frames.append(image)
-    source = write_video(tmp_path / "uhd.mp4", frames)
+    source = small_objects_4k(tmp_path, 3)
     detector = SightLimitedDetector()
     result = run_to_result(source, Settings(style="fill", image_format="png", **NO_HOLD), output=tmp_path / "o.zip",
                            video_output=tmp_path / "o.mp4", detector=detector)

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from ..errors import OutputError
+from .sink import Sink, next_pts
 
 FILE_FORMATS = {".mp4": "mp4", ".mkv": "matroska"}
 URL_FORMATS = {"rtmp": "flv", "rtmps": "flv", "rtsp": "rtsp", "udp": "mpegts", "srt": "mpegts"}
@@ -39,7 +40,7 @@ def check_target(target: str) -> None:
         raise OutputError(f"The output {target} must end in {' or '.join(FILE_FORMATS)} (or be a stream URL)")
 
 
-class StreamSink:
+class StreamSink(Sink):
     """`sink.write(bgr, time_s)` for each frame (times increasing), then `close()`."""
 
     def __init__(self, target: str, width: int, height: int, fps: float, crf: int = 23):
@@ -78,10 +79,8 @@ class StreamSink:
         if (width, height) != (self.width, self.height):
             image = cv2.copyMakeBorder(image, 0, self.height - height, 0, self.width - width, cv2.BORDER_REPLICATE)
         frame = av.VideoFrame.from_ndarray(image, format="bgr24")
-        pts = round(time_s / TIME_BASE)
-        if self._last_pts is not None and pts <= self._last_pts:
-            pts = self._last_pts + 1  # timestamps must increase
-        frame.pts, frame.time_base, self._last_pts = pts, TIME_BASE, pts
+        pts = self._last_pts = next_pts(time_s, TIME_BASE, self._last_pts)
+        frame.pts, frame.time_base = pts, TIME_BASE
         try:
             for packet in self._stream.encode(frame):
                 self._out.mux(packet)

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..audio.voice import AudioEdit, edited_track
 from ..errors import OutputError
+from .sink import Sink, next_pts
 
 COPYABLE_AUDIO = {"aac", "mp3"}  # plays in MP4 in every browser as-is
 AAC_BITRATE = 160_000
@@ -52,7 +53,7 @@ def x264_options(width: int, height: int, crf: int) -> dict[str, str]:
     return options
 
 
-class VideoSink:
+class VideoSink(Sink):
     """`with VideoSink(path, source, width, height, fps, time_base) as sink: sink.write(img, pts)`."""
 
     def __init__(self, path: str | Path, source: str | Path, width: int, height: int,
@@ -86,15 +87,6 @@ class VideoSink:
             self.abort()
             raise OutputError(f"Cannot write video {self.path.name}: {err}") from err
 
-    def __enter__(self) -> "VideoSink":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
     def write(self, image: np.ndarray, time_s: float) -> None:
         """Encode one BGR frame shown at `time_s` (seconds from the start)."""
         height, width = image.shape[:2]
@@ -108,11 +100,8 @@ class VideoSink:
         if self._yuv is None:
             self._yuv = np.empty((self.height * 3 // 2, self.width), np.uint8)
         frame = av.VideoFrame.from_ndarray(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420, dst=self._yuv), format="yuv420p")
-        pts = round(time_s / self._stream.time_base)
-        if self._last_pts is not None and pts <= self._last_pts:
-            pts = self._last_pts + 1  # timestamps must increase; a repeated time is nudged
+        pts = self._last_pts = next_pts(time_s, self._stream.time_base, self._last_pts)
         frame.pts, frame.time_base = pts, self._stream.time_base
-        self._last_pts = pts
         try:
             for packet in self._stream.encode(frame):
                 self._out.mux(packet)

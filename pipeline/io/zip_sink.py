@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..errors import OutputError
 from .detections_csv import CSV_HEADER
+from .sink import Sink
 
 _LOCAL_HEADER = 30  # fixed part of a local file header (zipfile.sizeFileHeader)
 _CENTRAL_HEADER = 46  # fixed part of a central directory entry
@@ -35,7 +36,7 @@ def _deflate_bound(raw: int) -> int:
     return raw + 5 * (raw // 16384 + 1) + 64
 
 
-class ZipSink:
+class ZipSink(Sink):
     """`with ZipSink(path, max_bytes) as sink: sink.add_image(name, data, rows)`.
     Leaving the block normally finalizes the ZIP; leaving it by an exception removes it."""
 
@@ -56,15 +57,6 @@ class ZipSink:
         except OSError as err:
             self.abort()  # the .partial may already exist: never leave it behind
             raise OutputError(f"Cannot write {self.path}: {err.strerror or err}") from err
-
-    def __enter__(self) -> "ZipSink":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
     def _add_csv_text(self, text: str) -> None:
         self._csv_file.write(text)

@@ -126,7 +126,8 @@ class ByteTrackIds:
         # low scores that matched nothing (and tracks ByteTrack dropped at once): masked all the
         # same, and they keep the id of a recent box they continue, of any track not on this frame
         loose = np.flatnonzero(ids == 0)
-        recent = [(t, b) for t, b, _ in self._recent if t not in set(ids.tolist())]
+        taken = set(ids.tolist())
+        recent = [(t, b) for t, b, _ in self._recent if t not in taken]
         if len(loose) and recent:
             overlap = _near(np.asarray(xyxy, np.float32)[loose], np.array([b for _, b in recent], np.float32))
             for row, d in enumerate(loose):
