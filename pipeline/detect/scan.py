@@ -6,9 +6,9 @@
           across frames: every region is seen at full size at least once every SCAN_S seconds
           of video (in a file run, the hold's look-ahead and interpolation carry a person
           between full-size sightings); frames SCAN_S or more apart (a ZIP's captures) get
-          every tile. For the YOLO targets (person, silhouette, head) a file run looks at
-          every other frame only (EVERY), and the hold interpolates the frame between: that
-          pays for the tiles, so `full` costs what `fast` did
+          every tile. A file run with tiles looks at every other frame only (EVERY), and the
+          hold interpolates the frame between: that pays for the tiles (for people `full`
+          costs what `fast` did)
     max   the whole frame and every tile, on every frame
 
 TiledDetector wraps any detector that looks at the pixels (a model: `looks_at_pixels`), so
@@ -37,9 +37,9 @@ from .tiles import Tile, cut_edges, merge, plan_tiles, to_frame
 # the frame it came into view. Faces: within the default 0.5 s hold. People: 1 s, so the
 # tiles cost no more than the frames EVERY skips (docs/recall.md)
 SCAN_S = {"fast": (None, None), "full": (0.3, 1.0), "max": (0.0, 0.0)}
-# the YOLO targets at `full` in a file run: the model looks at every EVERY-th frame (whole
-# frame, tiles, closer looks); the hold interpolates a person's box on the frames between
-EVERY = {"fast": (1, 1), "full": (2, 2), "max": (1, 1)}
+# a file run with tiles looks at every EVERY-th frame (whole frame, tiles, closer looks); the
+# hold interpolates each box on the frames between
+EVERY = {"fast": 1, "full": 2, "max": 1}
 FACE_IOU = 0.3  # CenterFace's own NMS overlap: the same face
 BOX_IOU = 0.6  # YOLO targets: the same person seen by the whole-frame pass and a tile
 FOLLOW_VIEW_PX = 24  # a box smaller than this in the whole frame's view is looked at closer
@@ -58,7 +58,7 @@ def look_ahead_s(looks_at_pixels: bool, settings: Settings, frame_hw: tuple[int,
     if not tiles_apply(looks_at_pixels, settings, frame_hw):
         return settings.hold_s
     yolo = int(settings.target != "face")
-    return max(settings.hold_s, SCAN_S[settings.detail][yolo] + EVERY[settings.detail][yolo] / fps)
+    return max(settings.hold_s, SCAN_S[settings.detail][yolo] + EVERY[settings.detail] / fps)
 
 
 def with_detail(detector, settings: Settings, fps: float):
@@ -69,7 +69,7 @@ def with_detail(detector, settings: Settings, fps: float):
         return detector
     iou = FACE_IOU if settings.target == "face" else BOX_IOU
     # skipping frames needs the hold to interpolate across them
-    every = EVERY[settings.detail][yolo] if round(settings.hold_s * fps) >= 1 else 1
+    every = EVERY[settings.detail] if round(settings.hold_s * fps) >= 1 else 1
     return TiledDetector(detector, settings.imgsz, round(scan_s * fps), iou, every)
 
 
