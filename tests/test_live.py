@@ -117,6 +117,31 @@ def test_a_detection_too_old_to_move_forward_is_waited_for_not_used():
 
 
 # -- python -m pipeline live, end to end ----------------------------------------------------
+def test_frames_that_change_size_are_masked_where_their_faces_are():
+    """A browser's WebRTC encoder scales its picture down and up with the CPU and the link:
+    boxes found on one size must not be drawn on a frame of another (they land beside the
+    faces). The faces sample at 640x480 and 480x360 by turns, every 10 frames, through the
+    live masker with CenterFace: CenterFace finds no face at >= 0.6 in any masked frame (12
+    before the masker waited for boxes of the frame's own size)."""
+    import cv2
+
+    from pipeline.models.face import load_face_detector
+
+    settings = Settings(target="face")
+    find = load_face_detector(Settings(target="face", conf=0.6, detail="fast"))
+    with av.open(str(REPO / "ui" / "assets" / "faces_clip.mp4")) as container:
+        frames = [cv2.resize(f.to_ndarray(format="bgr24"), (640, 480) if i // 10 % 2 == 0 else (480, 360))
+                  for i, f in enumerate(container.decode(video=0))]
+    assert sum(len(found) for found in find.detect(frames[::10], list(range(0, len(frames), 10)))) >= 10
+    found = []
+    with LiveMasker(load_face_detector(settings), settings, fps=FPS) as masker:
+        for i, image in enumerate(frames):
+            out = masker.mask(Frame(i, i / FPS, image))
+            assert out.shape == (480, 640, 3)  # the first frame's size, whatever the frame's
+            found += [(i, round(float(score), 2)) for score in find.detect([out], [i])[0].score]
+    assert not found, f"faces CenterFace finds in masked frames (frame, score): {found}"
+
+
 def _free_udp_port() -> int:
     import socket
 

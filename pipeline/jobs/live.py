@@ -13,7 +13,9 @@ that time (motion.py). No frame leaves uncovered:
 * boxes whose motion is not known yet (a track seen once) are used for at most
   UNKNOWN_PREDICT_S: growing alone does not keep up with a fast pan;
 * across a scene cut (track/scene.py) boxes of the old shot do not fit: `mask()` waits for
-  a detection of the new shot;
+  a detection of the new shot; so across a change of frame size (a browser's WebRTC encoder
+  scales its picture down and up with the CPU and the link): boxes of one size drawn on a
+  frame of another land beside the faces;
 * `strict=True`: every frame waits for its own detection (more latency, exact boxes).
 
     with LiveMasker(detector, settings, fps=30) as masker:
@@ -69,6 +71,7 @@ class LiveMasker:
         self._waiting: collections.deque = collections.deque(maxlen=WAITING_MAX)
         self._latest: Forecast | None = None
         self._latest_scene: np.ndarray | None = None  # signature of the frame _latest was detected on
+        self._latest_hw: tuple[int, int] | None = None  # and that frame's size
         self._latest_reach = max_predict_s  # how far _latest may be moved forward
         self._own: dict[int, Forecast] = {}  # strict: each frame's own detection
         self._error: BaseException | None = None
@@ -90,7 +93,7 @@ class LiveMasker:
         """The masked output of `frame` (frames in stream order, `time_s` increasing): BGR at
         the output size. Waits when no detection is fresh enough; returns None only when
         `stop` is set while waiting (the frame is then dropped)."""
-        if self.renderer is None:
+        if self.renderer is None:  # the output size is the first frame's; other sizes are scaled to it
             height, width = frame.image.shape[:2]
             self.renderer = Renderer(self.settings, VideoInfo(width, height, self.fps, 0, 0.0, 0, "live", False))
         forecast = self._forecast_for(frame, stop)
@@ -116,8 +119,9 @@ class LiveMasker:
                     found = self._latest
                     if found is not None and abs(frame.time_s - found.time_s) > self._latest_reach:
                         found = None  # too old to move forward: wait for a fresh one
-                    elif found is not None and is_cut(scene, self._latest_scene):
-                        found = None  # boxes of another shot: wait for one of this shot
+                    elif found is not None and (is_cut(scene, self._latest_scene)
+                                                or self._latest_hw != frame.image.shape[:2]):
+                        found = None  # boxes of another shot or size: wait for one of this one
                 if found is not None:
                     return found
                 if stop is not None and stop.is_set():
@@ -150,6 +154,10 @@ class LiveMasker:
                     if self._closed:
                         return
                     frames = self._pick()
+                hw = frames[-1].image.shape[:2] if frames else None
+                if self._latest_hw is not None and hw != self._latest_hw:  # a new size: a cut
+                    self.stage.hold.cut(frames[0].index)
+                    self.motion = Motion()
                 ready = self.stage.push(frames)  # look_ahead=False: every frame comes back now
                 scene = signature(ready[-1][0].image) if ready and not self.strict else None
                 if is_cut(scene, self._latest_scene):  # a new shot: old sightings give no velocity
@@ -163,7 +171,7 @@ class LiveMasker:
                     if self.strict:
                         self._own.update(forecasts)
                     if forecasts:
-                        self._latest, self._latest_scene = forecasts[-1][1], scene
+                        self._latest, self._latest_scene, self._latest_hw = forecasts[-1][1], scene, hw
                         self._latest_reach = self._reach(forecasts[-1][1])
                     self._cond.notify_all()
         except BaseException as err:  # noqa: BLE001 - given to the caller of mask()
