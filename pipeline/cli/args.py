@@ -147,7 +147,7 @@ def add_mask_flags(p: argparse.ArgumentParser) -> None:
     d = Settings.__dataclass_fields__
     p.add_argument("--pad", type=float, default=d["pad_pct"].default, metavar="PCT",
                    help="grow each box by this percent of its size on each side; a face's box is first grown "
-                        "15%% to cover the head (default: %(default)s)")
+                        "25%% to cover the head (default: %(default)s)")
     p.add_argument("--style", choices=STYLES, default=d["style"].default,
                    help="how to cover people (default: %(default)s)")
     p.add_argument("--cells", type=int, default=d["mosaic_cells"].default, metavar="N",

@@ -34,10 +34,11 @@ class Rendered:
 # A face box runs from brows to chin, and the hair, ears and outline around it identify
 # too: it is grown by FACE_HEAD_PCT a side before the padding, and its mosaic has at most
 # FACE_MAX_CELLS cells across (a blur as strong). At the defaults (15 cells, 10 %) a 45-px
-# face got 11 cells and CenterFace still scored the mosaic a face at 0.6-0.8; at these
-# floors it finds none at 0.5 in the faces clip (docs/live.md). A floor like min_cell_px:
-# --cells and --pad still make faces coarser and wider, never finer or tighter.
-FACE_HEAD_PCT = 15.0
+# face got 11 cells and CenterFace still scored the mosaic a face at 0.6-0.8. Grown 15 %, the
+# hair above a 40-px face still made it one at 0.5-0.68; at 25 % and 8 cells CenterFace finds
+# none at 0.5 in the faces clip at 640x480, 480x360 or 320x240 (docs/live.md). A floor like
+# min_cell_px: --cells and --pad still make faces coarser and wider, never finer or tighter.
+FACE_HEAD_PCT = 25.0
 FACE_MAX_CELLS = 8
 
 
