@@ -10,7 +10,7 @@ import pytest
 
 from benchmarks.make_face_clip import shots
 from pipeline.errors import InputError
-from pipeline.identity.embed import FaceEmbedder, distance
+from pipeline.identity.embed import RESNET_FILE, FaceEmbedder, distance, model_folder
 from pipeline.identity.people import DEFAULT_THRESHOLD
 from pipeline.identity.photos import face_finder, load_references
 
@@ -59,6 +59,52 @@ def test_the_same_face_edited_stays_within_the_threshold(embedder, find):
     dark = np.clip(small * 0.6, 0, 255).astype(np.uint8)
     assert distance(own, embedder.describe(mirrored, (w - box[2], box[1], w - box[0], box[3]))) < DEFAULT_THRESHOLD
     assert distance(own, embedder.describe(dark, tuple(v * 0.6 for v in box))) < DEFAULT_THRESHOLD
+
+
+def test_the_torch_descriptor_is_dlibs_own_on_every_sample_face_and_its_edits(embedder, find):
+    """FaceEmbedder.describe runs the torch port (no silent fallback), and on the same 5-point
+    shape it gives dlib's own compute_face_descriptor: measured within 2e-6 (Euclidean),
+    against 0.5 for a different person."""
+    import dlib
+
+    from benchmarks.identity_distances import variants
+
+    assert embedder.backend == "torch"
+    reference = dlib.face_recognition_model_v1(str(model_folder() / RESNET_FILE))
+    count = 0
+    for label, image, box in sample_faces(find):
+        for name, (img, b) in {"as is": (image, box), **variants(image, box)}.items():
+            crop, shape = embedder.landmarks(img, b)
+            own = np.asarray(reference.compute_face_descriptor(crop, shape), np.float32)
+            gap = distance(own, embedder.describe(img, b))
+            assert gap < 1e-4, f"{label} {name}: {gap} from dlib's descriptor"
+            count += 1
+    assert count >= 36, "6 versions of at least 6 faces"
+
+
+def test_a_network_file_the_reader_does_not_know_is_one_error_and_dlib_runs_it(tmp_path, monkeypatch, caplog, find):
+    from pipeline.identity import resnet
+    from pipeline.identity.dlib_weights import WeightsError, read_network
+
+    data = (model_folder() / RESNET_FILE).read_bytes()
+    for name, bad in (("short.dat", data[:-1000]), ("renamed.dat", data.replace(b"con_4", b"con_9", 1)),
+                      ("longer.dat", data + b"\x01\x02")):
+        (tmp_path / name).write_bytes(bad)
+        with pytest.raises(WeightsError):
+            read_network(tmp_path / name)
+
+    def unknown(path):
+        raise WeightsError("a layout this reader does not know")
+
+    monkeypatch.setattr(resnet.FaceResNet, "load", staticmethod(unknown))
+    slow = FaceEmbedder(model_folder())
+    assert slow.backend == "dlib"
+    assert "Face descriptors run in dlib" in caplog.text
+    image = cv2.imread(str(shots()[0].photo))
+    box = find(image)[0]
+    crop, shape = slow.landmarks(image, box)
+    own = slow._resnet.compute_face_descriptor(crop, shape)
+    assert distance(np.asarray(own, np.float32), slow.describe(image, box)) == 0.0
 
 
 def one_face_photo(tmp_path: Path, find) -> Path:

@@ -163,7 +163,7 @@ def _details(r: _Reader, layer: Layer) -> None:
         _expect(layer, "filters", r.int(), layer.n)
         geometry = [r.int() for _ in range(6)]  # nr, nc, stride y, x, padding y, x
         _expect(layer, "geometry", geometry, [layer.size] * 2 + [layer.stride] * 2 + [layer.padding] * 2)
-        filters, biases = r.alias(), r.alias()
+        filters, _biases = r.alias(), r.alias()
         [r.float() for _ in range(4)]  # learning-rate and weight-decay multipliers
         use_bias = r.bool() if version in ("con_5", "con_6") else True
         if version == "con_6":

@@ -117,7 +117,8 @@ class FaceResNet:
         if chips.ndim == 3:
             chips = chips[None]
         if chips.ndim != 4 or chips.shape[1:] != (CHIP_SIZE, CHIP_SIZE, 3) or chips.dtype != np.uint8:
-            raise ValueError(f"face chips must be (N, {CHIP_SIZE}, {CHIP_SIZE}, 3) uint8, not {chips.shape} {chips.dtype}")
+            raise ValueError(f"face chips must be (N, {CHIP_SIZE}, {CHIP_SIZE}, 3) uint8, "
+                             f"not {chips.shape} {chips.dtype}")
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(chips)).permute(0, 3, 1, 2).float()
             x = ((x - self.mean) / 256.0).contiguous(memory_format=torch.channels_last)
