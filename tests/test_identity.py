@@ -66,10 +66,12 @@ def test_the_torch_descriptor_is_dlibs_own_on_every_sample_face_and_its_edits(em
     shape it gives dlib's own compute_face_descriptor: measured within 2e-6 (Euclidean),
     against 0.5 for a different person."""
     import dlib
+    import torch
 
     from benchmarks.identity_distances import variants
 
     assert embedder.backend == "torch"
+    threads = torch.get_num_threads()  # describe runs on one thread, then puts torch's count back
     reference = dlib.face_recognition_model_v1(str(model_folder() / RESNET_FILE))
     count = 0
     for label, image, box in sample_faces(find):
@@ -80,6 +82,7 @@ def test_the_torch_descriptor_is_dlibs_own_on_every_sample_face_and_its_edits(em
             assert gap < 1e-4, f"{label} {name}: {gap} from dlib's descriptor"
             count += 1
     assert count >= 36, "6 versions of at least 6 faces"
+    assert torch.get_num_threads() == threads
 
 
 def test_a_network_file_the_reader_does_not_know_is_one_error_and_dlib_runs_it(tmp_path, monkeypatch, caplog, find):

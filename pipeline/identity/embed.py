@@ -2,9 +2,10 @@
 
 dlib finds the 5 landmarks and cuts the aligned 150x150 chip (`get_face_chip`, exactly what
 its `compute_face_descriptor` does with num_jitters 0); the network itself runs in torch
-(resnet.py, the same weights read from dlib's file): ~8 ms a face instead of dlib-bin's
-~76 ms (no BLAS) on a 2-core AMD EPYC, within 2e-6 of dlib's own descriptor. Where that
-port cannot be built (torch missing, an unknown file), dlib runs it: one warning, slower.
+(resnet.py, the same weights read from dlib's file, one thread): ~10 ms a face with the
+landmarks, against ~75 ms for dlib-bin's own network (no BLAS), on a 2-core AMD EPYC; the
+descriptors agree within 2e-6 (benchmarks/identity_speed.py). Where that port cannot be
+built (torch missing, an unknown file), dlib runs the network: one warning, slower.
 
 Both models come from the `face-recognition-models` wheel (its files only: we never import
 its module, which needs pkg_resources), run by `dlib-bin` (prebuilt dlib). Nothing is

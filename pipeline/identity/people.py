@@ -1,6 +1,7 @@
 """People: tracks whose faces match are one person, numbered across tracks, shots and cuts.
 
-A track is described on a few good views only (embed.py costs ~70 ms a face on one core):
+A track is described on a few good views only (embed.py: ~10 ms a face on one core of a
+2-core AMD EPYC, ~75 ms where dlib runs its network itself):
 its first face of at least MIN_FACE_PX, then each view clearly better than the best one so
 far (a larger face at a higher detector score: closer and more frontal), at most
 VIEWS_PER_TRACK. When a track is first described it joins the nearest person within the

@@ -16,11 +16,20 @@ as dlib defines it (dnn/layers.h, cpu_dlib.cpp), with these details that matter:
 
 Tensors are channels-last: oneDNN's convolutions run ~25 % faster so on this CPU.
 
+One thread per call by default (THREADS). On an idle 2-core EPYC, 2 threads take 6 ms a face
+and 1 takes 9.5 ms; with one core busy, as the video pipeline's decode, detect and encode
+threads keep it, an OpenMP pool of 2 waits for the thread that lost its core: 130 ms, against
+25 ms on 1 thread (benchmarks/identity_speed.py). The count is set for the call only and put
+back: torch's count is per calling thread (OpenMP's), so threads that already ran torch keep
+theirs; a thread running its very first torch op inside those milliseconds would pick up 1.
+
     net = FaceResNet.load(path)
     vectors = net.describe_chips(chips)   # (N, 150, 150, 3) uint8 RGB -> (N, 128) float32
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +39,21 @@ import torch.nn.functional as F
 from .dlib_weights import Layer, Network, read_network
 
 CHIP_SIZE = 150
+THREADS = 1  # torch threads a describe call uses (see above); None: leave torch's count as it is
+
+
+@contextmanager
+def _torch_threads(count: int | None) -> Iterator[None]:
+    """torch's intra-op thread count set to `count` for this block, then put back."""
+    before = torch.get_num_threads()
+    if count is None or count == before:
+        yield
+        return
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _fold(con: Layer, affine: Layer | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -111,15 +135,16 @@ class FaceResNet:
                 raise AssertionError(kind)
         return x
 
-    def describe_chips(self, chips: np.ndarray) -> np.ndarray:
-        """(N, 150, 150, 3) uint8 RGB face chips (dlib.get_face_chip) -> (N, 128) float32."""
+    def describe_chips(self, chips: np.ndarray, threads: int | None = THREADS) -> np.ndarray:
+        """(N, 150, 150, 3) uint8 RGB face chips (dlib.get_face_chip) -> (N, 128) float32,
+        on `threads` torch threads for this call (None: torch's current count)."""
         chips = np.asarray(chips)
         if chips.ndim == 3:
             chips = chips[None]
         if chips.ndim != 4 or chips.shape[1:] != (CHIP_SIZE, CHIP_SIZE, 3) or chips.dtype != np.uint8:
             raise ValueError(f"face chips must be (N, {CHIP_SIZE}, {CHIP_SIZE}, 3) uint8, "
                              f"not {chips.shape} {chips.dtype}")
-        with torch.inference_mode():
+        with torch.inference_mode(), _torch_threads(threads):
             x = torch.from_numpy(np.ascontiguousarray(chips)).permute(0, 3, 1, 2).float()
             x = ((x - self.mean) / 256.0).contiguous(memory_format=torch.channels_last)
             return self.forward(x).numpy().astype(np.float32, copy=True)
