@@ -228,12 +228,13 @@ def test_onnxruntime_engine_matches_openvino():
     """The engine CUDA uses, run with its CPU provider (tests/requirements.txt installs it)."""
     import cv2
 
-    from pipeline.models.face import _OnnxRuntimeEngine, _OpenVINOEngine, face_model_path
+    from pipeline.models.face import face_model_path
+    from pipeline.models.face_engines import OnnxRuntimeEngine, OpenVINOFaceEngine
 
     path = face_model_path("centerface")
     frames = [cv2.resize(f, (640, 384)) for f in decode_frames(FACES_CLIP, [0, 50, 100]).values()]
     got = {}
-    for engine in (_OnnxRuntimeEngine(path, "CPUExecutionProvider"), _OpenVINOEngine(path, 2)):
+    for engine in (OnnxRuntimeEngine(path, "CPUExecutionProvider"), OpenVINOFaceEngine(path, 2)):
         got[engine.name] = [decode(*maps, CONF, (384, 640))[0] for _, maps in engine.run(frames)]
     for a, b in zip(got["onnxruntime"], got["openvino"]):
         np.testing.assert_allclose(a, b, atol=0.05)

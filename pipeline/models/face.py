@@ -9,11 +9,8 @@ of the face's height and width in 4-px units), offset (2: the centre's y, x insi
 landmarks (10: five points; not used). A cell above the threshold (Settings.conf) is a face;
 of faces that overlap by IoU >= 0.3 the most confident stays.
 
-CPU: OpenVINO as for YOLO (engines.py): FP32 (the CPU plugin's bf16 default is ~2x slower
-here), THROUGHPUT streams with one frame in flight per stream, BGR->RGB and uint8->float in
-the graph, compiled once per input size; a lone image gets a LATENCY compile, all cores on it
-(640x640: 41 ms on 2 EPYC cores, 88 ms on one stream). CUDA: onnxruntime's CUDA provider
-when `onnx` and `onnxruntime-gpu` are installed, else OpenVINO on CPU.
+Engines (face_engines.py): OpenVINO on the CPU; on CUDA onnxruntime's CUDA provider when
+`onnx` and `onnxruntime-gpu` are installed, else OpenVINO on the CPU.
 torch is never imported here: it costs seconds of start-up and CenterFace does not need it.
 """
 from __future__ import annotations
@@ -22,7 +19,6 @@ import logging
 import math
 import os
 import threading
-from collections import deque
 from pathlib import Path
 from typing import Sequence
 
@@ -31,13 +27,13 @@ import numpy as np
 from ..detections import Detections
 from ..errors import ModelError
 from ..settings import FACE_MODEL, Settings
+from .face_engines import OnnxRuntimeEngine, OpenVINOFaceEngine
 from .weights import CENTERFACE_ONNX
 
 log = logging.getLogger(__name__)
 
 NMS_IOU = 0.3  # CenterFace's reference decoder: an overlap of 0.3 is the same face
 STRIDE = 32  # input sides must be multiples of this
-OUTPUT_CHANNELS = (1, 2, 2, 10)  # heatmap, scale, offset, landmarks
 MODEL_HELP = (f"The face target runs CenterFace: use model '{FACE_MODEL}' (the default, shipped "
               "in pipeline/models/weights/) or the path of a CenterFace-compatible .onnx file")
 
@@ -95,101 +91,11 @@ def decode(heatmap: np.ndarray, scale: np.ndarray, offset: np.ndarray, conf: flo
     return boxes[keep], score[keep]
 
 
-def _check_layout(path: Path, input_shape: Sequence, output_channels: Sequence) -> None:
-    if len(input_shape) != 4 or input_shape[1] != 3 or tuple(output_channels) != OUTPUT_CHANNELS:  # -1: free
-        raise ModelError(f"'{path.name}' is not a CenterFace-compatible ONNX model (one 3-channel image "
-                         f"input; heatmap, scale, offset and landmark outputs of {OUTPUT_CHANNELS} channels)")
-
-
-class _OpenVINOEngine:
-    name = "openvino"
-
-    def __init__(self, path: Path, threads: int):
-        import openvino as ov
-
-        self.core, self.path, self.threads = ov.Core(), path, threads
-        model = self.core.read_model(str(path))
-        dims = lambda shape: [d.get_length() if d.is_static else -1 for d in shape]  # noqa: E731
-        _check_layout(path, dims(model.input(0).get_partial_shape()),
-                      [(dims(o.get_partial_shape()) + [-1, -1])[1] for o in model.outputs])
-        self._compiled: dict[tuple[int, int, str], list] = {}  # (h, w, hint) -> infer requests
-
-    def _requests(self, h: int, w: int, hint: str = "THROUGHPUT") -> list:
-        from .engines import cpu_infer_requests
-
-        if (h, w, hint) not in self._compiled:
-            self._compiled[(h, w, hint)] = cpu_infer_requests(self.core, self.path, h, w, self.threads, hint=hint)
-        return self._compiled[(h, w, hint)]
-
-    def run(self, images: Sequence[np.ndarray]):
-        """Yields (i, (heatmap, scale, offset)) per same-size BGR image, as each finishes; the
-        maps are views into the request, valid until the generator resumes (lone image: LATENCY)."""
-        h, w = images[0].shape[:2]
-        streams = self._requests(h, w)
-        alone = int(len(images) % len(streams) == 1 and self.threads > 1)
-        yield from self._round_robin(images, range(len(images) - alone), streams)
-        if alone:
-            yield from self._round_robin(images, [len(images) - 1], self._requests(h, w, "LATENCY"))
-
-    def _round_robin(self, images: Sequence[np.ndarray], chosen, requests: list):
-        in_flight: deque = deque()
-        try:
-            for k, i in enumerate(chosen):  # oldest request reused first
-                if len(in_flight) == len(requests):
-                    yield self._finish(in_flight)
-                request = requests[k % len(requests)]
-                request.start_async({0: np.ascontiguousarray(images[i])[None]})
-                in_flight.append((i, request))
-            while in_flight:
-                yield self._finish(in_flight)
-        finally:
-            for _, request in in_flight:  # an abandoned run leaves no request busy
-                request.wait()
-
-    @staticmethod
-    def _finish(in_flight: deque):
-        i, request = in_flight.popleft()
-        request.wait()
-        return i, tuple(request.get_output_tensor(k).data[0] for k in range(3))
-
-
-class _OnnxRuntimeEngine:
-    name = "onnxruntime"
-
-    def __init__(self, path: Path, provider: str = "CUDAExecutionProvider"):
-        import onnx
-        import onnxruntime
-
-        model = onnx.load(str(path))
-        weights = {w.name for w in model.graph.initializer}  # an old export lists its weights as inputs,
-        image_inputs = [v for v in model.graph.input if v.name not in weights]  # which stops const folding
-        del model.graph.input[:]
-        model.graph.input.extend(image_inputs)
-        _check_layout(path, [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim],
-                      [o.type.tensor_type.shape.dim[1].dim_value for o in model.graph.output])
-        for value in (model.graph.input[0], *model.graph.output):  # free batch and size
-            dims = value.type.tensor_type.shape.dim
-            for k, name in ((0, "n"), (2, "h"), (3, "w")):
-                dims[k].dim_param = name
-        del model.graph.value_info[:]  # inner shapes were inferred for 32x32
-        options = onnxruntime.SessionOptions()
-        options.log_severity_level = 3  # errors only: not a warning per unused BatchNorm counter
-        self.session = onnxruntime.InferenceSession(model.SerializeToString(), options, providers=[provider])
-        if self.session.get_providers()[0] != provider:
-            raise RuntimeError(f"onnxruntime could not start {provider}")
-        self.input = self.session.get_inputs()[0].name
-
-    def run(self, images: Sequence[np.ndarray]):
-        batch = np.stack(images)[..., ::-1].transpose(0, 3, 1, 2).astype(np.float32)
-        heatmap, scale, offset, _ = self.session.run(None, {self.input: batch})
-        for i in range(len(images)):
-            yield i, (heatmap[i], scale[i], offset[i])
-
-
 class CenterFaceDetector:
     """CenterFace on one engine. `detect` is thread-safe: jobs share one engine under a lock."""
 
     looks_at_pixels = True  # the detail level may show it full-resolution tiles (detect/scan.py)
+    full_size = False  # True: each image is looked at at its own size, not shrunk to imgsz
 
     def __init__(self, key, conf: float):
         self.key, self.conf, self.model_name = key, conf, key.model
@@ -198,13 +104,13 @@ class CenterFaceDetector:
             path = face_int8_model(path, key)
         if key.backend == "onnxruntime":
             try:
-                self._engine = _OnnxRuntimeEngine(path)
+                self._engine = OnnxRuntimeEngine(path)
             except Exception as err:  # noqa: BLE001 - a missing package or provider: the CPU instead
                 log.warning("CenterFace on CUDA needs onnx and onnxruntime-gpu (%s); running it on the "
                             "CPU with OpenVINO", _one_line(err))
         self._lock = threading.Lock()
         try:  # a broken model fails here, at load, not in a job
-            self._engine = self._engine or _OpenVINOEngine(path, os.cpu_count() or 1)
+            self._engine = self._engine or OpenVINOFaceEngine(path, os.cpu_count() or 1)
             list(self._engine.run([np.zeros((STRIDE, STRIDE, 3), np.uint8)]))
         except ModelError:
             raise
@@ -219,6 +125,13 @@ class CenterFaceDetector:
         clone.conf = conf
         return clone
 
+    def at_full_size(self) -> "CenterFaceDetector":
+        """The same engine and threshold, seeing each image at its own size (sides rounded up
+        to 32), not shrunk to imgsz: for the detail scan's full-resolution tiles (scan.py)."""
+        clone = self.with_conf(self.conf)
+        clone.full_size = True
+        return clone
+
     def detect(self, frames: Sequence[np.ndarray], indices: Sequence[int] = ()) -> list[Detections]:
         import cv2
 
@@ -228,7 +141,7 @@ class CenterFaceDetector:
             groups.setdefault(tuple(frame.shape[:2]), []).append(i)
         try:
             for src_hw, members in groups.items():
-                net_h, net_w = detection_size(src_hw, self.key.imgsz)
+                net_h, net_w = detection_size(src_hw, max(src_hw) if self.full_size else self.key.imgsz)
                 images = [frames[i] if src_hw == (net_h, net_w) else
                           cv2.resize(frames[i], (net_w, net_h), interpolation=cv2.INTER_LINEAR) for i in members]
                 gain = np.array([src_hw[1] / net_w, src_hw[0] / net_h] * 2, np.float32)
