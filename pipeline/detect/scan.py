@@ -43,6 +43,11 @@ EVERY = {"fast": 1, "full": 2, "max": 1}
 FACE_IOU = 0.3  # CenterFace's own NMS overlap: the same face
 BOX_IOU = 0.6  # YOLO targets: the same person seen by the whole-frame pass and a tile
 FOLLOW_VIEW_PX = 24  # a box smaller than this in the whole frame's view is looked at closer
+# a model that takes any input size (CenterFace: `at_full_size`) sees the fewest tiles up to
+# this many px a side, at their own size: at 1080p and below the whole frame at once, at 4K
+# four 2016x1184 tiles, instead of 8 or 40 tiles of 640 (which overlap: 1.6x and 2x the
+# frame's pixels). Memory: CenterFace on a 2048-px tile takes ~1 GB; at 640, 0.1 GB
+LARGE_TILE_PX = 2048
 
 
 def tiles_apply(looks_at_pixels: bool, settings: Settings, frame_hw: tuple[int, int]) -> bool:
@@ -70,7 +75,9 @@ def with_detail(detector, settings: Settings, fps: float):
     iou = FACE_IOU if settings.target == "face" else BOX_IOU
     # skipping frames needs the hold to interpolate across them
     every = EVERY[settings.detail] if round(settings.hold_s * fps) >= 1 else 1
-    return TiledDetector(detector, settings.imgsz, round(scan_s * fps), iou, every)
+    full_size = getattr(detector, "at_full_size", None)
+    return TiledDetector(detector, settings.imgsz, round(scan_s * fps), iou, every,
+                         tiler=full_size() if full_size else None, tile_px=LARGE_TILE_PX if full_size else None)
 
 
 class TiledDetector:
@@ -80,13 +87,16 @@ class TiledDetector:
     `period` frames: every tile is seen once in that many consecutive frames (0: every frame).
     `every` > 1: of consecutive frames that have tiles, only every `every`-th is looked at;
     the others come back as None (not looked at: the caller's hold covers them).
+    `tiler` (default: inner) looks at the tiles, `tile_px` their largest side (plan_tiles).
     Other attributes (key, backend, model_name) are the inner detector's."""
 
     looks_at_pixels = True
 
-    def __init__(self, inner, side: int, period: int, iou: float, every: int = 1):
+    def __init__(self, inner, side: int, period: int, iou: float, every: int = 1, tiler=None,
+                 tile_px: int | None = None):
         self.inner, self.side, self.period, self.iou = inner, side, max(0, period), iou
         self.every = max(1, every)
+        self.tiler, self.tile_px = tiler or inner, tile_px  # what looks at the tiles, and their size
         self._plans: dict[tuple[int, int], tuple[Tile, ...]] = {}
         self._cursor: dict[tuple[int, int], float] = {}  # next tile of the rolling scan, and a fraction
         self._last_index: int | None = None  # the last frame looked at
@@ -99,7 +109,7 @@ class TiledDetector:
     def _plan(self, frame_hw: tuple[int, int]) -> tuple[Tile, ...]:
         plan = self._plans.get(frame_hw)
         if plan is None:
-            plan = self._plans[frame_hw] = plan_tiles(frame_hw, self.side)
+            plan = self._plans[frame_hw] = plan_tiles(frame_hw, self.side, self.tile_px)
         return plan
 
     def _looks_at(self, frame_hw: tuple[int, int], index: int) -> bool:
@@ -134,7 +144,7 @@ class TiledDetector:
                 tiles.append(self._tiles_for(tuple(frame.shape[:2]), index))
         whole = self.inner.detect([frames[k] for k in looked], [indices[k] for k in looked])
         crops = [(tile, frames[k], indices[k]) for k, share in zip(looked, tiles) for tile in share]
-        seen = iter(self.inner.detect([tile.crop(frame) for tile, frame, _ in crops], [i for *_, i in crops])
+        seen = iter(self.tiler.detect([tile.crop(frame) for tile, frame, _ in crops], [i for *_, i in crops])
                     if crops else ())
         self.tiles_seen += len(crops)
         out: list[Detections | None] = [None] * len(frames)

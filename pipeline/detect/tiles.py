@@ -6,7 +6,8 @@ the frame at the network's own input size, looked at without shrinking: together
 show the model every pixel at full size.
 
     plan_tiles((h, w), side)   -> tiles of side x side (smaller only where the frame is),
-                                  overlapping by OVERLAP of a side, in a grid over the frame
+                                  overlapping by OVERLAP of a side, in a grid over the frame;
+                                  with `most`, the fewest tiles up to `most` px a side
     to_frame(found, tile)      -> a tile's boxes (and outlines) in frame pixels
     merge(parts, cut, iou)     -> one box per object: duplicates from overlapping tiles and
                                   from the whole-frame pass dropped (IoU >= iou), a box cut
@@ -47,24 +48,28 @@ class Tile:
         return frame[self.y:self.y + self.h, self.x:self.x + self.w]
 
 
-def _starts(length: int, side: int) -> list[int]:
-    """Evenly spread starts of windows `side` long covering 0..length, overlapping by at
-    least OVERLAP * side."""
-    if length <= side:
-        return [0]
-    step = side - round(side * OVERLAP)
-    n = math.ceil((length - side) / step) + 1
-    return [round(i * (length - side) / (n - 1)) for i in range(n)]
+def _windows(length: int, side: int, most: int) -> list[tuple[int, int]]:
+    """(start, size) of the fewest windows of at most `most` px covering 0..length, evenly
+    spread, neighbours overlapping by at least OVERLAP * side. Windows of `side` px are that
+    long; larger ones (most > side) only as long as they need, a multiple of 32 if they can."""
+    if length <= most:
+        return [(0, length)]
+    overlap = round(side * OVERLAP)
+    n = math.ceil((length - overlap) / (most - overlap))
+    size = most if most == side else min(length, (-(-(length + (n - 1) * overlap) // n) + 31) // 32 * 32)
+    return [(round(i * (length - size) / (n - 1)), size) for i in range(n)]
 
 
-def plan_tiles(frame_hw: tuple[int, int], side: int) -> tuple[Tile, ...]:
+def plan_tiles(frame_hw: tuple[int, int], side: int, most: int | None = None) -> tuple[Tile, ...]:
     """The grid of tiles over a frame of (h, w) pixels, any orientation; () when the frame
-    is at most WHOLE_UP_TO tile sides long (the whole-frame pass sees it at >= 3/4 size)."""
+    is at most WHOLE_UP_TO model sides (`side`) long (the whole-frame pass sees it at >= 3/4
+    size). Tiles are `side` square, or with `most` (a model that takes any input size) the
+    fewest of at most `most` px a side: often one, the whole frame at full resolution."""
     h, w = frame_hw
     if max(h, w) <= side * WHOLE_UP_TO:
         return ()
-    tw, th = min(side, w), min(side, h)
-    return tuple(Tile(x, y, tw, th) for y in _starts(h, side) for x in _starts(w, side))
+    most = max(most or side, side)
+    return tuple(Tile(x, y, tw, th) for y, th in _windows(h, side, most) for x, tw in _windows(w, side, most))
 
 
 def cut_edges(xyxy: np.ndarray, tile: Tile, frame_hw: tuple[int, int]) -> np.ndarray:
