@@ -6,7 +6,9 @@ Between two passes of the rolling tile scan (scan.py), a small face or a far per
 otherwise be found only once per scan; looked at again on every frame, it is found on every
 frame, tracked, and covered where it moves. Packing keeps that cheap: a 160-px cell holds a
 face up to 80 px (larger ones get 320-px cells, four to a canvas, or a whole tile), and a
-canvas costs one tile, whatever the number of faces on it.
+canvas costs one tile, whatever the number of faces on it; half a tile when its cells fill
+only the top half (up to 8 small faces or 2 larger ones: 57 of the 75 canvases of the
+1080p recall clip), the model's only other input shape.
 
     canvases = pack(boxes, frame_hw, side)       -> [Canvas], each of cells of one size
     canvas.image(frame)                          -> side x side BGR: the cells' pixels on grey
@@ -36,11 +38,15 @@ class Cell:
 
 @dataclass
 class Canvas:
-    side: int
+    side: int  # its width
     cells: list[Cell]
+    height: int = 0  # side, or side / 2 when the cells fill only the top half (0: side)
+
+    def __post_init__(self):
+        self.height = self.height or self.side
 
     def image(self, frame: np.ndarray) -> np.ndarray:
-        canvas = np.full((self.side, self.side, 3), PAD_VALUE, np.uint8)
+        canvas = np.full((self.height, self.side, 3), PAD_VALUE, np.uint8)
         for cell in self.cells:
             c = cell.crop
             canvas[cell.y:cell.y + c.h, cell.x:cell.x + c.w] = c.crop(frame)
@@ -101,5 +107,6 @@ def pack(boxes, frame_hw: tuple[int, int], side: int) -> list[Canvas]:
         for start in range(0, len(tiles), per_row * per_row):
             cells = [Cell(t, (k % per_row) * size, (k // per_row) * size)
                      for k, t in enumerate(tiles[start:start + per_row * per_row])]
-            canvases.append(Canvas(side, cells))
+            rows = -(-len(cells) // per_row)
+            canvases.append(Canvas(side, cells, side // 2 if rows * size <= side // 2 else side))
     return canvases
