@@ -35,14 +35,15 @@ class SightLimitedDetector:
 
     looks_at_pixels = True
 
-    def __init__(self):
+    def __init__(self, input_px: int = INPUT_PX):
         self.shapes: list[tuple[int, ...]] = []
+        self.input_px = input_px
 
     def detect(self, frames, indices=()):
         out = []
         for image in frames:
             self.shapes.append(image.shape)
-            scale = min(1.0, INPUT_PX / max(image.shape[:2]))
+            scale = min(1.0, self.input_px / max(image.shape[:2]))
             marker = marked(image).astype(np.uint8)
             count, _, stats, _ = cv2.connectedComponentsWithStats(marker, connectivity=8)
             boxes = [(x, y, x + w, y + h) for x, y, w, h, _ in stats[1:count] if min(w, h) * scale >= MIN_PX]
@@ -109,6 +110,62 @@ def test_portrait_and_odd_sizes_are_covered_by_the_tiles():
         assert cover.all()
     assert plan_tiles((480, 640), 640) == ()  # fits whole: nothing to add
     assert plan_tiles((576, 768), 640) == ()  # seen at 5/6 of its size whole: not worth 2 tiles more
+
+
+class FullSizeDetector(SightLimitedDetector):
+    """A model that takes any input size (like CenterFace): `at_full_size` is a clone that
+    sees each image at its own size, never shrunk."""
+
+    def at_full_size(self):
+        clone = FullSizeDetector(input_px=1 << 20)  # nothing is shrunk
+        clone.shapes = self.shapes
+        return clone
+
+
+def test_a_model_of_any_input_size_sees_the_fewest_tiles_up_to_2048_px():
+    """Tiles of at most LARGE_TILE_PX a side overlapping by at least a quarter of the model's
+    640: the whole frame up to 2048 px, four tiles at 4K (not 40 of 640, 2x the pixels)."""
+    from pipeline.detect.scan import LARGE_TILE_PX
+
+    counts = {}
+    for h, w in ((2160, 3840), (1080, 1920), (1920, 1080), (720, 1280), (1440, 2560), (4320, 7680), (2000, 400)):
+        tiles = plan_tiles((h, w), 640, LARGE_TILE_PX)
+        counts[(h, w)] = len(tiles)
+        cover = np.zeros((h, w), bool)
+        for tile in tiles:
+            assert tile.w <= LARGE_TILE_PX and tile.h <= LARGE_TILE_PX
+            assert tile.x + tile.w <= w and tile.y + tile.h <= h
+            cover[tile.y:tile.y + tile.h, tile.x:tile.x + tile.w] = True
+        assert cover.all()
+        for axis in ("x", "y"):  # neighbours share at least 160 px: a 160-px object lies whole in one
+            spans = sorted({(getattr(t, axis), t.w if axis == "x" else t.h) for t in tiles})
+            assert all(a + n - b >= 160 for (a, n), (b, _) in zip(spans, spans[1:]))
+    assert counts[(1080, 1920)] == counts[(1920, 1080)] == counts[(720, 1280)] == 1  # the whole frame
+    assert counts[(2160, 3840)] == 4 and counts[(2000, 400)] == 1
+    assert plan_tiles((576, 768), 640, LARGE_TILE_PX) == ()  # the whole-frame pass sees it well enough
+
+
+def test_faces_full_size_tiles_find_small_objects_in_4k():
+    """A detector with `at_full_size` (CenterFace) gets the 4K frame as four 2016x1184 tiles,
+    seen at their own size, and finds every small object the 640 tiles found."""
+    frame = grey_frame(3840, 2160)
+    for box in SMALL_4K:
+        draw_object(frame, *box)
+    detector = FullSizeDetector()
+    found = with_detail(detector, Settings(), 30).detect([frame], [0])[0]
+    assert sorted(map(tuple, found.xyxy.astype(int).tolist())) == sorted(
+        (x, y, x + w, y + h) for x, y, w, h in SMALL_4K)
+    assert sorted(set(detector.shapes)) == [(1184, 2016, 3), (2160, 3840, 3)]  # the tiles and the whole frame
+
+
+def test_closer_looks_use_half_a_canvas_when_their_cells_fill_only_the_top_half():
+    from pipeline.detect.closer import pack
+
+    few = pack([(100 * k, 50, 100 * k + 30, 80) for k in range(1, 4)], (2160, 3840), 640)
+    many = pack([(200 * k, 50, 200 * k + 30, 80) for k in range(1, 10)], (2160, 3840), 640)
+    frame = grey_frame(3840, 2160)
+    assert [c.image(frame).shape for c in few] == [(320, 640, 3)]  # 3 cells of 160: one row
+    assert [c.image(frame).shape for c in many] == [(640, 640, 3)]  # 9 cells: three rows
 
 
 @pytest.mark.parametrize("size", [(40, 40), (300, 40)])  # inside the overlap; wider than it
