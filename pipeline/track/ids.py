@@ -16,6 +16,8 @@ one track instead of one per frame.
 """
 from __future__ import annotations
 
+import contextlib
+import threading
 from types import SimpleNamespace
 
 import numpy as np
@@ -56,6 +58,11 @@ class _Boxes:
         return _Boxes(self.xyxy[keep], self.conf[keep], self.cls[keep])
 
 
+def _import_tracker() -> None:
+    with contextlib.suppress(Exception):  # the same import on the detector's thread reports any error
+        import ultralytics.trackers.byte_tracker  # noqa: F401
+
+
 def _near(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(len(a), len(b)) closeness: IoU, raised to LOOSE_IOU where box a is box b moved by at
     most LOOSE_SHIFT of b's size, both sides within 2/3-3/2 of b's (a small face moving fast
@@ -80,6 +87,9 @@ class ByteTrackIds:
 
     def __init__(self, max_gap: int, conf: float = 0.2, first_id: int = 1):
         _require_lap()  # at the start of a run, not after minutes of work
+        # ultralytics (torch) takes 1-2 s to import: begun now, beside the model's compile and
+        # the decoder, not on the detector's thread when the first box arrives
+        threading.Thread(target=_import_tracker, name="tracker import", daemon=True).start()
         self.max_gap, self.conf = max(1, max_gap), conf
         self._tracker = None
         self._next_id = max(1, first_id)
