@@ -168,6 +168,22 @@ def test_closer_looks_use_half_a_canvas_when_their_cells_fill_only_the_top_half(
     assert [c.image(frame).shape for c in many] == [(640, 640, 3)]  # 9 cells: three rows
 
 
+def test_a_closer_look_follows_a_small_object_in_a_fast_pan():
+    """Only the closer looks see a 40-px object in 4K between two tile scans; it moves 100 px
+    (2.5 sizes) from look to look. Its window is sized and centred for where it is headed
+    (closer.ahead: its last shift again), so it is found on every look, not lost after one."""
+    detector = SightLimitedDetector()
+    scan = TiledDetector(detector, INPUT_PX, 10_000, 0.6)  # a frame far from the last: every tile
+    found = []
+    for step, index in enumerate((0, 1000, 1001, 1002, 1003)):  # then no tile for a long while
+        frame = grey_frame(3840, 2160)
+        x = 1000 + 100 * step
+        draw_object(frame, x, 900, 40, 40)
+        boxes = scan.detect([frame], [index])[0].xyxy.astype(int).tolist()
+        found.append(boxes == [[x, 900, x + 40, 940]])
+    assert found == [True] * 5
+
+
 @pytest.mark.parametrize("size", [(40, 40), (300, 40)])  # inside the overlap; wider than it
 def test_an_object_cut_by_a_tile_edge_comes_out_as_one_box(size):
     frame = grey_frame(3840, 2160)

@@ -10,10 +10,15 @@ canvas costs one tile, whatever the number of faces on it; half a tile when its 
 only the top half (up to 8 small faces or 2 larger ones: 57 of the 75 canvases of the
 1080p recall clip), the model's only other input shape.
 
-    canvases = pack(boxes, frame_hw, side)       -> [Canvas], each of cells of one size
+    canvases = pack(boxes, frame_hw, side, reach) -> [Canvas], each of cells of one size
     canvas.image(frame)                          -> side x side BGR: the cells' pixels on grey
     canvas.to_frame(found)                       -> its boxes in frame pixels, and which are cut
                                                     by a cell's inner side (tiles.merge joins them)
+    ahead(boxes, before)                         -> each box joined with where it will be next
+
+A small face in a fast pan (the 4K recall clip: a 60-px face moving 100 px between two looks)
+leaves a window centred on where it was: each followed box is joined with where it is headed,
+its shift since the look before repeated (`ahead`), and the window is sized to hold both.
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ from ..detections import Detections
 from .tiles import EDGE_PX, Tile
 
 PAD_VALUE = 114  # the letterbox grey
+REACH = 3.0  # a box's own on the look before is within this many of its sizes (a fast pan)
 CELLS_PER_SIDE = (4, 2, 1)  # cell sizes tried, smallest first: side/4, side/2, side
 FILL = 0.5  # a box may take up to this share of its cell's side
 
@@ -85,19 +91,22 @@ class Canvas:
                 np.array(cut, bool))
 
 
-def pack(boxes, frame_hw: tuple[int, int], side: int) -> list[Canvas]:
+def pack(boxes, frame_hw: tuple[int, int], side: int, reach=None) -> list[Canvas]:
     """Canvases of side x side holding a full-resolution window around each box (boxes
-    already inside another window share it), cells of the smallest size that fits."""
+    already inside another window share it), cells of the smallest size that fits: its
+    `reach` (where it may be next, `ahead`; default the box itself), on which the window is
+    centred, with a margin that makes a box that stays put fill FILL of its cell."""
     h, w = frame_hw
     by_size: dict[int, list[Tile]] = {}
     windows: list[Tile] = []
-    for x1, y1, x2, y2 in boxes:
-        if any(t.x <= x1 and t.y <= y1 and x2 <= t.x + t.w and y2 <= t.y + t.h for t in windows):
+    for (x1, y1, x2, y2), (rx1, ry1, rx2, ry2) in zip(boxes, boxes if reach is None else reach):
+        if any(t.x <= rx1 and t.y <= ry1 and rx2 <= t.x + t.w and ry2 <= t.y + t.h for t in windows):
             continue
-        big = max(x2 - x1, y2 - y1)
-        size = next((side // n for n in CELLS_PER_SIDE if big <= FILL * side // n), side)
+        big, span = max(x2 - x1, y2 - y1), max(rx2 - rx1, ry2 - ry1)
+        margin = big * (1 / FILL - 1)  # around the reach; a box that stays put fills FILL of its cell
+        size = next((side // n for n in CELLS_PER_SIDE if span + margin <= side // n), side)
         cw, ch = min(size, w), min(size, h)
-        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+        cx, cy = (rx1 + rx2) / 2, (ry1 + ry2) / 2
         tile = Tile(int(min(max(cx - cw / 2, 0), w - cw)), int(min(max(cy - ch / 2, 0), h - ch)), cw, ch)
         windows.append(tile)
         by_size.setdefault(size, []).append(tile)
@@ -110,3 +119,24 @@ def pack(boxes, frame_hw: tuple[int, int], side: int) -> list[Canvas]:
             rows = -(-len(cells) // per_row)
             canvases.append(Canvas(side, cells, side // 2 if rows * size <= side // 2 else side))
     return canvases
+
+
+def ahead(boxes, before) -> np.ndarray:
+    """(N, 4): each box joined with itself moved as it moved since the look before (the
+    nearest box of `before` within REACH of its sizes, at 2/3-3/2 of its size; unmoved if
+    none). A wrong match only makes a window larger: the box itself is always inside."""
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    before = np.asarray(before if before is not None else (), np.float32).reshape(-1, 4)
+    if not len(boxes) or not len(before):
+        return boxes
+    size, size_before = boxes[:, 2:] - boxes[:, :2], before[:, 2:] - before[:, :2]
+    shift = ((boxes[:, None, :2] + boxes[:, None, 2:]) - (before[None, :, :2] + before[None, :, 2:])) / 2
+    ratio = size[:, None] / np.maximum(size_before[None], 1e-6)
+    near = (np.abs(shift) <= REACH * np.maximum(size[:, None], 1)).all(-1)
+    near &= ((ratio >= 2 / 3) & (ratio <= 3 / 2)).all(-1)
+    distance = np.where(near, np.hypot(shift[..., 0], shift[..., 1]), np.inf)
+    best = distance.argmin(1)
+    rows = np.arange(len(boxes))
+    moved = np.where(np.isfinite(distance[rows, best])[:, None], shift[rows, best], 0)
+    return np.concatenate([np.minimum(boxes[:, :2], boxes[:, :2] + moved),
+                           np.maximum(boxes[:, 2:], boxes[:, 2:] + moved)], 1)

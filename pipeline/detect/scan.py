@@ -29,7 +29,7 @@ import numpy as np
 
 from ..detections import Detections
 from ..settings import Settings
-from .closer import pack
+from .closer import ahead, pack
 from .tiles import Tile, cut_edges, merge, plan_tiles, to_frame
 
 # seconds to see every tile once, by level, for faces and for the YOLO targets. A file run's
@@ -100,7 +100,8 @@ class TiledDetector:
         self._plans: dict[tuple[int, int], tuple[Tile, ...]] = {}
         self._cursor: dict[tuple[int, int], float] = {}  # next tile of the rolling scan, and a fraction
         self._last_index: int | None = None  # the last frame looked at
-        self._follow: dict[tuple[int, int], list] = {}  # boxes only the tiles found, last frame
+        self._follow: dict[tuple[int, int], tuple] = {}  # boxes to look at closer next, and their reach
+        self._seen: dict[tuple[int, int], np.ndarray] = {}  # the last frame's boxes (closer.ahead)
         self.tiles_seen = 0  # tiles looked at so far (a benchmark reads it)
 
     def __getattr__(self, name):
@@ -158,7 +159,8 @@ class TiledDetector:
         frame_hw = tuple(frame.shape[:2])
         if not self._plan(frame_hw):
             return found
-        canvases = pack(self._follow.get(frame_hw, ()), frame_hw, self.side)
+        boxes, reach = self._follow.get(frame_hw, ((), ()))
+        canvases = pack(boxes, frame_hw, self.side, reach)
         closer = self.inner.detect([canvas.image(frame) for canvas in canvases], [index] * len(canvases)) \
             if canvases else []
         self.tiles_seen += len(canvases)
@@ -178,9 +180,11 @@ class TiledDetector:
         # there only now and then), what the whole frame missed, what a closer look found
         followed = np.concatenate(followed) if followed else np.zeros((0, 4), np.float32)
         small = FOLLOW_VIEW_PX * max(frame_hw) / self.side
-        self._follow[frame_hw] = [box for box in merged.xyxy.tolist()
-                                  if max(box[2] - box[0], box[3] - box[1]) < small
-                                  or not _covered(box, found.xyxy) or _covered(box, followed)]
+        chosen = [box for box in merged.xyxy.tolist() if max(box[2] - box[0], box[3] - box[1]) < small
+                  or not _covered(box, found.xyxy) or _covered(box, followed)]
+        # and how far each may go by then: its shift since the look before, again (closer.ahead)
+        self._follow[frame_hw] = (chosen, ahead(chosen, self._seen.get(frame_hw)).tolist())
+        self._seen[frame_hw] = merged.xyxy
         return merged
 
 
