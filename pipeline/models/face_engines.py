@@ -5,7 +5,7 @@
 OpenVINO as for YOLO (engines.py): FP32 (the CPU plugin's bf16 default is ~2x slower here),
 THROUGHPUT streams with one frame in flight per stream, BGR->RGB and uint8->float in the
 graph, compiled once per input size; a lone image gets a LATENCY compile, all cores on it
-(640x640: 41 ms on 2 EPYC cores, 88 ms on one stream). onnxruntime's CUDA provider needs
+(640x640: 41 ms on 2 EPYC cores, 88 ms on one stream), and so does every large image. onnxruntime's CUDA provider needs
 `onnx` and `onnxruntime-gpu`.
 """
 from __future__ import annotations
@@ -19,6 +19,10 @@ import numpy as np
 from ..errors import ModelError
 
 OUTPUT_CHANNELS = (1, 2, 2, 10)  # heatmap, scale, offset, landmarks
+# An image this large (the detail scan's full-resolution tiles) always runs on the LATENCY
+# compile: 1088x1920 took 240 ms on both cores against 261 ms per image on 2 streams, and
+# each stream holds its own activations (2016x1184: ~350 MB each)
+LARGE_IMAGE_PX = 1 << 20
 
 
 def _check_layout(path: Path, input_shape: Sequence, output_channels: Sequence) -> None:
@@ -51,6 +55,9 @@ class OpenVINOFaceEngine:
         """Yields (i, (heatmap, scale, offset)) per same-size BGR image, as each finishes; the
         maps are views into the request, valid until the generator resumes (lone image: LATENCY)."""
         h, w = images[0].shape[:2]
+        if h * w >= LARGE_IMAGE_PX:  # one image on all cores is as fast, in half the memory or less
+            yield from self._round_robin(images, range(len(images)), self._requests(h, w, "LATENCY"))
+            return
         streams = self._requests(h, w)
         alone = int(len(images) % len(streams) == 1 and self.threads > 1)
         yield from self._round_robin(images, range(len(images) - alone), streams)
