@@ -240,6 +240,37 @@ def test_onnxruntime_engine_matches_openvino():
         np.testing.assert_allclose(a, b, atol=0.05)
 
 
+def test_a_lone_or_large_image_runs_on_all_cores_and_finds_the_same_faces():
+    """OpenVINO: an odd image out of a batch and any image of 1 Mpx or more run on the LATENCY
+    compile (all cores on one image; a large one never on per-stream copies of its activations),
+    and find the same faces, at the same scores, as on the THROUGHPUT streams."""
+    import cv2
+
+    from pipeline.models.face import face_model_path
+    from pipeline.models.face_engines import LARGE_IMAGE_PX, OpenVINOFaceEngine
+
+    engine = OpenVINOFaceEngine(face_model_path("centerface"), 2)
+    frames = [cv2.resize(f, (640, 384)) for f in decode_frames(FACES_CLIP, [0, 50, 100]).values()]
+
+    def faces(images):
+        return {i: decode(*maps, CONF, images[0].shape[:2]) for i, maps in engine.run(images)}
+
+    on_streams = faces(frames[:2])  # two images: one per stream
+    assert set(engine._compiled) == {(384, 640, "THROUGHPUT")}
+    lone = faces(frames[:1])[0]
+    third = faces(frames)[2]  # the odd one out of three
+    assert set(engine._compiled) == {(384, 640, "THROUGHPUT"), (384, 640, "LATENCY")}
+    for (boxes, scores), (got, got_scores) in ((on_streams[0], lone), (faces(frames[2:] * 2)[0], third)):
+        assert len(boxes) >= 1 and len(got) == len(boxes)
+        np.testing.assert_allclose(got, boxes, atol=0.5)
+        np.testing.assert_allclose(got_scores, scores, atol=1e-3)
+    big = [cv2.resize(frames[0], (1920, 1152))] * 2
+    assert 1152 * 1920 >= LARGE_IMAGE_PX
+    found = faces(big)
+    assert len(found) == 2 and len(found[0][0]) >= 1
+    assert (1152, 1920, "THROUGHPUT") not in engine._compiled and (1152, 1920, "LATENCY") in engine._compiled
+
+
 # -- bad input ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("model", ["yolo11n-seg.yaml", "yolo11n-pose.pt", "yolo11n.pt", "faces.onnx"])
 def test_a_model_that_is_not_centerface_is_refused_before_work(model, tmp_path):
