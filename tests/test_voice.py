@@ -90,7 +90,7 @@ def test_disguise_moves_the_pitch_and_keeps_length_and_sync(clips, tmp_path, kin
         assert abs(_click(out) - _click(source)) <= SYNC_S  # still where it was
         assert abs(_click(out) - flash_time(video)) <= SYNC_S  # and with its frame
         assert not result.warnings or all("audio" not in w for w in result.warnings)
-        assert abs(shift - drawn[attempt]) <= (0.1 if kind == "tone" else 0.75)  # this run's amount (speech: -0.36 seen)
+        assert abs(shift - drawn[attempt]) <= (0.1 if kind == "tone" else 0.75)  # its own draw (speech: -0.36 seen)
         shifts.append(shift)
     # drawn per run, not one fixed factor (the measured shifts can coincide: speech's median
     # pitch comes in steps, and two runs measured 4.5101 and 4.5100 semitones once)
