@@ -68,11 +68,13 @@ class Edits:
 
 class Review:
     """A finished run's detections over its video. `step` is the run's capture interval for
-    a ZIP-only run (only those frames were detected) and 1 when a video was made."""
+    a ZIP-only run (only those frames were detected) and 1 when a video was made; `style`
+    the run's mask style (faces grow into the head), which previews are drawn with."""
 
     def __init__(self, video: str | Path, detections_csv: str | Path, step: int = 1,
-                 info: VideoInfo | None = None):
+                 info: VideoInfo | None = None, style: MaskStyle | None = None):
         self.video = Path(video)
+        self.style = style or MaskStyle()  # the run's (render.mask_style): the preview covers as it did
         self.info = info or probe_video(self.video)
         self.step = max(1, int(step))
         self.by_frame = read_detections_csv(detections_csv, include_held=True)
@@ -162,7 +164,7 @@ class Review:
         edits = edits or Edits()
         image = self.frame(index).copy()
         found = self.detections_at(index, edits)
-        cover(image, found, style or MaskStyle())
+        cover(image, found, style or self.style)
         all_here = self.detections_at(index, Edits(drawn=edits.drawn))
         thick = max(2, round(max(image.shape[:2]) / 400))
         for box, track, kind in zip(all_here.xyxy, all_here.track_id, all_here.kind):

@@ -84,3 +84,33 @@ def test_detect_only_writes_boxes_and_no_images(excerpt, tmp_path):
     assert sorted(contents.boxes_by_frame()) == [0, 5, 10, 15, 20, 25]
     assert detector.seen_indices == [0, 5, 10, 15, 20, 25]
     assert result.people_found == 6 and not result.warnings
+
+
+def test_a_face_runs_review_preview_covers_what_its_render_covers(tmp_path):
+    """The page's review of a face run previews with the run's own mask style (faces grow
+    into the head before the padding): every pixel the render covered is covered in the
+    preview too, not only the face box padded by --pad (the default style's)."""
+    from pathlib import Path
+
+    from mediakit import read_zip
+    from ui.jobs import keep_for_review
+    from ui.review import new_state, review_for
+
+    clip = Path(__file__).resolve().parents[1] / "ui" / "assets" / "faces_clip.mp4"
+    settings = Settings(target="face", device="cpu", interval=20, image_format="png", hold_s=0)
+    result = run_to_result(clip, settings, output=tmp_path / "o.zip")
+    review = review_for(new_state(keep_for_review(str(clip), result, settings, make_video=False)))
+    contents = read_zip(result.zip_path)
+    checked = 0
+    for index in contents.frame_indices():
+        source = review.frame(index)
+        rendered = contents.image_for_frame(index)
+        preview = review.preview(index)[:, :, ::-1]  # RGB -> BGR
+        covered = np.abs(rendered.astype(int) - source).max(axis=2) > 0
+        shown = np.abs(preview.astype(int) - source).max(axis=2) > 0
+        if covered.sum() < 500:
+            continue
+        checked += 1
+        missed = covered & ~shown
+        assert missed.sum() <= 0.01 * covered.sum(), f"frame {index}: {missed.sum()} of {covered.sum()} covered px"
+    assert checked >= 3

@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 from pipeline import Progress, Result, Settings
+from pipeline.mask.render import mask_style
 
 from .review import ReviewSource, review_source
 from .sources import MAX_INPUT_BYTES, _as_upload, _new_result_dir, _safe_stem
@@ -40,7 +41,8 @@ def keep_for_review(source: str, result: Result, settings: Settings, make_video:
         return None
     else:
         video = Path(source)
-    return review_source(video, result.zip_path, folder, 1 if make_video else settings.interval)
+    return review_source(video, result.zip_path, folder, 1 if make_video else settings.interval,
+                         mask_style(settings))
 
 
 # -- running a job -----------------------------------------------------------------------

@@ -18,6 +18,7 @@ from pathlib import Path
 import gradio as gr
 
 from pipeline.identity.cards import PersonCard, person_cards, track_ids_of
+from pipeline.mask.maskers import MaskStyle
 from pipeline.review import DrawnBox, Edits, Review
 
 from .i18n import DEFAULT_LANGUAGE, i18n, language, tr
@@ -37,12 +38,14 @@ class ReviewSource:
     video: str
     detections_csv: str
     step: int
+    style: MaskStyle | None = None  # the run's mask style: the preview covers as the run did
 
 
 review_sources: dict[str, ReviewSource] = {}  # per browser session: its last finished job, set by handlers
 
 
-def review_source(video: Path, zip_path: Path, folder: Path, step: int) -> ReviewSource | None:
+def review_source(video: Path, zip_path: Path, folder: Path, step: int,
+                  style: MaskStyle | None = None) -> ReviewSource | None:
     """The review's inputs from a finished run: its detections.csv taken out of the ZIP."""
     target = Path(folder) / "detections.csv"
     try:
@@ -50,13 +53,13 @@ def review_source(video: Path, zip_path: Path, folder: Path, step: int) -> Revie
             shutil.copyfileobj(src, dst)
     except (OSError, KeyError, zipfile.BadZipFile):
         return None
-    return ReviewSource(str(video), str(target), int(step))
+    return ReviewSource(str(video), str(target), int(step), style)
 
 
 def new_state(source: ReviewSource | None) -> dict | None:
     if source is None:
         return None
-    return {"video": source.video, "csv": source.detections_csv, "step": source.step,
+    return {"video": source.video, "csv": source.detections_csv, "step": source.step, "style": source.style,
             "unmask": [], "drawn": [], "corner": None}
 
 
@@ -65,7 +68,7 @@ def review_for(state: dict) -> Review:
     with _reviews_lock:
         review = _reviews.get(key)
         if review is None:
-            review = Review(state["video"], state["csv"], state["step"])
+            review = Review(state["video"], state["csv"], state["step"], style=state.get("style"))
             _reviews[key] = review
             while len(_reviews) > MAX_OPEN_REVIEWS:
                 _reviews.popitem(last=False)
