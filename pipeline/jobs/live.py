@@ -71,7 +71,6 @@ class LiveMasker:
         self._waiting: collections.deque = collections.deque(maxlen=WAITING_MAX)
         self._latest: Forecast | None = None
         self._latest_scene: np.ndarray | None = None  # signature of the frame _latest was detected on
-        self._latest_hw: tuple[int, int] | None = None  # and that frame's size
         self._latest_reach = max_predict_s  # how far _latest may be moved forward
         self._own: dict[int, Forecast] = {}  # strict: each frame's own detection
         self._error: BaseException | None = None
@@ -119,8 +118,7 @@ class LiveMasker:
                     found = self._latest
                     if found is not None and abs(frame.time_s - found.time_s) > self._latest_reach:
                         found = None  # too old to move forward: wait for a fresh one
-                    elif found is not None and (is_cut(scene, self._latest_scene)
-                                                or self._latest_hw != frame.image.shape[:2]):
+                    elif found is not None and is_cut(scene, self._latest_scene):
                         found = None  # boxes of another shot or size: wait for one of this one
                 if found is not None:
                     return found
@@ -154,13 +152,10 @@ class LiveMasker:
                     if self._closed:
                         return
                     frames = self._pick()
-                hw = frames[-1].image.shape[:2] if frames else None
-                if self._latest_hw is not None and hw != self._latest_hw:  # a new size: a cut
-                    self.stage.hold.cut(frames[0].index)
-                    self.motion = Motion()
-                ready = self.stage.push(frames)  # look_ahead=False: every frame comes back now
+                # look_ahead=False: every frame comes back now; a cut (a new size too) ends tracks and held boxes
+                ready = self.stage.push(frames)
                 scene = signature(ready[-1][0].image) if ready and not self.strict else None
-                if is_cut(scene, self._latest_scene):  # a new shot: old sightings give no velocity
+                if is_cut(scene, self._latest_scene):  # a new shot or size: old sightings give no velocity
                     self.motion = Motion()
                 forecasts = []
                 for frame, detections in ready:
@@ -171,7 +166,7 @@ class LiveMasker:
                     if self.strict:
                         self._own.update(forecasts)
                     if forecasts:
-                        self._latest, self._latest_scene, self._latest_hw = forecasts[-1][1], scene, hw
+                        self._latest, self._latest_scene = forecasts[-1][1], scene
                         self._latest_reach = self._reach(forecasts[-1][1])
                     self._cond.notify_all()
         except BaseException as err:  # noqa: BLE001 - given to the caller of mask()

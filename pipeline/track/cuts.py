@@ -47,6 +47,7 @@ class CutDetector:
     def __init__(self, hist_cut: float = HIST_CUT, pixel_cut: float = PIXEL_CUT):
         self.hist_cut, self.pixel_cut = hist_cut, pixel_cut
         self._last: tuple[np.ndarray, np.ndarray] | None = None
+        self._size: tuple[int, ...] | None = None  # the last frame's (h, w): another size is a cut
         self._recent: list[float] = []  # the last RECENT pixel differences
 
     def measure(self, image: np.ndarray) -> tuple[float, float]:
@@ -60,9 +61,11 @@ class CutDetector:
         return hist, float(np.abs(now[1] - last[1]).mean())
 
     def is_cut(self, image: np.ndarray) -> bool:
+        resized = self._size is not None and image.shape[:2] != self._size  # a live stream rescaled
+        self._size = image.shape[:2]
         hist, pixels = self.measure(image)
         recent = max(2.0, sum(self._recent) / len(self._recent)) if self._recent else None
         cut = pixels > self.pixel_cut and (hist > self.hist_cut or (recent is not None and pixels > SPIKE * recent))
-        cut = cut or hist > HIST_ALONE
+        cut = cut or hist > HIST_ALONE or resized
         self._recent = [] if cut else (self._recent + [pixels])[-RECENT:]
         return cut

@@ -21,10 +21,12 @@ _BINS = [4, 4, 4]
 
 
 def signature(image: np.ndarray) -> np.ndarray:
-    """(64,) float32: the share of pixels in each of 4x4x4 colour bins."""
+    """(66,) float32: the share of pixels in each of 4x4x4 colour bins, then the frame's
+    height and width, so frames of two sizes are always a cut (a browser's WebRTC encoder
+    scales its picture down and up: boxes found at one size land beside the faces at another)."""
     small = cv2.resize(image, _SMALL, interpolation=cv2.INTER_AREA)
     hist = cv2.calcHist([small], [0, 1, 2], None, _BINS, [0, 256] * 3).ravel()
-    return (hist / max(float(hist.sum()), 1.0)).astype(np.float32)
+    return np.concatenate([hist / max(float(hist.sum()), 1.0), image.shape[:2]]).astype(np.float32)
 
 
 def is_cut(a: np.ndarray | None, b: np.ndarray | None, limit: float = CUT_DISTANCE) -> bool:
