@@ -256,10 +256,10 @@ def test_a_lone_or_large_image_runs_on_all_cores_and_finds_the_same_faces():
         return {i: decode(*maps, CONF, images[0].shape[:2]) for i, maps in engine.run(images)}
 
     on_streams = faces(frames[:2])  # two images: one per stream
-    assert set(engine._compiled) == {(384, 640, "THROUGHPUT")}
+    assert set(engine.pool.compiled) == {(384, 640, "THROUGHPUT")}
     lone = faces(frames[:1])[0]
     third = faces(frames)[2]  # the odd one out of three
-    assert set(engine._compiled) == {(384, 640, "THROUGHPUT"), (384, 640, "LATENCY")}
+    assert set(engine.pool.compiled) == {(384, 640, "THROUGHPUT"), (384, 640, "LATENCY")}
     for (boxes, scores), (got, got_scores) in ((on_streams[0], lone), (faces(frames[2:] * 2)[0], third)):
         assert len(boxes) >= 1 and len(got) == len(boxes)
         np.testing.assert_allclose(got, boxes, atol=0.5)
@@ -268,7 +268,7 @@ def test_a_lone_or_large_image_runs_on_all_cores_and_finds_the_same_faces():
     assert 1152 * 1920 >= LARGE_IMAGE_PX
     found = faces(big)
     assert len(found) == 2 and len(found[0][0]) >= 1
-    assert (1152, 1920, "THROUGHPUT") not in engine._compiled and (1152, 1920, "LATENCY") in engine._compiled
+    assert (1152, 1920, "THROUGHPUT") not in engine.pool.compiled and (1152, 1920, "LATENCY") in engine.pool.compiled
 
 
 # -- bad input ---------------------------------------------------------------------------------

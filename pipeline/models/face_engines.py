@@ -4,19 +4,18 @@
 
 OpenVINO as for YOLO (engines.py): FP32 (the CPU plugin's bf16 default is ~2x slower here),
 THROUGHPUT streams with one frame in flight per stream, BGR->RGB and uint8->float in the
-graph, compiled once per input size; a lone image gets a LATENCY compile, all cores on it
-(640x640: 41 ms on 2 EPYC cores, 88 ms on one stream), and so does every large image. onnxruntime's CUDA provider needs
-`onnx` and `onnxruntime-gpu`.
+graph, compiled once per input size; a lone image, and every large one, on all cores
+(engines.RequestPool). onnxruntime's CUDA provider needs `onnx` and `onnxruntime-gpu`.
 """
 from __future__ import annotations
 
-from collections import deque
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from ..errors import ModelError
+from .engines import RequestPool
 
 OUTPUT_CHANNELS = (1, 2, 2, 10)  # heatmap, scale, offset, landmarks
 # An image this large (the detail scan's full-resolution tiles) always runs on the LATENCY
@@ -42,48 +41,14 @@ class OpenVINOFaceEngine:
         dims = lambda shape: [d.get_length() if d.is_static else -1 for d in shape]  # noqa: E731
         _check_layout(path, dims(model.input(0).get_partial_shape()),
                       [(dims(o.get_partial_shape()) + [-1, -1])[1] for o in model.outputs])
-        self._compiled: dict[tuple[int, int, str], list] = {}  # (h, w, hint) -> infer requests
-
-    def _requests(self, h: int, w: int, hint: str = "THROUGHPUT") -> list:
-        from .engines import cpu_infer_requests
-
-        if (h, w, hint) not in self._compiled:
-            self._compiled[(h, w, hint)] = cpu_infer_requests(self.core, self.path, h, w, self.threads, hint=hint)
-        return self._compiled[(h, w, hint)]
+        self.pool = RequestPool(self.core, path, threads, large_px=LARGE_IMAGE_PX)
 
     def run(self, images: Sequence[np.ndarray]):
         """Yields (i, (heatmap, scale, offset)) per same-size BGR image, as each finishes; the
-        maps are views into the request, valid until the generator resumes (lone image: LATENCY)."""
+        maps are views into the request, valid until the generator resumes."""
         h, w = images[0].shape[:2]
-        if h * w >= LARGE_IMAGE_PX:  # one image on all cores is as fast, in half the memory or less
-            yield from self._round_robin(images, range(len(images)), self._requests(h, w, "LATENCY"))
-            return
-        streams = self._requests(h, w)
-        alone = int(len(images) % len(streams) == 1 and self.threads > 1)
-        yield from self._round_robin(images, range(len(images) - alone), streams)
-        if alone:
-            yield from self._round_robin(images, [len(images) - 1], self._requests(h, w, "LATENCY"))
-
-    def _round_robin(self, images: Sequence[np.ndarray], chosen, requests: list):
-        in_flight: deque = deque()
-        try:
-            for k, i in enumerate(chosen):  # oldest request reused first
-                if len(in_flight) == len(requests):
-                    yield self._finish(in_flight)
-                request = requests[k % len(requests)]
-                request.start_async({0: np.ascontiguousarray(images[i])[None]})
-                in_flight.append((i, request))
-            while in_flight:
-                yield self._finish(in_flight)
-        finally:
-            for _, request in in_flight:  # an abandoned run leaves no request busy
-                request.wait()
-
-    @staticmethod
-    def _finish(in_flight: deque):
-        i, request = in_flight.popleft()
-        request.wait()
-        return i, tuple(request.get_output_tensor(k).data[0] for k in range(3))
+        for i, request in self.pool.run(len(images), lambda i: np.ascontiguousarray(images[i])[None], h, w):
+            yield i, tuple(request.get_output_tensor(k).data[0] for k in range(3))
 
 
 class OnnxRuntimeEngine:
