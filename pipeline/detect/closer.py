@@ -46,10 +46,7 @@ class Cell:
 class Canvas:
     side: int  # its width
     cells: list[Cell]
-    height: int = 0  # side, or side / 2 when the cells fill only the top half (0: side)
-
-    def __post_init__(self):
-        self.height = self.height or self.side
+    height: int  # side, or side / 2 when the cells fill only the top half
 
     def image(self, frame: np.ndarray) -> np.ndarray:
         canvas = np.full((self.height, self.side, 3), PAD_VALUE, np.uint8)
