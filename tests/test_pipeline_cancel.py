@@ -162,3 +162,23 @@ def test_cli_ctrl_c_exits_130_and_removes_partial_output(vtest_avi, tmp_path, re
     assert err.strip().splitlines()[-1].startswith("error: cancelled")
     assert out == ""
     assert leftovers(tmp_path) == []
+
+
+def test_ctrl_c_while_a_sink_opens_leaves_nothing(tmp_path, monkeypatch):
+    """Ctrl-C can land inside a sink's constructor, after its .partial file exists and
+    before anyone holds the sink to abort it (CI once kept a .zip.partial that way)."""
+    import tempfile
+
+
+    from pipeline.io import video_sink, zip_sink
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", interrupted)  # ZipSink: after the ZIP is created
+    with pytest.raises(KeyboardInterrupt):
+        zip_sink.ZipSink(tmp_path / "o.zip")
+    monkeypatch.setattr(video_sink, "x264_options", interrupted)  # VideoSink: after the MP4 is opened
+    with pytest.raises(KeyboardInterrupt):
+        video_sink.VideoSink(tmp_path / "o.mp4", tmp_path / "in.mp4", 64, 48, 25.0, None)
+    assert list(tmp_path.iterdir()) == []

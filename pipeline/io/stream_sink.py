@@ -73,6 +73,9 @@ class StreamSink(Sink):
         except (OSError, av.FFmpegError) as err:
             self.abort()
             raise OutputError(f"Cannot write {target}: {getattr(err, 'strerror', None) or err}") from err
+        except BaseException:  # Ctrl-C while opening: no one holds this sink to abort it
+            self.abort()
+            raise
 
     def write(self, image: np.ndarray, time_s: float) -> None:
         height, width = image.shape[:2]

@@ -86,6 +86,9 @@ class VideoSink(Sink):
         except (OSError, av.FFmpegError) as err:
             self.abort()
             raise OutputError(f"Cannot write video {self.path.name}: {err}") from err
+        except BaseException:  # Ctrl-C while opening: no one holds this sink to abort it
+            self.abort()
+            raise
 
     def write(self, image: np.ndarray, time_s: float) -> None:
         """Encode one BGR frame shown at `time_s` (seconds from the start)."""

@@ -57,6 +57,9 @@ class ZipSink(Sink):
         except OSError as err:
             self.abort()  # the .partial may already exist: never leave it behind
             raise OutputError(f"Cannot write {self.path}: {err.strerror or err}") from err
+        except BaseException:  # Ctrl-C while opening: no one holds this sink to abort it
+            self.abort()
+            raise
 
     def _add_csv_text(self, text: str) -> None:
         self._csv_file.write(text)
