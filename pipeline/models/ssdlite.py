@@ -16,7 +16,9 @@ no keypoints): more than asked for, never less, and the run says so.
 from __future__ import annotations
 
 import os
+import shutil
 import threading
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -25,7 +27,7 @@ from ..detections import Detections
 from ..errors import Message, ModelError
 from ..settings import BUNDLED_PERSON_MODEL, Settings
 from .engines import RequestPool
-from .weights import SSDLITE_PERSON_PB
+from .weights import SSDLITE_PERSON_PB, SSDLITE_PERSON_SHA256
 
 SIDE = 300  # the graph's own input size (its preprocessor resizes anything to this)
 # what it misses, from benchmarks/bench_persons.py (docs/persons.md): shown with the fallback
@@ -47,7 +49,7 @@ class SSDLiteEngine:
         if not SSDLITE_PERSON_PB.is_file():
             raise ModelError(f"The bundled person model is missing: {SSDLITE_PERSON_PB.name} ships with the code")
         self.core = ov.Core()
-        model = self.core.read_model(str(SSDLITE_PERSON_PB))
+        model = self.core.read_model(str(cached_ir(self.core)))
         model.reshape({model.input(0).get_any_name(): ov.PartialShape([1, SIDE, SIDE, 3])})
 
         def compile_requests(h: int, w: int, hint: str) -> list:
@@ -73,6 +75,34 @@ class SSDLiteEngine:
         """(i, outputs) per image as each finishes; images are (300, 300, 3) uint8 RGB."""
         for i, request in self.pool.run(len(images), lambda i: images[i][None], SIDE, SIDE):
             yield i, [np.array(request.get_output_tensor(k).data[0]) for k in range(len(request.model_outputs))]
+
+
+def cached_ir(core) -> Path:
+    """The frozen graph as OpenVINO IR in the app's cache folder, made on first use (reading
+    the TensorFlow graph takes ~1 s, 8 s on a busy 2-core machine; the IR a tenth of that),
+    and OpenVINO's compiled-model cache turned on for `core` beside it (a second process
+    compiles in a fifth of the time). Where the cache cannot be written, the graph itself."""
+    import openvino as ov
+
+    from .export import cache_root
+
+    folder = cache_root() / f"ssdlite-person-{SSDLITE_PERSON_SHA256[:12]}"
+    xml = folder / "model.xml"
+    try:
+        if not xml.is_file():
+            tmp = folder.with_name(f"{folder.name}.{os.getpid()}.tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+            ov.save_model(core.read_model(str(SSDLITE_PERSON_PB)), str(tmp / "model.xml"), compress_to_fp16=False)
+            try:
+                os.replace(tmp, folder)
+            except OSError:  # another process made it first
+                shutil.rmtree(tmp, ignore_errors=True)
+        (folder.parent / "openvino-cache").mkdir(exist_ok=True)
+        core.set_property({"CACHE_DIR": str(folder.parent / "openvino-cache")})
+        return xml
+    except OSError:
+        return SSDLITE_PERSON_PB
 
 
 class SSDLitePersonDetector:
