@@ -190,7 +190,8 @@ def notes_for(settings: Settings, instead_of: str | None, reason: str) -> tuple[
                              f"{instead_of} could not be loaded ({reason}). Compared with YOLO11, {MISSES}.",
                              "warn.fallback_model", model=BUNDLED_PERSON_MODEL, wanted=instead_of, reason=reason))
     if settings.target in ("silhouette", "head"):
-        notes.append(Message(f"It covers whole-person boxes, not {settings.target}s.", f"warn.fallback_{settings.target}"))
+        key = "warn.fallback_silhouette" if settings.target == "silhouette" else "warn.fallback_head"
+        notes.append(Message(f"It covers whole-person boxes, not {settings.target}s.", key))
     if settings.precision != "fp32":
         notes.append(Message("It ran in FP32: its INT8 form misses too many people.", "warn.fallback_fp32"))
     return tuple(notes)
