@@ -34,9 +34,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = settings_from_args(args)
         result: Result | None = None
-        events = run(batch_cli.single_input(args), settings, output=args.output, cancel=cancel,
-                     video_output=args.video, max_download_bytes=int(args.max_download_mb * 1e6),
-                     detect_only=args.detect_only)
+        if batch_cli.is_segmented(args) and not args.detect_only:  # one long video over the workers
+            from ..batch.long_run import run_segmented
+
+            events = run_segmented(batch_cli.single_input(args), settings, output=args.output, cancel=cancel,
+                                   video_output=args.video, workers=args.workers, ray=args.ray)
+        else:
+            events = run(batch_cli.single_input(args), settings, output=args.output, cancel=cancel,
+                         video_output=args.video, max_download_bytes=int(args.max_download_mb * 1e6),
+                         detect_only=args.detect_only)
         for event in events:
             if isinstance(event, Result):
                 result = event
