@@ -66,11 +66,14 @@ def stitch(tail_rows: list[list[str]], next_rows: list[list[str]]) -> dict[int, 
 class _Ids:
     """(segment, local id) -> a number unique over the video, in order of first appearance."""
 
-    def __init__(self):
+    def __init__(self, fixed: frozenset[int] = frozenset()):
         self.ids: dict[tuple[int, int], int] = {}
-        self.count = 0
+        self.fixed = fixed  # a replayed CSV's ids: the same in every segment, kept as they are
+        self.count = max(fixed, default=0)
 
     def get(self, key: tuple[int, int], same_as: tuple[int, int] | None = None) -> int:
+        if key[1] in self.fixed:
+            return key[1]
         if key not in self.ids:
             if same_as in self.ids:
                 self.ids[key] = self.ids[same_as]
@@ -89,9 +92,10 @@ def _read_part(path: Path) -> tuple[list[list[str]], list[tuple[int, str]]]:
 
 
 def join_zips(parts: list[dict], output: Path, max_bytes: int | None, max_images: int | None,
-              temp_dir: Path) -> tuple[Path, int, int, str]:
-    """One ZIP from the segments' (in order). Returns (path, images, rows, stop reason)."""
-    tracks, people = _Ids(), _Ids()
+              temp_dir: Path, fixed_ids: frozenset[int] = frozenset()) -> tuple[Path, int, int, str]:
+    """One ZIP from the segments' (in order). Returns (path, images, rows, stop reason).
+    `fixed_ids`: track ids a replayed CSV gave, kept; the others are renumbered after them."""
+    tracks, people = _Ids(fixed_ids), _Ids()
     sink = ZipSink(output, max_bytes, temp_dir=temp_dir)
     reason = COMPLETED
     try:

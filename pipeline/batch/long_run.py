@@ -185,7 +185,12 @@ def _join(parts, items, info, settings, video_path: Path, output: Path, video_ou
     yield Progress(stage="finishing", elapsed_s=time.monotonic() - started,
                    message=Message("Joining the segments", "progress.csv"))
     clock = time.monotonic()
-    zip_path, images, rows, reason = join_zips(parts, output, settings.max_bytes, settings.max_images, work)
+    fixed = frozenset()
+    if settings.detections_csv is not None:  # its ids are the reviewer's: kept
+        from ..detect.detector import ReplayDetector
+
+        fixed = frozenset(ReplayDetector(settings.detections_csv, (info.width, info.height), info.frame_count).track_ids)
+    zip_path, images, rows, reason = join_zips(parts, output, settings.max_bytes, settings.max_images, work, fixed)
     video_path_out, video_frames = None, 0
     try:
         if video_output is not None:
