@@ -43,22 +43,22 @@ STOP_WAIT_S = 30.0
 
 
 class _PoolThread(threading.Thread):
-    """Runs the pool (its loop blocks) and passes lines and progress to the generator."""
+    """Runs the pool's loop (it blocks) and passes lines and progress to the generator. The
+    pool is started and stopped by the generator's thread (Ray's init wants that one)."""
 
-    def __init__(self, make_pool, items: list[SegmentItem]):
+    def __init__(self, pool, items: list[SegmentItem]):
         super().__init__(name="mosaic-segments", daemon=True)
-        self.make_pool, self.items = make_pool, items
+        self.pool, self.items = pool, items
         self.lines: queue.Queue = queue.Queue()
         self.stop = threading.Event()
         self.read: dict[int, int] = {}  # segment -> its progress, global frame index + 1
 
     def run(self) -> None:
         try:
-            with self.make_pool() as pool:
-                for item, line in pool.run(self.items, self._progress):
-                    self.lines.put((item, line))
-                    if line.get("status") != "done" or self.stop.is_set():
-                        break  # a failed segment fails the video: the others stop too
+            for item, line in self.pool.run(self.items, self._progress):
+                self.lines.put((item, line))
+                if line.get("status") != "done" or self.stop.is_set():
+                    break  # a failed segment fails the video: the others stop too
         except BaseException as err:  # noqa: BLE001 - handed to the generator, raised there
             self.lines.put((None, err))
         finally:
@@ -141,9 +141,14 @@ def _progress_of(items: list[SegmentItem], read: dict[int, int], done: dict[int,
 
 def _run_parts(make_pool, items: list[SegmentItem], info, cancel: threading.Event, started: float):
     """The segments' summaries, in order (a generator of Progress: `yield from` gives them)."""
-    pool = _PoolThread(make_pool, items)
-    pool.start()
     done: dict[int, dict] = {}
+    with make_pool() as engine:
+        yield from _collect(_PoolThread(engine, items), items, info, cancel, started, done)
+    return _check_parts(items, done)
+
+
+def _collect(pool: _PoolThread, items, info, cancel: threading.Event, started: float, done: dict[int, dict]):
+    pool.start()
     try:
         while True:
             try:
@@ -170,6 +175,9 @@ def _run_parts(make_pool, items: list[SegmentItem], info, cancel: threading.Even
     finally:
         pool.stop.set()
         pool.join(STOP_WAIT_S)
+
+
+def _check_parts(items, done):
     if len(done) != len(items):
         raise Cancelled("Cancelled; partial output removed")
     for item in items:  # every frame of every segment, once: a missing range is named
