@@ -188,3 +188,22 @@ def test_a_cancelled_run_leaves_nothing(clip, boxes_csv, tmp_path):
             if event.stage == "processing" and event.frames_read > 0:
                 break
     assert list(tmp_path.iterdir()) == []
+
+
+def test_one_file_with_workers_or_ray_is_one_split_run_and_a_folder_output_stays_a_batch(clip, tmp_path):
+    from pipeline.cli.args import build_parser, settings_from_args
+    from pipeline.cli.batch import is_batch, is_segmented
+    from pipeline.errors import SettingsError
+
+    parse = build_parser().parse_args
+    for flags in (["--workers", "2"], ["--ray"], ["--ray", "auto"]):
+        args = parse([str(clip), "-o", str(tmp_path / "x.zip"), "--segment-s", "15", *flags])
+        assert is_segmented(args) and not is_batch(args), flags
+        assert settings_from_args(args).segment_s == 15
+    assert not is_segmented(parse([str(clip), "--workers", "1"]))  # one worker: nothing to split over
+    args = parse([str(clip), "--workers", "2", "-o", str(tmp_path)])  # -o OUT_DIR: a batch of one, as before
+    assert is_batch(args) and not is_segmented(args)
+    assert settings_from_args(parse([str(clip)])).segment_s == Settings().segment_s == 60
+    for bad in (-1, 2, 10**6):
+        with pytest.raises(SettingsError, match="segment length"):
+            Settings(segment_s=bad)
