@@ -30,11 +30,9 @@ def write_face_clip(path: Path, seconds: float, size=(480, 270)) -> Path:
     width, height = size
     total = round(seconds * FPS)
     marks = set(flashes(seconds))
-    frames = []
     shot_list = shots()
     per = -(-total // len(shot_list))
-    for shot in shot_list:
-        frames += list(render(shot, per, width, height))
+    frames = (image for shot in shot_list for image in render(shot, per, width, height))  # streamed
     audio = np.zeros(round(seconds * RATE), np.float32)
     for index in marks:
         audio = add_click(audio, index / FPS)
@@ -44,8 +42,7 @@ def write_face_clip(path: Path, seconds: float, size=(480, 270)) -> Path:
         video.options = {"crf": "20", "preset": "veryfast", "g": "50"}
         sound = out.add_stream("aac", rate=RATE)
         sound.layout, sound.bit_rate = "mono", 128_000
-        for index in range(total):
-            image = frames[index].copy()
+        for index, image in zip(range(total), frames):
             x, y, side = MARK
             image[y:y + side, x:x + side] = 255 if index in marks else 0
             frame = av.VideoFrame.from_ndarray(image, format="bgr24")

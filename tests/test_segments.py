@@ -155,6 +155,7 @@ def test_real_faces_near_boundaries_are_covered_as_in_a_single_run(clip, tmp_pat
     by_track = {}
     for r in rows:
         by_track.setdefault(r["track_id"], set()).add(int(r["frame"]) >= BOUNDARY)
+    assert {True, False} in by_track.values(), "a face on both sides of the boundary keeps its track id"
     assert joined.frames_read == 300
     _assert_same_video(single.video_path, joined.video_path, clip, joined.zip_path)
 
@@ -207,3 +208,25 @@ def test_one_file_with_workers_or_ray_is_one_split_run_and_a_folder_output_stays
     for bad in (-1, 2, 10**6):
         with pytest.raises(SettingsError, match="segment length"):
             Settings(segment_s=bad)
+
+
+def test_a_batch_splits_its_long_video_and_runs_the_short_one_whole(clip, tmp_path, capsys):
+    """`INPUT_DIR --workers 2`: the 12-s video is split (5-s segments) and joined into the
+    ZIP a single run gives; the 4-s one runs whole; nothing else is left in OUT_DIR."""
+    from batchkit import run_cli
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "long.mp4").write_bytes(clip.read_bytes())
+    write_face_clip(folder / "short.mp4", 4.0)
+    flags = ["--target", "face", "--interval", "10", "--segment-s", "5"]
+    settings = Settings(target="face", interval=10, segment_s=5)
+    single = run_to_result(clip, settings, output=tmp_path / "single.zip")
+    out = tmp_path / "out"
+    code, lines, err = run_cli([folder, "-o", out, "--workers", "2", *flags], capsys)
+    assert code == 0, err
+    assert [(Path(line["input"]).name, line["status"]) for line in lines] == [("long.mp4", "done"), ("short.mp4", "done")]
+    assert lines[0]["frames_read"] == 300 and lines[0]["images"] == 30
+    assert zip_images(out / "long_mosaic.zip") == zip_images(single.zip_path)
+    assert [_key(r)[:6] for r in zip_rows(out / "long_mosaic.zip")] == [_key(r)[:6] for r in zip_rows(single.zip_path)]
+    assert sorted(p.name for p in out.iterdir()) == ["long_mosaic.zip", "short_mosaic.zip"]

@@ -4,7 +4,9 @@ ZIP: every segment's images, in frame order, under their own names (global frame
 and one detections.csv whose track ids (and person numbers) are renumbered to be unique over
 the whole video, in order of first appearance. A track that runs across a boundary keeps one
 id: the boxes a segment detected past its end (its overlap, `tail_rows`) are matched to the
-next segment's boxes on the same frames (IoU), and the next segment's track takes the id.
+next segment's boxes on the same frames (IoU), and the next segment's track takes the id
+(and its person, the person's number). People are otherwise grouped within each segment:
+one person seen in two segments, not on a track across the boundary, gets two numbers.
 
 Video: the segments' H.264 streams (each starts on a keyframe, no B-frames) copied packet by
 packet into one stream, each part at its own first frame's time; then the source's audio is
@@ -96,6 +98,7 @@ def join_zips(parts: list[dict], output: Path, max_bytes: int | None, max_images
     """One ZIP from the segments' (in order). Returns (path, images, rows, stop reason).
     `fixed_ids`: track ids a replayed CSV gave, kept; the others are renumbered after them."""
     tracks, people = _Ids(fixed_ids), _Ids()
+    person_of: dict[tuple[int, int], int] = {}  # (segment, local track) -> its local person
     sink = ZipSink(output, max_bytes, temp_dir=temp_dir)
     reason = COMPLETED
     try:
@@ -105,12 +108,17 @@ def join_zips(parts: list[dict], output: Path, max_bytes: int | None, max_images
             links = stitch(previous_tail, rows) if number else {}
             previous_tail = part["tail_rows"]
             for row in rows:
-                if row[TRACK]:
-                    local = int(row[TRACK])
+                local = int(row[TRACK]) if row[TRACK] else None
+                if local is not None:
                     same = (number - 1, links[local]) if local in links else None
                     row[TRACK] = str(tracks.get((number, local), same))
                 if len(row) > PERSON and row[PERSON]:
-                    row[PERSON] = str(people.get((number, int(row[PERSON]))))
+                    person = int(row[PERSON])
+                    if local is not None:
+                        person_of[(number, local)] = person
+                    # a person's track that runs on from the last segment is that person
+                    before = person_of.get((number - 1, links[local])) if local in links else None
+                    row[PERSON] = str(people.get((number, person), None if before is None else (number - 1, before)))
             by_frame = collections.defaultdict(list)
             for row in rows:
                 by_frame[int(row[FRAME])].append(row)

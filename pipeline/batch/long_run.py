@@ -7,7 +7,8 @@ The checks of a single run come first (outputs, photos, audio, disk); then the v
 into segments (segments.py), handed to the workers (local processes: workers.py; Ray
 actors: ray.py) with only its path, and the parts are joined (join.py) into one ZIP and
 one MP4 under `.partial` names, renamed when complete. A video shorter than two segments,
-a Drive link, or a run that cannot be split (`--segment-s 0`) is the plain single run.
+a Drive link, a follow-cam run (its crop is smoothed over the whole video), a run that
+writes the per-person record, or `--segment-s 0` is the plain single run, in this process.
 The parts live in a hidden folder beside the output (the shared folder Ray needs), removed
 at the end whatever happens. A worker that dies is replaced and only its segment redone
 (the pools' retries); a segment that fails fails the video with one line naming its time
@@ -36,7 +37,7 @@ from ..io.video import probe_video
 from ..jobs.runner import _inputs, default_output, run
 from .join import join_videos, join_zips
 from .plan import JobOptions
-from .segments import SegmentItem, plan_segments
+from .segments import SegmentItem, plan_segments, segment_items
 
 POLL_S = 0.25
 STOP_WAIT_S = 30.0
@@ -91,7 +92,9 @@ def run_segmented(source: str | Path, settings, output: str | Path | None = None
     on Ray when `ray` is an address ("local": a Ray of this machine only)."""
     cancel = cancel or threading.Event()
     text = str(source).strip()
-    if looks_like_link(text) or not settings.segment_s or (ray is None and (workers or 1) < 2):
+    # the follow-cam crop is smoothed, and the per-person record written, over the whole video: not split
+    whole = settings.follow or settings.people_record is not None
+    if looks_like_link(text) or not settings.segment_s or whole or (ray is None and (workers or 1) < 2):
         yield from run(source, settings, output=output, video_output=video_output, cancel=cancel)
         return
     started = time.monotonic()
@@ -116,13 +119,11 @@ def run_segmented(source: str | Path, settings, output: str | Path | None = None
     except OSError as err:
         raise OutputError(f"Cannot make a working folder in {output.parent}: {err.strerror or err}") from err
     try:
-        items = [SegmentItem(seg.number, str(video_path.resolve()), f"{video_path.name} {seg.span(info.fps, info.frame_count)}",
-                             seg, work / f"part{seg.number:05d}.zip",
-                             work / f"part{seg.number:05d}.mp4" if video_output else None) for seg in segments]
+        items = segment_items(segments, video_path, info, work, video_output is not None)
         make_pool = _ray_pool(ray, workers, settings, work) if ray is not None else \
             _local_pool(workers, settings, work)
         parts = yield from _run_parts(make_pool, items, info, cancel, started)
-        yield from _join(parts, items, info, settings, video_path, output, video_output, work, started)
+        yield from join_parts(parts, items, info, settings, video_path, output, video_output, work, started)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -144,7 +145,7 @@ def _run_parts(make_pool, items: list[SegmentItem], info, cancel: threading.Even
     done: dict[int, dict] = {}
     with make_pool() as engine:
         yield from _collect(_PoolThread(engine, items), items, info, cancel, started, done)
-    return _check_parts(items, done)
+    return check_parts(items, done)
 
 
 def _collect(pool: _PoolThread, items, info, cancel: threading.Event, started: float, done: dict[int, dict]):
@@ -177,7 +178,7 @@ def _collect(pool: _PoolThread, items, info, cancel: threading.Event, started: f
         pool.join(STOP_WAIT_S)
 
 
-def _check_parts(items, done):
+def check_parts(items, done):
     if len(done) != len(items):
         raise Cancelled("Cancelled; partial output removed")
     for item in items:  # every frame of every segment, once: a missing range is named
@@ -189,7 +190,7 @@ def _check_parts(items, done):
     return [done[item.index] for item in items]
 
 
-def _join(parts, items, info, settings, video_path: Path, output: Path, video_output, work: Path, started):
+def join_parts(parts, items, info, settings, video_path: Path, output: Path, video_output, work: Path, started):
     yield Progress(stage="finishing", elapsed_s=time.monotonic() - started,
                    message=Message("Joining the segments", "progress.csv"))
     clock = time.monotonic()

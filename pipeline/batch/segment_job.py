@@ -154,6 +154,7 @@ class SegmentJob(FileJob):
             for frame in frames:
                 self.stage_seconds["read"] += time.perf_counter() - started
                 self.frames_read = frame.index + 1
+                self.owned_frames += self._owns(frame.index)  # every frame read, captured or not
                 if frame.image is not None:
                     self.engine.put(self.decoded, frame)
                 elif self.engine.stop.is_set():
@@ -164,7 +165,6 @@ class SegmentJob(FileJob):
     def _pass(self, ready) -> None:
         for frame, detections in ready:
             if self._owns(frame.index):
-                self.owned_frames += 1
                 self.engine.put(self.detected, (frame, detections))
             elif self.segment.own_end is not None and frame.index >= self.segment.own_end:
                 self.tail_rows += [row for row in self.renderer.rows(frame, detections) if row[9] in TAIL_KINDS]

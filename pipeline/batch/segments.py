@@ -139,3 +139,12 @@ def run_segment(item: SegmentItem, settings: Settings, options, cancel=None, on_
         return job.summary(result)
     finally:
         shutil.rmtree(job_dir, ignore_errors=True)
+
+
+def segment_items(segments: list[Segment], video_path: Path, info: VideoInfo, work: Path, video: bool,
+                  first_index: int = 0) -> list[SegmentItem]:
+    """One task per segment, its parts in `work` (a folder beside the outputs)."""
+    return [SegmentItem(first_index + seg.number, str(video_path.resolve()),
+                        f"{video_path.name} {seg.span(info.fps, info.frame_count)}", seg,
+                        work / f"part{seg.number:05d}.zip", work / f"part{seg.number:05d}.mp4" if video else None)
+            for seg in segments]

@@ -219,8 +219,11 @@ def run_batch(args: argparse.Namespace, argv: list[str], make_settings) -> int:
             if planned is not None:
                 lines.add(item.index, planned)
         if todo:
+            from ..batch.split_batch import batch_runs  # long videos split over the workers
+
             with make_engine(args, settings, options, say) as engine:
-                for item, line in engine.run(todo, bars.progress):
+                split = args.ray is not None or (args.workers or 1) > 1
+                for item, line in batch_runs(engine, todo, settings, bars.progress, split):
                     lines.add(item.index, line)
                     bars.finished_one()
     except (KeyboardInterrupt, Cancelled):
