@@ -87,7 +87,8 @@ def _ray_pool(address: str, workers: int | None, settings, work: Path):
 
 def run_segmented(source: str | Path, settings, output: str | Path | None = None,
                   video_output: str | Path | None = None, cancel: threading.Event | None = None,
-                  workers: int | None = None, ray: str | None = None) -> Iterator[Progress | Result]:
+                  workers: int | None = None, ray: str | None = None,
+                  max_download_bytes: int | None = None) -> Iterator[Progress | Result]:
     """The single run's events and Result, over segments on `workers` local processes, or
     on Ray when `ray` is an address ("local": a Ray of this machine only)."""
     cancel = cancel or threading.Event()
@@ -95,7 +96,8 @@ def run_segmented(source: str | Path, settings, output: str | Path | None = None
     # the follow-cam crop is smoothed, and the per-person record written, over the whole video: not split
     whole = settings.follow or settings.people_record is not None
     if looks_like_link(text) or not settings.segment_s or whole or (ray is None and (workers or 1) < 2):
-        yield from run(source, settings, output=output, video_output=video_output, cancel=cancel)
+        yield from run(source, settings, output=output, video_output=video_output, cancel=cancel,
+                       max_download_bytes=max_download_bytes)
         return
     started = time.monotonic()
     video_path = Path(text).expanduser()
@@ -109,7 +111,8 @@ def run_segmented(source: str | Path, settings, output: str | Path | None = None
     segments = plan_segments(info, settings, looks_at_pixels=settings.detections_csv is None) \
         if video_path.suffix.lower() != ".avi" else None  # AVI: frames are counted, never seeked
     if segments is None:
-        yield from run(source, settings, output=output, video_output=video_output, cancel=cancel)
+        yield from run(source, settings, output=output, video_output=video_output, cancel=cancel,
+                       max_download_bytes=max_download_bytes)
         return
     check_audio_against(settings, info.duration_s)
     ensure_free_space(output.parent, 2 * estimate_output_bytes(info, settings, video_output is not None))

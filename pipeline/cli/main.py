@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
             from ..batch.long_run import run_segmented
 
             events = run_segmented(batch_cli.single_input(args), settings, output=args.output, cancel=cancel,
-                                   video_output=args.video, workers=args.workers, ray=args.ray)
+                                   video_output=args.video, workers=args.workers, ray=args.ray,
+                                   max_download_bytes=int(args.max_download_mb * 1e6))
         else:
             events = run(batch_cli.single_input(args), settings, output=args.output, cancel=cancel,
                          video_output=args.video, max_download_bytes=int(args.max_download_mb * 1e6),
