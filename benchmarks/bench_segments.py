@@ -49,12 +49,20 @@ def check(out: Path, name: str, clip: Path, boundaries: list[int]) -> dict:
     boxes: dict[str, list] = {}
     for r in rows:
         boxes.setdefault(r["frame"], []).append(np.array([float(r[k]) for k in ("x1", "y1", "x2", "y2")]))
-    missed = [r for r in near if not any(np.abs(b - np.array([float(r[k]) for k in ("x1", "y1", "x2", "y2")])).max() < 2
-                                         for b in boxes.get(r["frame"], []))]
+    def box(r):
+        return np.array([float(r[k]) for k in ("x1", "y1", "x2", "y2")])
+
+    def covered(a, b) -> float:  # the share of box a inside box b
+        w, h = min(a[2], b[2]) - max(a[0], b[0]), min(a[3], b[3]) - max(a[1], b[1])
+        return 0.0 if w <= 0 or h <= 0 else w * h / ((a[2] - a[0]) * (a[3] - a[1]))
+
+    missed = [r for r in near if not any(np.abs(b - box(r)).max() < 2 for b in boxes.get(r["frame"], []))]
+    uncovered = [r for r in near if not any(covered(box(r), b) >= 0.9 for b in boxes.get(r["frame"], []))]
     a, b = video_frames(out / "single.mp4"), video_frames(out / f"{name}.mp4")
     source_clicks, clicks = click_times(clip), click_times(out / f"{name}.mp4")
     return {"frames": len(b), "single_frames": len(a), "same_zip_names": sorted(zip_images(out / "single.zip")) ==
-            sorted(zip_images(out / f"{name}.zip")), "boxes_near_boundaries": len(near), "missed": len(missed),
+            sorted(zip_images(out / f"{name}.zip")), "boxes_near_boundaries": len(near), "boxes_all": (len(single_rows), len(rows)),
+            "not_within_2px": len(missed), "not_90pct_covered": len(uncovered),
             "same_flashes": flashed_frames(a) == flashed_frames(b),
             "click_error_ms": round(1000 * float(np.max(np.abs(np.array(clicks) - source_clicks))), 2)
             if len(clicks) == len(source_clicks) else None}

@@ -53,6 +53,19 @@ def overlap_frames(info: VideoInfo, settings: Settings, looks_at_pixels: bool) -
     return math.ceil(max(ahead, settings.hold_s, TRACK_GAP_S) * info.fps) + settings.interval + 1
 
 
+def phase_frames(info: VideoInfo, settings: Settings, looks_at_pixels: bool) -> int:
+    """A segment's reading starts on a multiple of this: the capture interval, the frames a
+    `--detail` scan skips and its rolling tile period (detect/scan.py), so captures, looked-at
+    frames and the tiles each frame gets are those of a single run from the first overlap on."""
+    from ..detect.scan import EVERY, SCAN_S, tiles_apply
+
+    phase = settings.interval
+    if tiles_apply(looks_at_pixels, settings, (info.height, info.width)):
+        scan_s = SCAN_S[settings.detail][int(settings.target != "face")] or 0.0
+        phase = math.lcm(phase, EVERY[settings.detail], max(1, round(scan_s * info.fps)))
+    return phase
+
+
 def plan_segments(info: VideoInfo, settings: Settings, looks_at_pixels: bool,
                   overlap: int | None = None) -> list[Segment] | None:
     """The segments, or None when the video is shorter than two segments (or splitting is
@@ -64,12 +77,13 @@ def plan_segments(info: VideoInfo, settings: Settings, looks_at_pixels: bool,
     if count < 2:
         return None
     overlap = overlap_frames(info, settings, looks_at_pixels) if overlap is None else overlap
+    phase = phase_frames(info, settings, looks_at_pixels)
     segments = []
     for number in range(count):
         own_start = number * length
         own_end = None if number == count - 1 else own_start + length
-        segments.append(Segment(number, own_start, own_end, max(0, own_start - overlap),
-                                None if own_end is None else own_end + overlap))
+        read_start = max(0, own_start - overlap) // phase * phase
+        segments.append(Segment(number, own_start, own_end, read_start, None if own_end is None else own_end + overlap))
     return segments
 
 
