@@ -3,7 +3,8 @@
 A tqdm bar on stderr, a one-line JSON summary on stdout; bad input is one line on stderr
 and a non-zero exit, with no output file left behind. `live` as the first word runs
 cli/live.py; several inputs (or a folder, glob, @list, Drive folder, --workers, --ray) make
-a batch into `-o OUT_DIR`: see cli/batch.py.
+a batch into `-o OUT_DIR`: see cli/batch.py. One file with --workers N (N > 1) or --ray is
+the single run split into segments across the workers (batch/long_run.py).
 """
 from __future__ import annotations
 
