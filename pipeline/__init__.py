@@ -26,7 +26,8 @@ The data path, one sub-package per stage, in the order a frame travels:
              silenced or bleeped, between demux and mux (used by io/video_sink)
     jobs/    what drives the stages: the engine (threads, queues, one stop event), the
              memory budget, a file job, `run()`, the live masker, a live job, the WebRTC track
-    batch/   many videos: inputs, output planning and resume, local workers, Ray
+    batch/   many videos: inputs, output planning and resume, local workers, Ray; one long
+             video split into segments across them and joined (segments, join, long_run)
     cli/     `python -m pipeline` (main, batch, live) and their shared flags (args)
 
 At the top: settings.py (one validated Settings), errors.py (our error types), events.py

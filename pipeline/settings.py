@@ -109,6 +109,9 @@ class Settings:
     # follow cam: the video / live output is a crop of this aspect following the largest subject
     # (None = the whole frame); applied after masking. ZIP images stay whole frames.
     follow: str | None = None
+    # one video with --workers N (N > 1) or --ray: split into segments this long, each on a
+    # worker (pipeline/batch/segments.py); 0 = never split
+    segment_s: float = 60.0
 
     def __post_init__(self) -> None:
         for name in ("detections_csv", "calibration_video", "people_record"):
@@ -211,6 +214,9 @@ class Settings:
             yield bad("set.hold", "hold must be 0-10 seconds", self.hold_s)
         if not isinstance(self.memory_mb, (int, float)) or isinstance(self.memory_mb, bool) or not self.memory_mb > 0:
             yield bad("set.memory", "memory budget must be more than 0 MB", self.memory_mb)
+        if not isinstance(self.segment_s, (int, float)) or isinstance(self.segment_s, bool) or \
+                not (self.segment_s == 0 or 5 <= self.segment_s <= 86400):
+            yield bad("set.segment", "segment length must be 0 (never split) or 5-86400 seconds", self.segment_s)
         if not is_int(self.min_cell_px) or not 1 <= self.min_cell_px <= 256:
             yield bad("set.min_cell", "minimum cell size must be 1-256 px", self.min_cell_px)
         if self.follow is not None and self.follow not in FOLLOW_ASPECTS:

@@ -221,6 +221,8 @@ def run_item(item: Item, settings, options: JobOptions | None = None,
     from ..jobs.runner import run
 
     options = options or JobOptions()
+    if hasattr(item, "run"):  # a segment of one long video (segments.py): its own job
+        return item.run(settings, options, cancel, on_progress, detector)
     try:
         result = None
         events = run(item.source, settings, output=item.zip_path, video_output=item.video_path,

@@ -179,6 +179,8 @@ def mask_settings(args: argparse.Namespace) -> dict:
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     extra = {"memory_mb": args.memory_mb} if args.memory_mb is not None else {}
+    if getattr(args, "segment_s", None) is not None:
+        extra["segment_s"] = args.segment_s
     return Settings(
         interval=args.interval, scale_pct=args.scale, max_mb=args.max_mb, max_images=args.max_images,
         image_format=args.format, jpeg_quality=args.quality, hold_s=args.hold,

@@ -21,6 +21,7 @@ from ..batch.inputs import expand
 from ..batch.plan import JobOptions, count_failed, line_for_planned, plan, run_item
 from ..errors import Cancelled, MosaicError, SettingsError
 from ..io.source import looks_like_link
+from ..settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CANCELLED = 0, 1, 2, 130
 RAY_ADDRESS = re.compile(r"^(auto|local|ray://\S+|[\w.\-\[\]:]+:\d+)$")
@@ -36,12 +37,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="batch: run on Ray (pip install -r requirements-ray.txt). No ADDRESS: a Ray of this "
                    "machine only; 'auto' or ray://HOST:PORT: that cluster. OUT_DIR must be a folder every "
                    "node sees")
+    p.add_argument("--segment-s", type=float, default=Settings.__dataclass_fields__["segment_s"].default,
+                   metavar="S", help="one video with --workers N (N > 1) or --ray is split into segments this "
+                   "long, one per worker, joined into one ZIP (and video); 0 = never split (default: %(default)s)")
+
+
+def is_segmented(args: argparse.Namespace) -> bool:
+    """One plain video file with --workers N (N > 1) or --ray, and `-o` not a folder: the
+    single run, split into segments across the workers (batch/long_run.py)."""
+    if len(args.inputs) != 1 or not (args.ray is not None or (args.workers or 1) > 1):
+        return False
+    if args.output is not None and os.path.isdir(os.path.expanduser(str(args.output))):
+        return False  # -o OUT_DIR: the batch of one, as before
+    return os.path.isfile(os.path.expanduser(args.inputs[0].strip()))
 
 
 def is_batch(args: argparse.Namespace) -> bool:
     """Several inputs, or one that names many (folder, glob, @list, Drive folder), or
     --workers/--ray: a batch. One plain file or link is the single run, as before (its
     `-o` names the ZIP; a folder there is refused: use --workers 1 for a batch of one)."""
+    if is_segmented(args):
+        return False
     if len(args.inputs) > 1 or args.workers is not None or args.ray is not None:
         return True
     spec = args.inputs[0].strip()
@@ -203,8 +219,11 @@ def run_batch(args: argparse.Namespace, argv: list[str], make_settings) -> int:
             if planned is not None:
                 lines.add(item.index, planned)
         if todo:
+            from ..batch.split_batch import batch_runs  # long videos split over the workers
+
             with make_engine(args, settings, options, say) as engine:
-                for item, line in engine.run(todo, bars.progress):
+                split = args.ray is not None or (args.workers or 1) > 1
+                for item, line in batch_runs(engine, todo, settings, bars.progress, split):
                     lines.add(item.index, line)
                     bars.finished_one()
     except (KeyboardInterrupt, Cancelled):

@@ -3,7 +3,8 @@
 A tqdm bar on stderr, a one-line JSON summary on stdout; bad input is one line on stderr
 and a non-zero exit, with no output file left behind. `live` as the first word runs
 cli/live.py; several inputs (or a folder, glob, @list, Drive folder, --workers, --ray) make
-a batch into `-o OUT_DIR`: see cli/batch.py.
+a batch into `-o OUT_DIR`: see cli/batch.py. One file with --workers N (N > 1) or --ray is
+the single run split into segments across the workers (batch/long_run.py).
 """
 from __future__ import annotations
 
@@ -34,9 +35,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = settings_from_args(args)
         result: Result | None = None
-        events = run(batch_cli.single_input(args), settings, output=args.output, cancel=cancel,
-                     video_output=args.video, max_download_bytes=int(args.max_download_mb * 1e6),
-                     detect_only=args.detect_only)
+        if batch_cli.is_segmented(args) and not args.detect_only:  # one long video over the workers
+            from ..batch.long_run import run_segmented
+
+            events = run_segmented(batch_cli.single_input(args), settings, output=args.output, cancel=cancel,
+                                   video_output=args.video, workers=args.workers, ray=args.ray,
+                                   max_download_bytes=int(args.max_download_mb * 1e6))
+        else:
+            events = run(batch_cli.single_input(args), settings, output=args.output, cancel=cancel,
+                         video_output=args.video, max_download_bytes=int(args.max_download_mb * 1e6),
+                         detect_only=args.detect_only)
         for event in events:
             if isinstance(event, Result):
                 result = event
