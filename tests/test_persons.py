@@ -125,6 +125,19 @@ def test_the_default_cli_run_offline_covers_every_person_in_the_zip_and_the_vide
     check_covered(done, out_zip, out_video, people, frames)
 
 
+def test_a_split_run_offline_covers_every_person_across_its_segments_and_warns_once(bundled, vtest_avi,
+                                                                                   ffmpeg, tmp_path):
+    """The same plaza on two local workers in 5-s segments: each worker falls back to the
+    bundled model, the joined result names it and says so once, and the people are covered
+    on both sides of each boundary as in one process."""
+    clip, frames = tmp_path / "plaza.mp4", 120
+    subprocess.run([ffmpeg, "-loglevel", "error", "-i", str(vtest_avi), "-frames:v", str(frames), "-c:v", "libx264",
+                    "-crf", "18", "-pix_fmt", "yuv420p", str(clip)], check=True)
+    done, out_zip, out_video = run_offline(clip, tmp_path / "run", "--workers", "2", "--segment-s", "5")
+    check_covered(done, out_zip, out_video, reference(bundled, clip, frames), frames)
+    assert "join" in json.loads(done.stdout)["stage_seconds"], "the run was split and joined"
+
+
 def test_an_hd_mirror_of_the_plaza_is_covered_where_the_whole_frame_sees_people_at_a_quarter(
         bundled, vtest_avi, ffmpeg, tmp_path):
     """The plaza mirrored and scaled to 1280x960: the whole-frame pass sees it at 300x300, a

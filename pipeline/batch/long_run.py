@@ -219,11 +219,13 @@ def join_parts(parts, items, info, settings, video_path: Path, output: Path, vid
             seconds[stage] = seconds.get(stage, 0.0) + value
     seconds["join"] = time.monotonic() - clock
     frames = sum(part["owned_frames"] for part in parts)
-    warnings = ([NO_PERSON_WARNING] if rows == 0 else []) + ([hdr_note(info.hdr)] if info.hdr else [])
+    notes = list(dict.fromkeys(note for part in parts for note in part.get("notes", ())))  # said once
+    warnings = notes + ([NO_PERSON_WARNING] if rows == 0 else []) + ([hdr_note(info.hdr)] if info.hdr else [])
     warnings += audio_notes(settings, info.has_audio, video_output is not None)
     yield Result(zip_path=zip_path, video=info, images_written=images,
                  images_expected=math.ceil(info.frame_count / settings.interval), frames_read=frames,
                  people_found=sum(part["people"] for part in parts), zip_bytes=zip_path.stat().st_size,
                  stop_reason=reason, stopped_at_frame=None, stopped_at_s=None,
                  elapsed_s=time.monotonic() - started, stage_seconds=seconds, frames_promised=info.frame_count,
-                 video_path=video_path_out, video_frames=video_frames, warnings=tuple(warnings))
+                 video_path=video_path_out, video_frames=video_frames, warnings=tuple(warnings),
+                 model=parts[0].get("model"))

@@ -191,4 +191,5 @@ class SegmentJob(FileJob):
                 "first_time_s": self.video_sink.first_time_s if self.video_sink else None,
                 "images": result.images_written, "people": result.people_found,
                 "tail_rows": self.tail_rows, "seconds": dict(result.stage_seconds),
-                "stop_reason": result.stop_reason}
+                "stop_reason": result.stop_reason, "model": result.model,
+                "notes": [str(note) for note in self.model_notes]}  # the bundled model ran in place of YOLO
