@@ -36,6 +36,7 @@ BACKENDS = ("auto", "torch", "openvino")
 DETAILS = ("fast", "full", "max")  # what of each frame the model sees (pipeline/detect/scan.py)
 FACE_MATCH = 0.5  # distance under which two faces are one person (pipeline/identity/people.py)
 FOLLOW_ASPECTS = ("9:16", "1:1", "16:9")  # follow cam crops (pipeline/mask/follow.py)
+AUDITS = ("off", "sample", "all")  # the outputs looked at again after writing (pipeline/audit/)
 PRECISIONS = ("fp32", "int8")  # int8: NNCF-quantized OpenVINO model, CPU only (pipeline/models/quantize.py)
 
 
@@ -102,6 +103,9 @@ class Settings:
     # follow cam: the video / live output is a crop of this aspect following the largest subject
     # (None = the whole frame); applied after masking. ZIP images stay whole frames.
     follow: str | None = None
+    # after writing: decode the outputs and look for faces/people the masks miss (docs/audit.md);
+    # sample keeps it within a quarter of the run's time, all checks every frame
+    audit: str = "sample"
 
     def __post_init__(self) -> None:
         for name in ("detections_csv", "calibration_video", "people_record"):
@@ -220,6 +224,8 @@ class Settings:
         if not isinstance(self.face_match, (int, float)) or isinstance(self.face_match, bool) \
                 or not 0.2 <= self.face_match <= 0.8:
             yield bad("set.face_match", "face match distance must be 0.2-0.8", self.face_match)
+        if self.audit not in AUDITS:
+            yield bad("set.audit", "audit must be one of", self.audit, allowed=AUDITS)
         yield from self._audio_problems(bad)
 
     def _audio_problems(self, bad):

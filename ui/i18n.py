@@ -353,6 +353,7 @@ EN: dict[str, str] = {
     "set.min_cell": "minimum cell size must be 1-256 px (got {got})",
     "set.unmask": "tracks to leave unmasked must be track ids >= 1 (got {got})",
     "set.follow": "follow cam aspect must be one of {allowed} (got {got})",
+    "set.audit": "audit must be one of {allowed} (got {got})",
     "set.unmask_csv": "tracks to leave unmasked need a detections CSV: their ids are the ones in that file (a "
                       "run's detections.csv)",
     # -- the status panel -------------------------------------------------------------------
@@ -685,6 +686,7 @@ KO: dict[str, str] = {
     "set.min_cell": "최소 칸 크기는 1-256 px여야 합니다 (입력값: {got})",
     "set.unmask": "가리지 않을 사람은 1 이상의 추적 번호여야 합니다 (입력값: {got})",
     "set.follow": "따라가는 화면 비율은 {allowed} 중 하나여야 합니다 (입력값: {got})",
+    "set.audit": "검사는 {allowed} 중 하나여야 합니다 (입력값: {got})",
     "set.unmask_csv": "가리지 않을 사람을 고르려면 검출 CSV가 필요합니다: 번호는 그 파일(작업의 detections.csv)에 "
                       "있는 것입니다",
     # -- 상태 표시줄 -----------------------------------------------------------------------------
