@@ -130,9 +130,9 @@ def test_report_hashes_match_the_files_and_name_no_folder(clean):
     assert "http://" not in page and "https://" not in page and "<script" not in page
     # the copies inside the ZIP: the same report, without the ZIP's own hash
     archive = zipfile.ZipFile(result.zip_path)
-    inner = json.loads(archive.read("clean.report.json"))
+    inner = json.loads(archive.read("report.json"))
     assert inner["outputs"][0]["sha256"] is None and inner["input"] == report["input"]
-    assert inner["audit"] == report["audit"] and "clean.report.html" in archive.namelist()
+    assert inner["audit"] == report["audit"] and "report.html" in archive.namelist()
 
 
 def test_people_left_visible_are_not_findings_and_video_is_sampled_end_to_end(clean, tmp_path):
@@ -158,3 +158,30 @@ def test_people_left_visible_are_not_findings_and_video_is_sampled_end_to_end(cl
     assert report["outputs"][1]["sha256"] == sha(shown.video_path)
     assert report["input"]["detections_csv"]["sha256"] == sha(full_csv) and report["models"] == [
         m for m in report["models"] if m["role"].startswith("audit:")]
+
+
+def test_the_page_and_the_api_hand_over_the_same_report(isolated_results):
+    """The page's Start (its report offered for download) and the API's /process (its report
+    inside the returned ZIP) on the same video and settings: the same report, bar the times
+    and the ZIP's own hash, which the copy inside the ZIP cannot hold."""
+    from types import SimpleNamespace
+
+    from ui import api, audit_view, handlers
+
+    request = SimpleNamespace(session_hash="audit-tab")
+    values = dict(interval=10, target="face", detail="fast", audit="all")
+    list(handlers.start_job(str(FACES_CLIP), "", request=request, **values))
+    files = audit_view.report_download(request)
+    assert files["visible"] and sorted(Path(p).name for p in files["value"]) == [
+        "faces_clip_mosaic.report.html", "faces_clip_mosaic.report.json"]
+    page = json.loads(Path(sorted(files["value"])[1]).read_text(encoding="utf-8"))
+    zip_path, summary = list(api.process_api(str(FACES_CLIP), **values))[-1]
+    from_api = json.loads(zipfile.ZipFile(zip_path).read("report.json"))
+    for key in ("input", "models", "settings", "counts", "tracks", "audio"):
+        assert from_api[key] == page[key], key
+    for key in ("mode", "detectors", "checked", "findings"):
+        assert from_api["audit"][key] == page["audit"][key], key
+    assert [o["name"] for o in from_api["outputs"]] == [o["name"] for o in page["outputs"]] == ["faces_clip_mosaic.zip"]
+    assert page["outputs"][0]["sha256"] and from_api["outputs"][0]["sha256"] is None
+    assert page["input"]["sha256"] == sha(FACES_CLIP) and len(page["audit"]["checked"]) == 13
+    assert f"Audit: {len(page['audit']['checked'])} frames checked" in summary

@@ -1,5 +1,6 @@
 """SHA-256s, and the report written beside the ZIP (`<stem>.report.json`, `<stem>.report.html`)
-and into it.
+and into it (as `report.json` and `report.html`: fixed names, like detections.csv, so no
+name a user gave reaches an entry of the ZIP).
 
 The copies inside the ZIP cannot hold the ZIP's own hash (adding them changes it): there the
 ZIP's entry gives its name only. The files beside it are written after, with the final ZIP's
@@ -17,6 +18,7 @@ from pathlib import Path
 from ..errors import OutputError
 
 CHUNK = 1 << 20
+INNER_NAMES = ("report.json", "report.html")  # the copies inside the ZIP
 ZIP_ENTRY_OVERHEAD = 200  # local and central headers of one entry, its name included, roughly
 
 
@@ -56,8 +58,8 @@ def write_report(report: dict, zip_path: Path, render_html, max_bytes: int | Non
         inside = room is None or need <= room
         if inside:
             with zipfile.ZipFile(zip_path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
-                for path, data in ((json_path, inner_json), (html_path, inner_html)):
-                    archive.writestr(zipfile.ZipInfo(path.name, date_time=(1980, 1, 1, 0, 0, 0)), data,
+                for name, data in zip(INNER_NAMES, (inner_json, inner_html)):
+                    archive.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data,
                                      compress_type=zipfile.ZIP_DEFLATED)
         report.setdefault("notes", [])
         if not inside:
