@@ -92,7 +92,7 @@ class AuditResult:
 
 def run_audit(zip_path: Path, video_path: Path | None, info: VideoInfo, settings: Settings, run_seconds: float,
               left_visible: dict | None = None, cancel: threading.Event | None = None,
-              ) -> Iterator[float]:
+              masks_model: str | None = None) -> Iterator[float]:
     """Yields the share done (0-1) now and then; returns the AuditResult (`yield from`)."""
     mode = settings.audit
     result = AuditResult(mode)
@@ -101,7 +101,7 @@ def run_audit(zip_path: Path, video_path: Path | None, info: VideoInfo, settings
         return result
     started = time.perf_counter()
     auditors = [face_auditor(settings)]
-    person, note = person_auditor(settings)
+    person, note = person_auditor(settings, masks_model)
     auditors += [person] if person is not None else []
     result.notes += [note] if note else []
     result.auditors = auditors

@@ -64,12 +64,13 @@ def settings_info(settings: Settings) -> dict:
     return {f.name: clean(getattr(settings, f.name)) for f in dataclasses.fields(settings)}
 
 
-def models_info(settings: Settings, audit: AuditResult) -> list[dict]:
+def models_info(settings: Settings, audit: AuditResult, masks_model: str | None = None) -> list[dict]:
     """Each model file the run and its audit used: name and SHA-256 (None when the model is
-    a name the library builds or fetches, not a file here)."""
+    a name the library builds or fetches, not a file here). `masks_model`: the model that
+    ran (Result.model), which the offline fallback makes differ from settings.model."""
     models = []
     if settings.detections_csv is None:  # a replay uses no model: the CSV is in `input`
-        models.append(_model_entry("masks", settings.model))
+        models.append(_model_entry("masks", masks_model or settings.model))
     for auditor in audit.auditors:
         models.append({"role": f"audit:{auditor.name}", "name": auditor.model_file.name,
                        "sha256": sha256_of(auditor.model_file)})
@@ -77,10 +78,11 @@ def models_info(settings: Settings, audit: AuditResult) -> list[dict]:
 
 
 def _model_entry(role: str, spec: str) -> dict:
-    if spec == FACE_MODEL:
-        from ..models.weights import CENTERFACE_ONNX
+    if spec in (FACE_MODEL, "ssdlite-person"):  # shipped in models/weights/
+        from ..models.weights import CENTERFACE_ONNX, SSDLITE_PERSON_PB
 
-        return {"role": role, "name": CENTERFACE_ONNX.name, "sha256": sha256_of(CENTERFACE_ONNX)}
+        path = CENTERFACE_ONNX if spec == FACE_MODEL else SSDLITE_PERSON_PB
+        return {"role": role, "name": path.name, "sha256": sha256_of(path), "model": spec}
     path = Path(spec).expanduser()
     if path.is_file():
         return {"role": role, "name": path.name, "sha256": sha256_of(path)}
@@ -138,7 +140,7 @@ def build_report(*, video_path: Path, info, settings: Settings, result, audit: A
         "tool": tool_info(), "started_utc": started_utc, "ended_utc": ended_utc,
         "input": input_info(video_path, info),
         "outputs": [describe_file(p) for p in outputs],
-        "models": models_info(settings, audit),
+        "models": models_info(settings, audit, getattr(result, "model", None)),
         "settings": settings_info(settings),
         "counts": counts_info(rows, result, left_visible),
         "tracks": tracks_info(rows, left_visible, settings, reasons),

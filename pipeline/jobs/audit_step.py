@@ -40,7 +40,8 @@ def audit_and_report(result: Result, video_path: Path, info, settings: Settings,
                      cancel: threading.Event, started: float) -> Iterator[Progress | Result]:
     """Progress events while the audit runs, then the Result with `audit` and `report_paths`."""
     clock, failed = time.monotonic(), None
-    steps = run_audit(result.zip_path, result.video_path, info, settings, result.elapsed_s, left_visible, cancel)
+    steps = run_audit(result.zip_path, result.video_path, info, settings, result.elapsed_s, left_visible, cancel,
+                      masks_model=getattr(result, "model", None))  # Result.model: what made the masks
     try:
         last = 0.0
         while True:
