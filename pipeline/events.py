@@ -64,6 +64,7 @@ class Result:
     video_path: Path | None = None  # the mosaicked video, when one was asked for
     video_frames: int = 0
     warnings: tuple[str, ...] = ()  # things to check before trusting the output (NO_PERSON_WARNING)
+    model: str | None = None  # what found the people: the model that ran, or the replayed CSV's name
     audit: dict | None = None  # the outputs looked at again (pipeline/audit/): mode, frames checked, findings
     report_paths: tuple[Path, ...] = ()  # <zip stem>.report.json and .report.html, beside the ZIP
 
@@ -132,6 +133,7 @@ class Result:
             "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
             "video": str(self.video_path) if self.video_path else None,
             "video_frames": self.video_frames,
+            "model": self.model,
             "warnings": list(self.warnings),
             "message": self.message,
             "audit": self.audit,

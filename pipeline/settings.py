@@ -13,6 +13,9 @@ from .errors import Message, SettingsError
 DEFAULT_MODEL = "yolo11n.pt"
 MODEL_ENV_VAR = "MOSAIC_MODEL"
 FACE_MODEL = "centerface"  # CenterFace's ONNX weights, shipped in pipeline/models/weights/
+# SSDLite-MobileNetV2 persons, shipped in pipeline/models/weights/: runs offline, and in place
+# of YOLO when its weights cannot be loaded and no model was named (pipeline/models/ssdlite.py)
+BUNDLED_PERSON_MODEL = "ssdlite-person"
 # What to hide, and the model each target uses when none is given.
 TARGETS = ("person", "silhouette", "head", "face")
 TARGET_MODELS = {"person": DEFAULT_MODEL, "silhouette": "yolo11n-seg.pt", "head": "yolo11n-pose.pt",
@@ -70,6 +73,10 @@ class Settings:
     target: str = "person"  # what to hide: person (box) | silhouette | head | face
     face_shape: str = "ellipse"  # how faces are covered: ellipse | box
     model: str = ""  # "" = the target's default (see default_model)
+    # whether a model was chosen (a name given, or $MOSAIC_MODEL), not left to the default:
+    # only a default YOLO model that cannot be loaded falls back to BUNDLED_PERSON_MODEL.
+    # None = worked out from `model` as given
+    model_named: bool | None = None
     device: str = "auto"
     backend: str = "auto"  # torch or openvino; auto picks the fastest for the device
     precision: str = "fp32"  # of the CPU engine: fp32, or int8 (quantized once, cached)
@@ -133,6 +140,9 @@ class Settings:
                 pass
         if isinstance(self.follow, str) and self.follow.strip().lower() in ("", "off", "none"):
             object.__setattr__(self, "follow", None)
+        if self.model_named is None:
+            given = isinstance(self.model, str) and bool(self.model.strip())
+            object.__setattr__(self, "model_named", given or bool(os.environ.get(MODEL_ENV_VAR, "").strip()))
         if isinstance(self.model, str) and not self.model.strip():
             object.__setattr__(self, "model", default_model(self.target if self.target in TARGETS else "person"))
         problems = list(self._problems())
@@ -263,4 +273,6 @@ class Settings:
         return None if self.max_mb is None else int(self.max_mb * 1_000_000)
 
     def replace(self, **changes) -> "Settings":
+        if "model" in changes and "model_named" not in changes:
+            changes["model_named"] = None  # worked out again from the new model
         return dataclasses.replace(self, **changes)

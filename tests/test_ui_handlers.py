@@ -269,7 +269,10 @@ def test_the_model_allowlist(monkeypatch):
     assert not any("/" in name for name in allowed), "no server path is shown to callers"
     choices = model_choice.dropdown_choices()
     assert choices[0] == ("default (street.pt)", "") and all("/" not in label + value for label, value in choices)
-    assert model_choice.resolve_model("") == model_choice.resolve_model(None) == "/srv/weights/street.pt"
+    assert model_choice.resolve_model("") == model_choice.resolve_model(None) == "", "the default, left unnamed"
+    from pipeline.settings import Settings
+
+    assert Settings(model=model_choice.resolve_model("")).model == "/srv/weights/street.pt"
     assert model_choice.resolve_model("night.pt") == "/opt/models/night.pt"
     with pytest.raises(SettingsError):  # a path, even to an allowed file, is not a name
         model_choice.resolve_model("/opt/models/night.pt")

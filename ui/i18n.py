@@ -273,6 +273,13 @@ EN: dict[str, str] = {
                 "flat and pale.",
     "warn.no_audio": "The source has no audio, so the video has none: the voice and mute-span settings had "
                      "nothing to change.",
+    "warn.fallback_model": "People were found by the bundled model {model} (SSDLite), because {wanted} could not "
+                           "be loaded ({reason}). Compared with YOLO11, it misses more small, far and partly "
+                           "hidden people, and its boxes flicker more (docs/persons.md); check the output before "
+                           "sharing.",
+    "warn.fallback_silhouette": "It covers whole-person boxes, not silhouettes.",
+    "warn.fallback_head": "It covers whole-person boxes, not heads.",
+    "warn.fallback_fp32": "It ran in FP32: INT8 is not made for it.",
     # -- errors -----------------------------------------------------------------------------
     "err.no_input": "Upload a video or paste a Google Drive link first.",
     "err.both_inputs": "Give either a video file or a Google Drive link, not both.",
@@ -620,6 +627,12 @@ KO: dict[str, str] = {
     "warn.audit_failed": "검사를 실행하지 못했습니다 ({error}): 공유하기 전에 결과를 직접 확인하세요.",
     "warn.hdr": "원본이 HDR({transfer})입니다. 결과는 톤 매핑 없이 SDR로 만들어 색이 밋밋하고 옅어 보입니다.",
     "warn.no_audio": "원본에 소리가 없어 영상에도 소리가 없습니다: 목소리와 소리 지울 구간 설정은 바꿀 것이 없었습니다.",
+    "warn.fallback_model": "{wanted}을(를) 불러올 수 없어({reason}) 함께 들어 있는 모델 {model}(SSDLite)로 사람을 "
+                           "찾았습니다. YOLO11보다 작거나 멀거나 일부가 가려진 사람을 더 많이 놓치고 상자가 더 자주 "
+                           "흔들립니다(docs/persons.md): 공유하기 전에 결과를 꼭 확인하세요.",
+    "warn.fallback_silhouette": "실루엣이 아니라 사람 전체 상자를 가립니다.",
+    "warn.fallback_head": "머리가 아니라 사람 전체 상자를 가립니다.",
+    "warn.fallback_fp32": "FP32로 실행했습니다: 이 모델에는 INT8을 만들지 않습니다.",
     # -- 오류 -----------------------------------------------------------------------------------
     "err.no_input": "먼저 영상을 올리거나 구글 드라이브 링크를 붙여 넣으세요.",
     "err.both_inputs": "영상 파일과 구글 드라이브 링크 중 하나만 주세요.",

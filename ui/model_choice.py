@@ -3,11 +3,13 @@
 The app is public, and loading a .pt file unpickles it: a caller who could name any file
 (an upload lands in Gradio's cache) could run code on the server. So callers choose a name
 from this list and nothing else. The list is the YOLO11 sizes for each target (box, -seg,
--pose), the face model, and what the operator configured: $MOSAIC_MODEL (with the -seg /
+-pose), the bundled person model, the face model, and what the operator configured: $MOSAIC_MODEL (with the -seg /
 -pose forms the targets derive from it) and $MOSAIC_EXTRA_MODELS, a comma list of names or
 paths. An operator's path never leaves the server: callers see and send only its file name.
 
-An empty choice means the target's default model (pipeline.settings.default_model).
+An empty choice means the target's default model (pipeline.settings.default_model), left
+unnamed: where YOLO's default weights cannot be loaded (offline), the bundled person model
+runs instead and the result says so. Naming a YOLO model asks for that one or an error.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import os
 from pathlib import PurePath
 
 from pipeline.errors import SettingsError
-from pipeline.settings import FACE_MODEL, TARGETS, default_model
+from pipeline.settings import BUNDLED_PERSON_MODEL, FACE_MODEL, TARGETS, default_model
 
 from .i18n import DEFAULT_LANGUAGE, tr
 
@@ -23,7 +25,7 @@ EXTRA_MODELS_ENV_VAR = "MOSAIC_EXTRA_MODELS"
 YOLO_SIZES = "nsmlx"
 BUILTIN_MODELS = tuple(
     f"yolo11{size}{kind}.pt" for kind in ("", "-seg", "-pose") for size in YOLO_SIZES
-) + (FACE_MODEL,)
+) + (BUNDLED_PERSON_MODEL, FACE_MODEL)
 
 
 def public_name(spec: str) -> str:
@@ -60,7 +62,7 @@ def resolve_model(choice: str | None, target: str = "person") -> str:
     probe for a server path, and the answer must not depend on what exists there."""
     name = (choice or "").strip() if isinstance(choice, str) or choice is None else None
     if name == "":
-        return default_model(target)
+        return ""  # Settings makes it the target's default, and knows it was not named
     allowed = allowed_models()
     if name not in allowed:
         names = ", ".join(allowed)

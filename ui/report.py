@@ -162,6 +162,7 @@ def detected_outcome(result: Result, lang: str = DEFAULT_LANGUAGE) -> Outcome:
     if result.people_found == 0:
         return Outcome("warning", tr("out.detect_nobody", lang),
                        [tr("out.detect_nobody_detail", lang, frames=result.frames_read)])
-    return Outcome("done", tr("out.detect_found", lang, boxes=result.people_found),
-                   [tr("out.detect_found_detail", lang, frames=result.frames_read)])
+    notes = [say(w, lang) for w in result.warnings]  # the bundled model ran in place of YOLO
+    return Outcome("warning" if notes else "done", tr("out.detect_found", lang, boxes=result.people_found),
+                   [*notes, tr("out.detect_found_detail", lang, frames=result.frames_read)])
 

@@ -16,9 +16,7 @@ that runs past its request is aborted). So a job is cut into calls:
 
 `run` is `pipeline.run` with that detector plugged in; off ZeroGPU (no `SPACES_ZERO_GPU`,
 `MOSAIC_ZEROGPU` unset) it *is* `pipeline.run` and `@spaces.GPU` does nothing. Knobs (see
-docs/hosting.md): MOSAIC_ZEROGPU_CAP_S, MOSAIC_ZEROGPU_SECONDS_PER_FRAME,
-MOSAIC_ZEROGPU_MAX_FRAMES, MOSAIC_ZEROGPU_CALL_MB.
-"""
+docs/hosting.md): MOSAIC_ZEROGPU_CAP_S, _SECONDS_PER_FRAME, _MAX_FRAMES, _CALL_MB."""
 from __future__ import annotations
 
 import math
@@ -168,6 +166,8 @@ class ZeroGpuDetector:
 
         self.settings = settings
         self.cpu = load_detector(cpu_settings(settings))  # loaded at start by warm_model
+        # the Result names the model, and says when the bundled one ran in place of YOLO
+        self.model_name, self.notes = getattr(self.cpu, "model_name", None), tuple(getattr(self.cpu, "notes", ()))
         info = probe_video(video)
         self.wanted_total = info.frame_count if every_frame else math.ceil(info.frame_count / settings.interval)
         self.done = 0

@@ -21,11 +21,11 @@ import numpy as np
 
 from ..detections import Detections
 from ..errors import MosaicError
-from ..settings import FACE_MODEL, Settings
+from ..settings import BUNDLED_PERSON_MODEL, FACE_MODEL, Settings
 
 FACE_CONF = 0.3
 PERSON_CONF = 0.5
-SSDLITE_MODEL = "ssdlite-person"
+SSDLITE_MODEL = BUNDLED_PERSON_MODEL
 PERSON_TARGETS = ("person", "silhouette")
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import av
 
-from ..settings import FACE_MODEL, Settings
+from ..settings import BUNDLED_PERSON_MODEL, FACE_MODEL, Settings
 from .check import AuditResult
 from .files import describe_file, sha256_of
 from .written import CsvRow
@@ -78,7 +78,7 @@ def models_info(settings: Settings, audit: AuditResult, masks_model: str | None 
 
 
 def _model_entry(role: str, spec: str) -> dict:
-    if spec in (FACE_MODEL, "ssdlite-person"):  # shipped in models/weights/
+    if spec in (FACE_MODEL, BUNDLED_PERSON_MODEL):  # shipped in models/weights/
         from ..models.weights import CENTERFACE_ONNX, SSDLITE_PERSON_PB
 
         path = CENTERFACE_ONNX if spec == FACE_MODEL else SSDLITE_PERSON_PB

@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_CANCELLED if isinstance(err, Cancelled) else EXIT_BAD_INPUT
     print(json.dumps(result.summary()), flush=True)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     kept = f"; output kept: {result.output}" if result.output else "; no frame arrived, nothing written"
     if result.ended == QUIET:
         print(f"the source went quiet (no video for {args.timeout:g} s){kept}", file=sys.stderr)

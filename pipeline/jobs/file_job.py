@@ -50,6 +50,8 @@ class FileJob:
         self.engine = Engine()
         # queue depths from the memory budget and the frame size (budget.py)
         looks, frame_hw = getattr(detector, "looks_at_pixels", False), (info.height, info.width)
+        self.model_name = getattr(detector, "model_name", None) or getattr(detector, "name", None)
+        self.model_notes = tuple(getattr(detector, "notes", ()))
         ahead_s = look_ahead_s(looks, settings, frame_hw, info.fps)  # a rolling tile scan looks further ahead
         self.plan = plan or plan_buffers(settings, info, make_video=video_output is not None,
                                          full_detect=tiles_apply(looks, settings, frame_hw), look_ahead_s=ahead_s)
@@ -261,7 +263,8 @@ class FileJob:
         yield self._result(zip_path, video_path)
 
     def _warnings(self) -> tuple[str, ...]:
-        warnings = [NO_PERSON_WARNING] if self.sink.rows == 0 else []
+        warnings = list(self.model_notes)  # the bundled model ran in place of YOLO: said first
+        warnings += [NO_PERSON_WARNING] if self.sink.rows == 0 else []
         if self.info.hdr:
             warnings.append(hdr_note(self.info.hdr))
         warnings += audio_notes(self.settings, self.info.has_audio, self.video_output is not None)
@@ -281,5 +284,5 @@ class FileJob:
             elapsed_s=time.monotonic() - self.started, stage_seconds=dict(self.stage_seconds),
             frames_promised=self.info.frame_count, video_path=video_path,
             video_frames=self.video_sink.frames if self.video_sink else 0,
-            warnings=self._warnings(),
+            warnings=self._warnings(), model=self.model_name,
         )

@@ -66,6 +66,8 @@ class LiveResult:
     latency_p50_ms: float
     latency_p95_ms: float
     error: str | None = None  # why a source failed mid-stream
+    model: str | None = None  # what found the people (the model, or the replayed CSV)
+    warnings: tuple[str, ...] = ()  # the bundled model ran in place of YOLO (models/ssdlite.py)
 
     def summary(self) -> dict:
         return {k: round(v, 2) if isinstance(v, float) else v for k, v in asdict(self).items()}
@@ -108,7 +110,10 @@ def run_live(source: str, output: str, settings: Settings, *, detector: Detector
         # the masker (its tracker imports ultralytics: seconds) is ready before the first frame
         with LiveMasker(detector, settings, feed.fps, strict=strict, batch=batch) as masker:
             feed.start()
-            return _Loop(feed, masker, output, duration_s, stop, on_stats).run()
+            result = _Loop(feed, masker, output, duration_s, stop, on_stats).run()
+        result.model = getattr(detector, "model_name", None) or getattr(detector, "name", None)
+        result.warnings = tuple(getattr(detector, "notes", ()))
+        return result
     finally:
         feed.close()
 

@@ -89,13 +89,18 @@ class RequestPool:
     so does every input of `large_px` pixels or more: as fast as two streams, without a
     second copy of its activations."""
 
-    def __init__(self, core, xml: Path, threads: int, scale: float | None = None, large_px: int | None = None):
+    def __init__(self, core, xml: Path | None, threads: int, scale: float | None = None, large_px: int | None = None,
+                 compile_requests=None):
         self.core, self.xml, self.threads, self.scale, self.large_px = core, xml, threads, scale, large_px
+        # (h, w, hint) -> infer requests; a model whose input is not a BGR NCHW image (the
+        # bundled person model's uint8 NHWC RGB) brings its own
+        self.compile_requests = compile_requests or (
+            lambda h, w, hint: cpu_infer_requests(self.core, self.xml, h, w, self.threads, self.scale, hint))
         self.compiled: dict[tuple[int, int, str], list] = {}  # (h, w, hint) -> infer requests
 
     def requests(self, h: int, w: int, hint: str) -> list:
         if (h, w, hint) not in self.compiled:
-            self.compiled[(h, w, hint)] = cpu_infer_requests(self.core, self.xml, h, w, self.threads, self.scale, hint)
+            self.compiled[(h, w, hint)] = self.compile_requests(h, w, hint)
         return self.compiled[(h, w, hint)]
 
     def run(self, n: int, feed, h: int, w: int, hint: str = "THROUGHPUT"):

@@ -26,6 +26,11 @@ TARGET_TASKS = {"person": "detect", "silhouette": "segment", "head": "pose"}
 COCO_KPT_SHAPE = (17, 3)  # the head target reads COCO keypoints 0-6 and their confidences
 
 
+class WeightsUnavailable(ModelError):
+    """YOLO's weights could not be read or fetched (no network, a blocked download, a
+    broken file): where no model was named, the person targets run the bundled model."""
+
+
 @dataclass(frozen=True)
 class ModelKey:
     model: str
@@ -151,7 +156,8 @@ def load_network(key: ModelKey, target: str) -> Network:
         else:
             yolo = YOLO(spec)
     except Exception as err:
-        raise ModelError(f"Could not load model '{key.model}': {one_line(err)}. {WEIGHTS_HELP}") from err
+        raise WeightsUnavailable(f"Could not load model '{key.model}': {one_line(err)}. {WEIGHTS_HELP}",
+                                 values={"reason": one_line(err)}) from err
     info = ModelInfo.of_yolo(yolo)
     info.check_fits(target, key.model)
     if key.precision != "fp32" and key.backend != "openvino":
