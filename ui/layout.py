@@ -37,6 +37,7 @@ from .i18n import (
 )
 from .inputs import DEFAULT_CAP_IMAGES, DEFAULT_CAP_MB
 from .live_tab import build_live_tab
+from .webrtc_page import footer_js
 from .model_choice import dropdown_choices, public_name
 from .sources import FACES_SAMPLE, MAX_INPUT_MB
 from .status import STATUS_CSS, status_panel
@@ -231,4 +232,5 @@ def build_demo() -> gr.Blocks:
         timer = gr.Timer(STATUS_REFRESH_S)
         timer.tick(status_panel, None, status, queue=False, **private)
         demo.load(status_panel, None, status, queue=False, **private)
+        demo.load(None, None, None, js=footer_js(), queue=False, **private)  # Gradio's footer, translated
     return demo
