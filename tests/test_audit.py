@@ -18,7 +18,7 @@ import pytest
 
 from conftest import REPO
 from pipeline import Settings, run_to_result
-from pipeline.models.weights import CENTERFACE_ONNX, CENTERFACE_SHA256
+from pipeline.models.weights import CENTERFACE_ONNX, CENTERFACE_SHA256, SSDLITE_PERSON_SHA256
 
 FACES_CLIP = REPO / "ui" / "assets" / "faces_clip.mp4"
 CUT = 62  # frames from here on lose every box
@@ -185,3 +185,40 @@ def test_the_page_and_the_api_hand_over_the_same_report(isolated_results):
     assert page["outputs"][0]["sha256"] and from_api["outputs"][0]["sha256"] is None
     assert page["input"]["sha256"] == sha(FACES_CLIP) and len(page["audit"]["checked"]) == 13
     assert f"Audit: {len(page['audit']['checked'])} frames checked" in summary
+
+
+@pytest.fixture(scope="module")
+def pedestrians(tmp_path_factory, excerpt):
+    """vtest's pedestrians masked by the bundled person model (SSDLite, offline), every 3rd frame."""
+    folder = tmp_path_factory.mktemp("audit_persons")
+    settings = Settings(model="ssdlite-person", interval=3, detail="fast", audit="all")
+    return folder, run_to_result(excerpt, settings, output=folder / "ssd.zip")
+
+
+def test_masks_made_by_ssdlite_are_audited_for_faces_only_and_the_report_says_why(pedestrians):
+    _, result = pedestrians
+    audit = report_of(result.zip_path)["audit"]
+    assert [d["name"] for d in audit["detectors"]] == ["face"]
+    assert any("only faces were audited" in note for note in audit["notes"])
+    models = {m["role"]: m for m in report_of(result.zip_path)["models"]}
+    assert models["masks"]["name"] == "ssdlite_person.pb" and models["masks"]["sha256"] == SSDLITE_PERSON_SHA256
+
+
+def test_people_left_uncovered_are_found_by_the_independent_person_model(pedestrians, excerpt):
+    """The CSV rendered again (a replay: the person model is independent of it) with every
+    box from frame 15 on removed: the people there are findings of the person detector."""
+    folder, result = pedestrians
+    text = zipfile.ZipFile(result.zip_path).read("detections.csv").decode("utf-8")
+    rows = list(csv.reader(io.StringIO(text)))
+    cut = folder / "cut.csv"
+    with open(cut, "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([rows[0]] + [r for r in rows[1:] if int(r[0]) < 15])
+    settings = Settings(detections_csv=cut, interval=3, hold_s=0.0, audit="all")
+    render = run_to_result(excerpt, settings, output=folder / "cut.zip")
+    audit = report_of(render.zip_path)["audit"]
+    assert [d["name"] for d in audit["detectors"]] == ["face", "person"]
+    people = {f["frame"] for f in audit["findings"] if f["detector"] == "person"}
+    after = [f for f in audit["checked"] if f >= 15]
+    assert len(people & set(after)) >= 0.9 * len(after), (after, people)
+    assert render.audit["findings"] >= len(after)
+    assert any("The audit found" in str(w) for w in render.warnings)
