@@ -222,3 +222,28 @@ def test_people_left_uncovered_are_found_by_the_independent_person_model(pedestr
     assert len(people & set(after)) >= 0.9 * len(after), (after, people)
     assert render.audit["findings"] >= len(after)
     assert any("The audit found" in str(w) for w in render.warnings)
+
+
+def test_a_batch_lists_the_findings_per_video(tmp_path, capsys, excerpt):
+    """A face run at confidence 0.99 masks nobody (real faces score <= 0.94 here), so the faces
+    clip's faces stay visible: its summary line and a stderr warning name them; the other
+    video has its own audit."""
+    from pipeline.cli import main
+
+    videos = tmp_path / "in"
+    videos.mkdir()
+    (videos / "faces.mp4").write_bytes(FACES_CLIP.read_bytes())
+    (videos / "street.mp4").write_bytes(excerpt.read_bytes())
+    capsys.readouterr()
+    code = main([str(videos), "-o", str(tmp_path / "out"), "--interval", "40", "--detail", "fast", "--audit", "all",
+                 "--target", "face", "--conf", "0.99", "--device", "cpu"])
+    captured = capsys.readouterr()
+    lines = {Path(line["input"]).name: line for line in map(json.loads, filter(None, captured.out.splitlines()))}
+    assert code == 0 and set(lines) == {"faces.mp4", "street.mp4"}
+    faces, street = lines["faces.mp4"], lines["street.mp4"]
+    assert faces["audit"]["checked_frames"] == 4 and faces["audit"]["findings"] >= 4
+    assert street["audit"]["checked_frames"] == 1
+    assert any(line.startswith("warning: ") and "faces.mp4" in line and "audit found" in line
+               for line in captured.err.splitlines()), captured.err
+    for line in lines.values():
+        assert all(Path(p).is_file() for p in line["report"])
