@@ -97,6 +97,7 @@ class Settings:
     # frame buffers a run may hold, in MB (10^6 bytes); $MOSAIC_MEMORY_MB sets the default
     memory_mb: float = field(default_factory=lambda: _env_float(MEMORY_ENV_VAR, DEFAULT_MEMORY_MB))
     unmask_tracks: tuple[int, ...] = ()  # track ids of detections_csv left uncovered on every frame
+    unmask_reason: str = ""  # optional: why they stay visible, as the reviewer typed it (the report keeps it)
     keep_faces: tuple[Path, ...] = ()  # photos: the people they show stay unmasked everywhere
     only_faces: tuple[Path, ...] = ()  # photos: only the people they show are masked
     face_match: float = FACE_MATCH  # descriptor distance under which faces are one person
@@ -234,6 +235,8 @@ class Settings:
         if not isinstance(self.face_match, (int, float)) or isinstance(self.face_match, bool) \
                 or not 0.2 <= self.face_match <= 0.8:
             yield bad("set.face_match", "face match distance must be 0.2-0.8", self.face_match)
+        if not isinstance(self.unmask_reason, str) or len(self.unmask_reason) > 500:
+            yield bad("set.unmask_reason", "the reason for leaving people visible must be text of at most 500 characters")
         if self.audit not in AUDITS:
             yield bad("set.audit", "audit must be one of", self.audit, allowed=AUDITS)
         yield from self._audio_problems(bad)

@@ -146,12 +146,13 @@ def test_people_left_visible_are_not_findings_and_video_is_sampled_end_to_end(cl
     tracks = report_of(result.zip_path)["tracks"]
     shown_ids = tuple(t["track"] for t in tracks if t["person"] == tracks[0]["person"])
     settings = Settings(target="face", device="cpu", interval=10, detections_csv=full_csv,
-                        unmask_tracks=shown_ids, audit="sample")
+                        unmask_tracks=shown_ids, unmask_reason="asked to be seen", audit="sample")
     shown = run_to_result(FACES_CLIP, settings, output=tmp_path / "shown.zip", video_output=tmp_path / "shown.mp4")
     report = report_of(shown.zip_path)
     assert report["audit"]["findings"] == [] and report["audit"]["left_visible_detections"] > 0
     for entry in [t for t in report["tracks"] if t["track"] in shown_ids]:
         assert entry["left_visible"] is True and entry["frames_left_visible"] > 0 and entry["frames_covered"] == 0
+        assert entry["reason"] == "asked to be seen"
     video = report["audit"]["checked_video_frames"]
     assert video[0] == 0 and video[-1] == shown.video_frames - 1 and len(video) >= 4
     assert [o["name"] for o in report["outputs"]] == ["shown.zip", "shown.mp4"]

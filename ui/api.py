@@ -65,7 +65,7 @@ def render_api(
     hold_s=DEFAULTS["hold_s"].default, target=DEFAULTS["target"].default,
     face_shape=DEFAULTS["face_shape"].default, make_video=False, voice=DEFAULTS["voice"].default,
     mute_spans="", bleep=False, keep_faces=None, only_faces=None, follow="",
-    audit=DEFAULTS["audit"].default,
+    audit=DEFAULTS["audit"].default, unmask_reason="",
 ):
     """Render a video from an edited detections.csv without running the model: the boxes
     listed are covered (manual rows interpolated per track, held like detections), the
@@ -80,7 +80,8 @@ def render_api(
         csv_path = detections_csv if isinstance(detections_csv, (str, Path)) else getattr(detections_csv, "name", None)
         if not csv_path or _as_upload(str(csv_path)) is None:
             raise InputError("Upload the edited detections.csv (the one in a run's ZIP) as detections_csv.")
-        settings = settings.replace(detections_csv=Path(csv_path), unmask_tracks=parse_track_ids(unmask_tracks or ""))
+        settings = settings.replace(detections_csv=Path(csv_path), unmask_tracks=parse_track_ids(unmask_tracks or ""),
+                                    unmask_reason=str(unmask_reason or ""))
         settings = with_faces(settings, keep_faces, only_faces)
         source = pick_source(video_file, "")
         if _as_upload(source) is None and not _is_sample(source):

@@ -131,5 +131,7 @@ def wire(d: Settings, video) -> None:
     no_model = [api_inputs[i] for i in range(len(api_inputs)) if i not in (0, 12, 13, len(api_inputs) - 1)]
     gr.Button(visible=False).click(
         api.render_api, [documented(gr.File(visible=False), VIDEO_DOC), *render_inputs, *no_model,
-                         *sound_inputs(d), *face_inputs, follow_input, audit_input],
+                         *sound_inputs(d), *face_inputs, follow_input, audit_input,
+                         documented(gr.Textbox(value="", visible=False), "Why the unmask_tracks stay visible "
+                                    "(optional, at most 500 characters): written beside each in the report.")],
         [api_zip, api_summary], api_name="render", concurrency_id="jobs")

@@ -214,7 +214,7 @@ def page_job(session: str, prepare, make_video: bool, detect_only: bool = False,
 def render_job(review_state, interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
                jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s, target, face_shape,
                make_video=False, voice=DEFAULTS["voice"].default, mute_spans="", bleep=False,
-               keep_faces=None, only_faces=None, follow="", audit=DEFAULTS["audit"].default,
+               keep_faces=None, only_faces=None, follow="", audit=DEFAULTS["audit"].default, unmask_reason="",
                request: gr.Request | None = None):
     """Render: the reviewed run again from its edited detections (no model, so no CPU
     precision either), with the page's current settings. Same outputs as start_job."""
@@ -231,7 +231,8 @@ def render_job(review_state, interval, scale_pct, limit_size, max_mb, limit_imag
         )
         edited, unmask = edited_csv(review_state, Path(review_state["csv"]).parent)
         settings = with_faces(settings, keep_faces, only_faces)
-        return settings.replace(detections_csv=edited, unmask_tracks=unmask), review_state["video"]
+        return settings.replace(detections_csv=edited, unmask_tracks=unmask,
+                                unmask_reason=(unmask_reason or "") if unmask else ""), review_state["video"]
 
     yield from page_job(session, prepare, bool(make_video), lang=language(request))
 

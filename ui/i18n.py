@@ -160,6 +160,7 @@ EN: dict[str, str] = {
     "review.deleted": "Deleted the drawn box.",
     "review.findings": "The audit found {count} possible faces or people left visible, on frames {frames}: the first is shown. Cover them all with one click, then Render.",
     "review.cover_findings": "Cover the audit's findings",
+    "review.reason": "Why the people ticked above stay visible (optional, kept in the report)",
     "review.covered_findings": "{count} drawn boxes now; Render to apply them.",
     # -- the Live tab -------------------------------------------------------------------------
     "live.intro": "Mask your webcam live: press the camera's record button and every frame comes back\nwith each "
@@ -377,6 +378,7 @@ EN: dict[str, str] = {
     "set.unmask": "tracks to leave unmasked must be track ids >= 1 (got {got})",
     "set.follow": "follow cam aspect must be one of {allowed} (got {got})",
     "set.audit": "audit must be one of {allowed} (got {got})",
+    "set.unmask_reason": "the reason for leaving people visible must be text of at most 500 characters",
     "set.unmask_csv": "tracks to leave unmasked need a detections CSV: their ids are the ones in that file (a "
                       "run's detections.csv)",
     # -- the status panel -------------------------------------------------------------------
@@ -515,6 +517,7 @@ KO: dict[str, str] = {
     "review.deleted": "그린 상자를 지웠습니다.",
     "review.findings": "검사에서 가려지지 않았을 수 있는 얼굴이나 사람 {count}건을 프레임 {frames}에서 찾았습니다: 첫 번째를 보여 줍니다. 한 번에 모두 가린 뒤 렌더하세요.",
     "review.cover_findings": "검사에서 찾은 것 가리기",
+    "review.reason": "위에서 고른 사람을 가리지 않는 이유 (선택, 보고서에 남습니다)",
     "review.covered_findings": "그린 상자가 이제 {count}개입니다. 렌더해서 적용하세요.",
     # -- 실시간 탭 -------------------------------------------------------------------------------
     "live.intro": "웹캠 영상을 실시간으로 가립니다. 카메라의 녹화 버튼을 누르면 모든 프레임이 사람을 가린 다음에\n"
@@ -732,6 +735,7 @@ KO: dict[str, str] = {
     "set.unmask": "가리지 않을 사람은 1 이상의 추적 번호여야 합니다 (입력값: {got})",
     "set.follow": "따라가는 화면 비율은 {allowed} 중 하나여야 합니다 (입력값: {got})",
     "set.audit": "검사는 {allowed} 중 하나여야 합니다 (입력값: {got})",
+    "set.unmask_reason": "사람을 가리지 않는 이유는 500자 이하의 글이어야 합니다",
     "set.unmask_csv": "가리지 않을 사람을 고르려면 검출 CSV가 필요합니다: 번호는 그 파일(작업의 detections.csv)에 "
                       "있는 것입니다",
     # -- 상태 표시줄 -----------------------------------------------------------------------------

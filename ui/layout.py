@@ -208,7 +208,8 @@ def build_demo() -> gr.Blocks:
         sample_run = sample_event.then(**begin).then(**job)
         sample_run.then(**opened).then(**reported).then(**findings)
         render_event = review["render"].click(**begin).then(
-            handlers.render_job, [review["state"], *settings_inputs, make_video, *sound, *faces, follow, audit],
+            handlers.render_job, [review["state"], *settings_inputs, make_video, *sound, *faces, follow, audit,
+                                  review["reason"]],
             job_outputs, concurrency_id="jobs", **private)
         render_event.then(review_ui.edited_file, review["state"], review["csv"], queue=False, **private)
         render_event.then(**reported)

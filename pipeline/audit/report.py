@@ -112,8 +112,9 @@ def tracks_info(rows: list[CsvRow], left_visible: dict, settings: Settings, reas
     for track, entry in sorted(tracks.items()):
         visible = track in settings.unmask_tracks or track in shown_ids
         entry["left_visible"] = visible
-        if visible and reasons and reasons.get(track):
-            entry["reason"] = str(reasons[track])
+        reason = (reasons or {}).get(track) or (settings.unmask_reason if track in settings.unmask_tracks else "")
+        if visible and reason:
+            entry["reason"] = str(reason)
         for key in ("first_s", "last_s"):
             entry[key] = None if entry[key] is None else round(entry[key], 3)
         out.append(entry)
