@@ -19,6 +19,7 @@ The CPU's name is printed first: on a shared machine, compare rows of one run on
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
@@ -100,10 +101,13 @@ def main(argv=None) -> int:
     p.add_argument("--sizes", default="1080p,4k")
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--all", action="store_true", help="also render with --audit all (every frame: slow)")
+    p.add_argument("--keep", type=Path, default=None, help="work in this folder and keep it (clips, outputs, reports)")
     args = p.parse_args(argv)
     print(f"CPU: {cpu_line()}; load {load()}", flush=True)
     results = {}
-    with tempfile.TemporaryDirectory(prefix="bench-audit-") as tmp:
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+    with (contextlib.nullcontext(str(args.keep)) if args.keep else tempfile.TemporaryDirectory(prefix="bench-audit-")) as tmp:
         sizes = args.sizes.split(",")
         clips = make_clips(Path(tmp), {s: (args.seconds_4k if s == "4k" else args.seconds) for s in sizes})
         for size, clip in clips.items():

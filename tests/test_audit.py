@@ -154,7 +154,7 @@ def test_people_left_visible_are_not_findings_and_video_is_sampled_end_to_end(cl
         assert entry["left_visible"] is True and entry["frames_left_visible"] > 0 and entry["frames_covered"] == 0
         assert entry["reason"] == "asked to be seen"
     video = report["audit"]["checked_video_frames"]
-    assert video[0] == 0 and video[-1] == shown.video_frames - 1 and len(video) >= 4
+    assert video[0] == 0 and video[-1] == shown.video_frames - 1 and len(video) >= 2
     assert [o["name"] for o in report["outputs"]] == ["shown.zip", "shown.mp4"]
     assert report["outputs"][1]["sha256"] == sha(shown.video_path)
     assert report["input"]["detections_csv"]["sha256"] == sha(full_csv) and report["models"] == [

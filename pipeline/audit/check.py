@@ -30,7 +30,7 @@ from .detectors import Auditor, face_auditor, person_auditor
 from .written import csv_rows, evenly, masks_by_frame, read_zip_image, spread, video_frame_count, video_frames, zip_images
 
 BUDGET_SHARE = 0.25  # sample: the audit's time at most this share of the run's own
-MIN_FRAMES = 4  # sample: never fewer frames than this, however short the run
+MIN_FRAMES = 2  # sample: never fewer frames than this (each output), however short the run
 BUDGET_AIM = 0.85  # of the budget: decoding a video costs more than estimated on a busy machine
 COVERED = 0.5  # share of a detection's box under the masks for it to count as covered
 # A detection partly under a mask (a share of EDGE..COVERED) is a finding only at EDGE_CONF or
