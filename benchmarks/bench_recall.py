@@ -146,19 +146,21 @@ def run_ours(clip: Path, out: Path, video: bool, detail: str, extra=()) -> tuple
     return {f: np.array(b, np.float32) for f, b in boxes.items()}, wall
 
 
-def covered(ref: np.ndarray, ours: np.ndarray | None, shape: tuple[int, int]) -> int:
-    """How many reference boxes our boxes cover for >= COVERED of their area."""
+def covered(ref: np.ndarray, ours: np.ndarray | None, shape: tuple[int, int], pad: float = PAD,
+            enough: float = COVERED) -> int:
+    """How many reference boxes our boxes, grown by `pad` of their size a side, cover for >=
+    `enough` of their area."""
     if ours is None or not len(ours):
         return 0
     mask = np.zeros(shape, bool)
-    grow = (ours[:, 2:] - ours[:, :2]) * PAD
+    grow = (ours[:, 2:] - ours[:, :2]) * pad
     padded = np.concatenate([ours[:, :2] - grow, ours[:, 2:] + grow], axis=1)
     for x1, y1, x2, y2 in padded.round().astype(int):
         mask[max(y1, 0):max(y2, 0), max(x1, 0):max(x2, 0)] = True
     count = 0
     for x1, y1, x2, y2 in ref.round().astype(int):
         area = mask[max(y1, 0):max(y2, 0), max(x1, 0):max(x2, 0)]
-        count += bool(area.size and area.mean() >= COVERED)
+        count += bool(area.size and area.mean() >= enough)
     return count
 
 

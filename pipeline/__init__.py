@@ -12,7 +12,8 @@ The data path, one sub-package per stage, in the order a frame travels:
     io/      sources in (file, Drive link, camera/stream) -> video.py decodes frames
     detect/  the detector interface, the CSV replay, the detect stage (frames -> boxes)
     models/  the networks detect/ runs: YOLO11 (person, silhouette, head), CenterFace
-             (face), their engines (OpenVINO, torch, onnxruntime) and INT8
+             (face), the bundled SSDLite (persons offline), their engines (OpenVINO, torch,
+             onnxruntime) and INT8
     track/   ByteTrack ids, the hold and look-ahead across misses, motion forecasts, scene
              cuts (which end every track and held box)
     identity/ faces described (dlib) and tracks grouped into people; reference photos for

@@ -183,3 +183,29 @@ def test_what_counts_as_naming_a_model(monkeypatch):
         from pipeline.models import load_detector
 
         load_detector(Settings(model=BUNDLED_PERSON_MODEL, precision="int8"))
+
+
+def test_the_person_column_finds_faces_in_crops_of_every_aspect_with_one_engine_shape():
+    """Real people put their boxes' tops in front of CenterFace at every size and aspect: each
+    is padded to one square, so the engine is compiled once (it used to compile per aspect,
+    ~0.5 s each), and the face comes back where it is in the crop."""
+    import cv2
+
+    from identity_clips import zidane
+    from pipeline.identity.stage import PERSON_TOP_PX, _lazy_finder
+
+    photo = cv2.imread(str(zidane()))  # 1280x720, two men; the left one's face near (615, 340)
+    whole = _lazy_finder(0.5)(photo)
+    face = next(b for b in whole if b[0] < 640)
+    find = _lazy_finder(0.5)
+    for x1, y1, x2, y2 in [(450, 200, 780, 480), (530, 230, 700, 450), (380, 180, 900, 460), (540, 240, 690, 700)]:
+        got = find(np.ascontiguousarray(photo[y1:y2, x1:x2]))
+        assert got, f"no face in the crop {(x1, y1, x2, y2)}"
+        box = np.array(got[0]) + [x1, y1, x1, y1]
+        assert iou(box, np.array([face])).max() >= 0.5, (box, face)
+        assert max(got[0][2], got[0][3]) <= max(x2 - x1, y2 - y1), "inside the crop, not the padding"
+    from pipeline.models.face import load_face_detector
+
+    engine = load_face_detector(Settings(target="face", conf=0.5, device="cpu", imgsz=PERSON_TOP_PX))._engine
+    shapes = {(h, w) for h, w, _ in engine.pool.compiled} - {(32, 32)}  # the load's test run
+    assert shapes == {(PERSON_TOP_PX, PERSON_TOP_PX)}

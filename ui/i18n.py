@@ -280,7 +280,7 @@ EN: dict[str, str] = {
                            "sharing.",
     "warn.fallback_silhouette": "It covers whole-person boxes, not silhouettes.",
     "warn.fallback_head": "It covers whole-person boxes, not heads.",
-    "warn.fallback_fp32": "It ran in FP32: INT8 is not made for it.",
+    "warn.fallback_fp32": "It ran in FP32: its INT8 form misses too many people.",
     # -- errors -----------------------------------------------------------------------------
     "err.no_input": "Upload a video or paste a Google Drive link first.",
     "err.both_inputs": "Give either a video file or a Google Drive link, not both.",
@@ -635,7 +635,7 @@ KO: dict[str, str] = {
                            "흔들립니다(docs/persons.md): 공유하기 전에 결과를 꼭 확인하세요.",
     "warn.fallback_silhouette": "실루엣이 아니라 사람 전체 상자를 가립니다.",
     "warn.fallback_head": "머리가 아니라 사람 전체 상자를 가립니다.",
-    "warn.fallback_fp32": "FP32로 실행했습니다: 이 모델에는 INT8을 만들지 않습니다.",
+    "warn.fallback_fp32": "FP32로 실행했습니다: 이 모델의 INT8 형태는 사람을 너무 많이 놓칩니다.",
     # -- 오류 -----------------------------------------------------------------------------------
     "err.no_input": "먼저 영상을 올리거나 구글 드라이브 링크를 붙여 넣으세요.",
     "err.both_inputs": "영상 파일과 구글 드라이브 링크 중 하나만 주세요.",

@@ -25,7 +25,7 @@ from pipeline.jobs.live import LiveMasker
 from pipeline.jobs.rates import RateWindow
 from pipeline.settings import FOLLOW_ASPECTS, STYLES, TARGETS, Settings
 
-from .i18n import DEFAULT_LANGUAGE, STYLE_LABELS, TARGET_LABELS, i18n, language, tr
+from .i18n import DEFAULT_LANGUAGE, STYLE_LABELS, TARGET_LABELS, i18n, language, say, tr
 from .messages import public_message
 from .webrtc_page import build_webrtc_panel
 
@@ -49,6 +49,7 @@ class LiveSession:
 
             detector = load_detector(settings)
         self.replay = bool(replay)
+        self.notes = tuple(getattr(detector, "notes", ()))  # the bundled model ran in place of YOLO
         self.masker = LiveMasker(detector, settings, fps=1 / STREAM_EVERY_S)
         self.start = time.monotonic()
         self.index = 0
@@ -69,7 +70,8 @@ class LiveSession:
     def stats_markdown(self, lang: str = DEFAULT_LANGUAGE) -> str:
         fps, detect_hz = self.rates()
         note = " · " + tr("live.test_mode", lang) if self.replay else ""
-        return tr("live.stats", lang, fps=fps, detect_hz=detect_hz, frames=self.index) + note
+        notes = "".join("\n\n" + say(n, lang) for n in self.notes)
+        return tr("live.stats", lang, fps=fps, detect_hz=detect_hz, frames=self.index) + note + notes
 
     def close(self) -> None:
         self.masker.close()

@@ -36,16 +36,25 @@ class Reference:
         return f"Reference({self.name!r})"
 
 
-def face_finder(conf: float = PHOTO_CONF) -> FaceFinder:
-    """image (BGR) -> face boxes, largest first, from CenterFace at its default size."""
+def face_finder(conf: float = PHOTO_CONF, square: int | None = None) -> FaceFinder:
+    """image (BGR) -> face boxes, largest first, from CenterFace at its default size. With
+    `square` (a multiple of 32), each image is first padded to a square (below and to the
+    right, so boxes keep their coordinates) and seen at `square` px a side: one input shape
+    for images of every size and aspect (the tops of person boxes), where the default size
+    compiles the engine again for each new aspect (~0.5 s each) and blows small crops up to
+    640 px."""
     from ..models.face import load_face_detector
     from ..settings import Settings
 
-    detector = load_face_detector(Settings(target="face", conf=conf, device="cpu"))
+    detector = load_face_detector(Settings(target="face", conf=conf, device="cpu", imgsz=square or 640))
 
     def find(image: np.ndarray) -> list[tuple[float, float, float, float]]:
+        h, w = image.shape[:2]
+        if square and h != w:
+            image = cv2.copyMakeBorder(image, 0, max(h, w) - h, 0, max(h, w) - w, cv2.BORDER_CONSTANT, value=0)
         found = detector.detect([image])[0]
-        boxes = [tuple(float(v) for v in b) for b in found.xyxy]
+        boxes = [(float(b[0]), float(b[1]), float(min(b[2], w)), float(min(b[3], h))) for b in found.xyxy
+                 if b[0] < w and b[1] < h]
         return sorted(boxes, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
 
     return find

@@ -22,6 +22,10 @@ from .embed import INSTALL_HINT, FaceEmbedder, model_folder
 from .people import People
 from .photos import face_finder, load_references
 
+# the top of a person box is looked for a face in as a square of this many px: small people's
+# heads are seen larger, and every crop is one input shape for CenterFace's engine
+PERSON_TOP_PX = 320
+
 log = logging.getLogger(__name__)
 
 KEEP, ONLY = "keep", "only"
@@ -78,12 +82,13 @@ def _lazy_describe():
 
 
 def _lazy_finder(conf: float):
-    """face_finder(conf), CenterFace loaded on the first call (person boxes: the face inside)."""
+    """face_finder(conf), CenterFace loaded on the first call (person boxes: the face inside),
+    each top of a person box seen as one square of PERSON_TOP_PX (one engine shape)."""
     loaded = []
 
     def find(image: np.ndarray) -> list:
         if not loaded:
-            loaded.append(face_finder(conf))
+            loaded.append(face_finder(conf, square=PERSON_TOP_PX))
         return loaded[0](image)
 
     return find
