@@ -24,8 +24,12 @@ The data path, one sub-package per stage, in the order a frame travels:
              output planning and disk checks; detections.csv
     audio/   the video's sound when asked to change it: voices disguised or muted, spans
              silenced or bleeped, between demux and mux (used by io/video_sink)
+    audit/   after every render: the outputs decoded as written and looked at again
+             (CenterFace at full resolution, an independent person model); the report
+             (JSON + HTML: hashes, models, settings, tracks, findings) beside the ZIP and in it
     jobs/    what drives the stages: the engine (threads, queues, one stop event), the
-             memory budget, a file job, `run()`, the live masker, a live job, the WebRTC track
+             memory budget, a file job, `run()` (which ends with the audit), the live masker,
+             a live job, the WebRTC track
     batch/   many videos: inputs, output planning and resume, local workers, Ray; one long
              video split into segments across them and joined (segments, join, long_run)
     cli/     `python -m pipeline` (main, batch, live) and their shared flags (args)
@@ -35,7 +39,8 @@ At the top: settings.py (one validated Settings), errors.py (our error types), e
 frames for review before export). Layers, no cycles: audio/ imports only errors.py (settings.py
 reads its span parser and voice names); io/ and track/ import only the top modules (io/ adds
 audio/); models/ and mask/ add io/; identity/ adds models/; detect/ adds mask/, track/ and
-identity/; jobs/ drives them all; batch/ and cli/ sit on jobs/.
+identity/; audit/ adds models/ and mask/ (never detect/ or jobs/); jobs/ drives them all;
+batch/ and cli/ sit on jobs/.
 """
 from .errors import Cancelled, DownloadError, InputError, ModelError, MosaicError, OutputError, SettingsError
 from .events import COMPLETED, IMAGE_CAP, NO_PERSON_WARNING, SIZE_CAP, USER_STOP, Progress, Result

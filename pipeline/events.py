@@ -24,7 +24,7 @@ def hdr_note(transfer: str) -> Message:
 
 @dataclass(frozen=True)
 class Progress:
-    stage: str  # downloading | probing | loading model | processing | finishing
+    stage: str  # downloading | probing | loading model | processing | finishing | auditing
     frames_read: int = 0
     frames_total: int = 0  # 0 when unknown
     images_written: int = 0
@@ -65,6 +65,8 @@ class Result:
     video_frames: int = 0
     warnings: tuple[str, ...] = ()  # things to check before trusting the output (NO_PERSON_WARNING)
     model: str | None = None  # what found the people: the model that ran, or the replayed CSV's name
+    audit: dict | None = None  # the outputs looked at again (pipeline/audit/): mode, frames checked, findings
+    report_paths: tuple[Path, ...] = ()  # <zip stem>.report.json and .report.html, beside the ZIP
 
     @property
     def stopped_early(self) -> bool:
@@ -134,4 +136,6 @@ class Result:
             "model": self.model,
             "warnings": list(self.warnings),
             "message": self.message,
+            "audit": self.audit,
+            "report": [str(p) for p in self.report_paths],
         }

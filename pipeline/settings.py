@@ -39,6 +39,7 @@ BACKENDS = ("auto", "torch", "openvino")
 DETAILS = ("fast", "full", "max")  # what of each frame the model sees (pipeline/detect/scan.py)
 FACE_MATCH = 0.5  # distance under which two faces are one person (pipeline/identity/people.py)
 FOLLOW_ASPECTS = ("9:16", "1:1", "16:9")  # follow cam crops (pipeline/mask/follow.py)
+AUDITS = ("off", "sample", "all")  # the outputs looked at again after writing (pipeline/audit/)
 PRECISIONS = ("fp32", "int8")  # int8: NNCF-quantized OpenVINO model, CPU only (pipeline/models/quantize.py)
 
 
@@ -96,6 +97,7 @@ class Settings:
     # frame buffers a run may hold, in MB (10^6 bytes); $MOSAIC_MEMORY_MB sets the default
     memory_mb: float = field(default_factory=lambda: _env_float(MEMORY_ENV_VAR, DEFAULT_MEMORY_MB))
     unmask_tracks: tuple[int, ...] = ()  # track ids of detections_csv left uncovered on every frame
+    unmask_reason: str = ""  # optional: why they stay visible, as the reviewer typed it (the report keeps it)
     keep_faces: tuple[Path, ...] = ()  # photos: the people they show stay unmasked everywhere
     only_faces: tuple[Path, ...] = ()  # photos: only the people they show are masked
     face_match: float = FACE_MATCH  # descriptor distance under which faces are one person
@@ -112,6 +114,9 @@ class Settings:
     # one video with --workers N (N > 1) or --ray: split into segments this long, each on a
     # worker (pipeline/batch/segments.py); 0 = never split
     segment_s: float = 60.0
+    # after writing: decode the outputs and look for faces/people the masks miss (docs/audit.md);
+    # sample keeps it within a quarter of the run's time, all checks every frame
+    audit: str = "sample"
 
     def __post_init__(self) -> None:
         for name in ("detections_csv", "calibration_video", "people_record"):
@@ -236,6 +241,10 @@ class Settings:
         if not isinstance(self.face_match, (int, float)) or isinstance(self.face_match, bool) \
                 or not 0.2 <= self.face_match <= 0.8:
             yield bad("set.face_match", "face match distance must be 0.2-0.8", self.face_match)
+        if not isinstance(self.unmask_reason, str) or len(self.unmask_reason) > 500:
+            yield bad("set.unmask_reason", "the reason for leaving people visible must be text of at most 500 characters")
+        if self.audit not in AUDITS:
+            yield bad("set.audit", "audit must be one of", self.audit, allowed=AUDITS)
         yield from self._audio_problems(bad)
 
     def _audio_problems(self, bad):

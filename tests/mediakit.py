@@ -105,7 +105,7 @@ class ZipContents:
 
     @property
     def image_names(self) -> list[str]:
-        return [n for n in self.names if n != "detections.csv"]
+        return [n for n in self.names if n not in ("detections.csv", *REPORT_NAMES)]
 
     def frame_indices(self) -> list[int]:
         return [int(IMAGE_NAME.match(n).group(1)) for n in self.image_names]
@@ -135,11 +135,14 @@ class ZipContents:
         return out
 
 
+REPORT_NAMES = ("report.json", "report.html")  # the run's report, inside the ZIP (pipeline/audit/)
+
+
 def read_zip(path: Path) -> ZipContents:
     with zipfile.ZipFile(path) as archive:
         assert archive.testzip() is None, f"{path} has a corrupt member"
         names = archive.namelist()
-        images = {n: archive.read(n) for n in names if n != "detections.csv"}
+        images = {n: archive.read(n) for n in names if n not in ("detections.csv", *REPORT_NAMES)}
         csv_text = archive.read("detections.csv").decode("utf-8")
     return ZipContents(names, images, csv_text)
 

@@ -94,4 +94,4 @@ def zip_rows(path: Path) -> list[dict]:
 
 def zip_images(path: Path) -> dict[str, bytes]:
     with zipfile.ZipFile(path) as archive:
-        return {n: archive.read(n) for n in archive.namelist() if n != "detections.csv"}
+        return {n: archive.read(n) for n in archive.namelist() if n.startswith("frame_")}  # not the CSV, the report

@@ -127,6 +127,24 @@ def test_process_with_only_a_video_returns_a_zip_of_the_frames(app, client, samp
     assert kept.read_bytes() == Path(result).read_bytes()
 
 
+def test_process_hands_over_its_report_inside_the_zip(app, client):
+    """audit=all over the API: the summary says what was checked; the ZIP holds the report,
+    whose input hash is the uploaded file's and which names no server folder."""
+    import hashlib
+    import zipfile
+
+    result, summary = client.predict(handle_file(str(SAMPLE)), interval=20, audit="all", api_name="/process")
+    with zipfile.ZipFile(result) as archive:
+        text = archive.read("report.json").decode("utf-8")
+        assert "report.html" in archive.namelist()
+    report = json.loads(text)
+    assert report["input"]["sha256"] == hashlib.sha256(SAMPLE.read_bytes()).hexdigest()
+    assert report["audit"]["mode"] == "all" and report["audit"]["checked"] == [0, 20]
+    assert report["settings"]["interval"] == 20 and report["outputs"][0]["sha256"] is None
+    assert str(app.results_dir) not in text and "/tmp/" not in text
+    assert "Audit: 2 frames checked" in summary
+
+
 def test_process_applies_interval_and_scale(client):
     result, _ = client.predict(handle_file(str(SAMPLE)), interval=5, scale_pct=50, api_name="/process")
     check_zip(result, 5, (SAMPLE_SIZE[0] // 2, SAMPLE_SIZE[1] // 2))

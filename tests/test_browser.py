@@ -223,6 +223,10 @@ def test_sample_button_runs_real_faces_and_the_review_renders_the_corrections(pa
     assert re.search(rf"{len(contents.image_names)} images, [1-9]\d* people masked", summary), summary
     assert FACES_SAMPLE.stem in page.locator("#video-input").inner_text(), "the sample is shown as the input"
     assert contents.csv_rows() and {r["target"] for r in contents.csv_rows()} == {"face"}
+    assert re.search(r"Audit: [1-9]\d* frames checked, 0 possible", summary), summary  # the outputs, looked at again
+    expect(page.locator("#report-files")).to_be_visible(timeout=30_000)
+    offered = page.locator("#report-files").inner_text().replace("\n", "")  # Gradio splits name and extension
+    assert "faces_clip_mosaic.report.json" in offered and "faces_clip_mosaic.report.html" in offered, offered
 
     expect(page.locator("#review-cards")).to_be_visible(timeout=30_000)
     assert page.locator("#review-cards img").count() >= 2, "one card per tracked face"

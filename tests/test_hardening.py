@@ -22,7 +22,7 @@ from pipeline.io.video import probe_video, read_frames
 
 REPO = Path(__file__).resolve().parent.parent
 CLIP = REPO / "ui" / "assets" / "vtest_clip.mp4"  # 40 frames, 768x576, 10 fps
-ENTRY_NAME = re.compile(r"^(frame_\d{6,}_t\d+\.\d{3}s\.(jpg|png)|detections\.csv)$")
+ENTRY_NAME = re.compile(r"^(frame_\d{6,}_t\d+\.\d{3}s\.(jpg|png)|detections\.csv|report\.(json|html))$")
 
 
 class CornerDetector:
@@ -71,7 +71,7 @@ def test_single_frame_video(tmp_path):
     result = run_to_result(video, Settings(interval=10), output=out / "r.zip",
                            detector=CornerDetector(), video_output=out / "r.mp4", work_dir=out)
     assert result.images_written == 1 and result.video_frames == 1
-    assert sorted(p.name for p in out.iterdir()) == ["r.mp4", "r.zip"]
+    assert sorted(p.name for p in out.iterdir()) == ["r.mp4", "r.report.html", "r.report.json", "r.zip"]
 
 
 def test_tiny_16x16_video(tmp_path):

@@ -248,7 +248,8 @@ def test_every_choice_the_pipeline_offers_has_a_label():
 
     assert set(i18n.TARGET_LABELS) == set(TARGETS) and set(i18n.STYLE_LABELS) == set(STYLES)
     assert set(i18n.FACE_SHAPE_LABELS) == set(FACE_SHAPES)
-    assert set(report.STAGES) == {"downloading", "probing", "loading model", "processing", "finishing"}
+    assert set(report.STAGES) == {"downloading", "probing", "loading model", "processing", "finishing",
+                                  "auditing"}
 
 
 def test_int8_without_nncf_is_named_on_the_page(monkeypatch, tmp_path):

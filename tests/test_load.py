@@ -68,7 +68,7 @@ def test_concurrent_calls_all_correct_and_nothing_leaks(tmp_path):
         job_dirs = sorted(app.results_dir.iterdir())
         assert len(job_dirs) == N_CALLS
         for folder in job_dirs:
-            assert [p.suffix for p in folder.iterdir()] == [".zip"], list(folder.iterdir())
+            assert sorted(p.suffix for p in folder.iterdir()) == [".html", ".json", ".zip"], list(folder.iterdir())
         leaked = sorted(p.name for p in server_tmp.iterdir() if p.name.startswith("mosaic-job-"))
         assert leaked == [], f"job temp folders left: {leaked}"
 

@@ -67,7 +67,8 @@ def test_stop_and_keep_gives_a_valid_zip_of_the_frames_done_under_a_partial_name
     assert result.stop_reason == USER_STOP and result.stopped_early
     assert result.zip_path == out / "clip_mosaic_partial.zip" == kept_path(previous)
     assert previous.read_bytes() == b"the previous good result"
-    assert sorted(p.name for p in out.iterdir()) == ["clip_mosaic.zip", "clip_mosaic_partial.zip"]
+    assert sorted(p.name for p in out.iterdir()) == ["clip_mosaic.zip", "clip_mosaic_partial.report.html",
+                                                     "clip_mosaic_partial.report.json", "clip_mosaic_partial.zip"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"], "no working file or job folder left"
 
     stop = result.stopped_at_frame
@@ -104,7 +105,8 @@ def test_stop_and_keep_with_video_keeps_a_playable_video_of_the_same_frames(samp
     stop = result.stopped_at_frame
     assert 60 <= stop < 270
     assert result.video_path == tmp_path / "m_partial.mp4" and result.zip_path == tmp_path / "m_partial.zip"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m_partial.mp4", "m_partial.zip"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m_partial.mp4", "m_partial.report.html",
+                                                          "m_partial.report.json", "m_partial.zip"]
     assert result.frames_read == result.video_frames == stop
     assert read_zip(result.zip_path).frame_indices() == list(range(0, stop, 25))
     with av.open(str(result.video_path)) as container:
@@ -301,7 +303,7 @@ def test_existing_output_that_is_not_an_input_is_replaced_whole(workspace, capsy
     (workspace / "out" / "a.zip").write_bytes(b"old result")
     assert main(["clip.mp4", "-o", "out/a.zip", "--interval", "10", "--detections", "none.csv"]) == 0
     assert read_zip(workspace / "out" / "a.zip").frame_indices() == [0, 10, 20]
-    assert sorted(p.name for p in (workspace / "out").iterdir()) == ["a.zip"]
+    assert sorted(p.name for p in (workspace / "out").iterdir()) == ["a.report.html", "a.report.json", "a.zip"]
 
 
 # -- a sink that fails at start-up --------------------------------------------------------

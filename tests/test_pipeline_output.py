@@ -43,7 +43,7 @@ def test_interval_gives_every_nth_frame_in_order(excerpt, tmp_path, box_detector
     expected = list(range(0, FRAMES, interval))
     contents = read_zip(result.zip_path)
     assert contents.frame_indices() == expected  # archive order is frame order
-    assert contents.names[-1] == "detections.csv"
+    assert contents.names[-3:] == ["detections.csv", "report.json", "report.html"]  # the report after the CSV
     assert detector.seen_indices == expected  # frames not captured are not even detected
     assert result.images_written == len(expected) == math.ceil(FRAMES / interval)
     assert result.images_expected == len(expected)
@@ -63,7 +63,8 @@ def test_default_output_is_next_to_the_input(excerpt, tmp_path, box_detector):
     source.write_bytes(excerpt.read_bytes())
     result = run_to_result(source, Settings(interval=10), detector=box_detector([]))
     assert result.zip_path == tmp_path / "clip_mosaic.zip"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "clip_mosaic.zip"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "clip_mosaic.report.html",
+                                                          "clip_mosaic.report.json", "clip_mosaic.zip"]
 
 
 def test_progress_events_then_one_result(excerpt, tmp_path, box_detector):

@@ -14,6 +14,7 @@ leave nothing, the failure naming the segment's time range.
 """
 from __future__ import annotations
 
+import json
 import contextlib
 import threading
 from pathlib import Path
@@ -129,7 +130,11 @@ def test_boxes_held_across_a_boundary_are_those_of_a_single_run(clip, boxes_csv,
     assert zip_images(joined.zip_path) == zip_images(single.zip_path)  # same names, same bytes
     assert joined.frames_read == single.frames_read == 300 and joined.video_frames == 300
     _assert_same_video(single.video_path, joined.video_path, clip, joined.zip_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["seg.mp4", "seg.zip", "single.mp4", "single.zip"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [  # the split run ends with its audit and report too
+        "seg.mp4", "seg.report.html", "seg.report.json", "seg.zip",
+        "single.mp4", "single.report.html", "single.report.json", "single.zip"]
+    report = json.loads((tmp_path / "seg.report.json").read_text())
+    assert report["audit"]["checked"] and report["outputs"][0]["name"] == "seg.zip"
 
 
 def test_real_faces_near_boundaries_are_covered_as_in_a_single_run(clip, tmp_path):
@@ -230,4 +235,7 @@ def test_a_batch_splits_its_long_video_and_runs_the_short_one_whole(clip, tmp_pa
     assert lines[0]["frames_read"] == 300 and lines[0]["images"] == 30
     assert zip_images(out / "long_mosaic.zip") == zip_images(single.zip_path)
     assert [_key(r)[:6] for r in zip_rows(out / "long_mosaic.zip")] == [_key(r)[:6] for r in zip_rows(single.zip_path)]
-    assert sorted(p.name for p in out.iterdir()) == ["long_mosaic.zip", "short_mosaic.zip"]
+    assert sorted(p.name for p in out.iterdir()) == [  # each video's report too, the split one's included
+        "long_mosaic.report.html", "long_mosaic.report.json", "long_mosaic.zip",
+        "short_mosaic.report.html", "short_mosaic.report.json", "short_mosaic.zip"]
+    assert lines[0]["audit"]["checked_frames"] >= 1

@@ -252,4 +252,6 @@ def test_the_live_tab_speaks_korean(app, browser):
     assert page.locator("#webrtc-start").inner_text() == "WebRTC 시작"
     page.get_by_text("클릭해서 웹캠 켜기").wait_for(timeout=10_000)
     assert page.get_by_text("Click to Access Webcam").count() == 0
+    footer = page.evaluate("[...document.querySelectorAll('footer')].map(f => f.textContent).join(' ')")
+    assert "Stop Recording" not in footer and "녹화 중지" in footer  # Gradio's hidden recorder button
     page.context.close()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import gradio as gr
 
 from pipeline.audio.voice import VOICES
-from pipeline.settings import DETAILS, FACE_SHAPES, FOLLOW_ASPECTS, IMAGE_FORMATS, PRECISIONS, STYLES, TARGETS, Settings
+from pipeline.settings import AUDITS, DETAILS, FACE_SHAPES, FOLLOW_ASPECTS, IMAGE_FORMATS, PRECISIONS, STYLES, TARGETS, Settings
 
 from . import api
 from .inputs import DEFAULT_CAP_IMAGES, DEFAULT_CAP_MB
@@ -112,8 +112,14 @@ def wire(d: Settings, video) -> None:
                                "can be missed), full (default: plus full-resolution tiles rolled across frames, "
                                "finds what the model finds at full size), or max (every tile on every frame, "
                                "slowest).", enum=list(DETAILS))
+    # after writing, the outputs are looked at again (pipeline/audit/); the report is inside the ZIP
+    audit_input = documented(gr.Textbox(value=d.audit, visible=False), "Check the outputs after writing: sample "
+                              "(default: frames spread over the video, within a quarter of the run's time), all (every "
+                              "frame) or off. The summary says how many frames were checked and what was found; the "
+                              "ZIP holds <name>.report.json and .report.html (input, outputs and models with their "
+                              "SHA-256, every setting, the audit's checked frames and findings).", enum=list(AUDITS))
     api_button.click(api.process_api, [documented(video, VIDEO_DOC), *process_inputs(d), *sound_inputs(d),
-                      *face_inputs, follow_input, detail_input],
+                      *face_inputs, follow_input, detail_input, audit_input],
                      [api_zip, api_summary],
                      api_name="process", concurrency_id="jobs")
     render_inputs = [documented(gr.File(visible=False), "The edited detections.csv (from a run's ZIP): "
@@ -125,5 +131,7 @@ def wire(d: Settings, video) -> None:
     no_model = [api_inputs[i] for i in range(len(api_inputs)) if i not in (0, 12, 13, len(api_inputs) - 1)]
     gr.Button(visible=False).click(
         api.render_api, [documented(gr.File(visible=False), VIDEO_DOC), *render_inputs, *no_model,
-                         *sound_inputs(d), *face_inputs, follow_input],
+                         *sound_inputs(d), *face_inputs, follow_input, audit_input,
+                         documented(gr.Textbox(value="", visible=False), "Why the unmask_tracks stay visible "
+                                    "(optional, at most 500 characters): written beside each in the report.")],
         [api_zip, api_summary], api_name="render", concurrency_id="jobs")

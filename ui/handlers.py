@@ -24,6 +24,7 @@ from pipeline import COMPLETED, IMAGE_CAP, SIZE_CAP, USER_STOP, MosaicError, Res
 from pipeline.errors import Cancelled, InputError
 from pipeline.settings import TARGETS
 
+from .audit_view import report_files
 from .faces import with_faces
 from .i18n import DEFAULT_LANGUAGE, language, tr
 from .inputs import DEFAULT_CAP_IMAGES, DEFAULT_CAP_MB, DEFAULTS, settings_from_inputs
@@ -107,7 +108,7 @@ def start_job(
     face_shape=DEFAULTS["face_shape"].default, precision=DEFAULTS["precision"].default, make_video=False,
     detect_only=False, voice=DEFAULTS["voice"].default, mute_spans="", bleep=False,
     keep_faces=None, only_faces=None, follow="", detail=DEFAULTS["detail"].default,
-    request: gr.Request | None = None,
+    audit=DEFAULTS["audit"].default, request: gr.Request | None = None,
 ):
     """The Start button (and Detect only): yields (progress, size, gallery, zip, summary,
     video, video input, Start, Stop, Stop and keep, Try the sample) as it runs."""
@@ -118,7 +119,7 @@ def start_job(
             interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
             jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s, target, face_shape, precision,
             voice, mute_spans, bleep,
-            follow, detail,
+            follow, detail, audit,
         )
         settings = with_faces(settings, keep_faces, only_faces)  # uploads only
         if detect_only and make_video:  # a review of a video run covers every frame
@@ -154,11 +155,13 @@ def page_job(session: str, prepare, make_video: bool, detect_only: bool = False,
                "", skip, skip, *_buttons(True))
         result = None
         review_sources.pop(session, None)
+        report_files.pop(session, None)
         with _using_upload(source, job):
             for event in _job_events(source, settings, job.cancel, make_video, job.finish, detect_only):
                 if isinstance(event, Result):
                     result = event
                     review_sources[session] = keep_for_review(source, result, settings, make_video)
+                    report_files[session] = result.report_paths  # offered beside the ZIP (report_download)
                     break
                 if event.preview is not None and event.preview_index != last_preview:
                     last_preview = event.preview_index
@@ -211,7 +214,8 @@ def page_job(session: str, prepare, make_video: bool, detect_only: bool = False,
 def render_job(review_state, interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
                jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s, target, face_shape,
                make_video=False, voice=DEFAULTS["voice"].default, mute_spans="", bleep=False,
-               keep_faces=None, only_faces=None, follow="", request: gr.Request | None = None):
+               keep_faces=None, only_faces=None, follow="", audit=DEFAULTS["audit"].default, unmask_reason="",
+               request: gr.Request | None = None):
     """Render: the reviewed run again from its edited detections (no model, so no CPU
     precision either), with the page's current settings. Same outputs as start_job."""
     session = getattr(request, "session_hash", None) or uuid.uuid4().hex
@@ -223,11 +227,12 @@ def render_job(review_state, interval, scale_pct, limit_size, max_mb, limit_imag
             interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
             jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s, target, face_shape,
             voice=voice, mute_spans=mute_spans, bleep=bleep,
-            follow=follow,
+            follow=follow, audit=audit,
         )
         edited, unmask = edited_csv(review_state, Path(review_state["csv"]).parent)
         settings = with_faces(settings, keep_faces, only_faces)
-        return settings.replace(detections_csv=edited, unmask_tracks=unmask), review_state["video"]
+        return settings.replace(detections_csv=edited, unmask_tracks=unmask,
+                                unmask_reason=(unmask_reason or "") if unmask else ""), review_state["video"]
 
     yield from page_job(session, prepare, bool(make_video), lang=language(request))
 

@@ -123,6 +123,12 @@ EN: dict[str, str] = {
     "page.follow_info": "The video becomes a crop of this shape that follows the largest person or face, after "
                         "masking; the whole frame (letterboxed) when nobody is there. ZIP images stay whole frames.",
     "page.download_zip": "Download the ZIP",
+    "page.audit": "Check the outputs",
+    "page.audit_info": "After writing, look at the outputs again for faces (and people) the masks missed: sample checks frames spread over the video within a quarter of the run's time, all checks every frame. The report lists what was checked and found.",
+    "page.audit.off": "Off",
+    "page.audit.sample": "Sample",
+    "page.audit.all": "Every frame",
+    "page.report_files": "Report (JSON and HTML: hashes, models, settings, audit)",
     "page.gallery": "Latest mosaicked frames",
     "page.result_video": "Mosaicked video",
     "page.video_tab": "Video file",
@@ -152,6 +158,10 @@ EN: dict[str, str] = {
     "review.interpolated": "It is interpolated from frame {first} to {last}.",
     "review.choose_to_delete": "Choose a drawn box to delete.",
     "review.deleted": "Deleted the drawn box.",
+    "review.findings": "The audit found {count} possible faces or people left visible, on frames {frames}: the first is shown. Cover them all with one click, then Render.",
+    "review.cover_findings": "Cover the audit's findings",
+    "review.reason": "Why the people ticked above stay visible (optional, kept in the report)",
+    "review.covered_findings": "{count} drawn boxes now; Render to apply them.",
     # -- the Live tab -------------------------------------------------------------------------
     "live.intro": "Mask your webcam live: press the camera's record button and every frame comes back\nwith each "
                   "person covered, before it is shown. The browser sends one frame at a time, so this\nreaches a "
@@ -193,6 +203,7 @@ EN: dict[str, str] = {
     "run.stage.loading_model": "loading model",
     "run.stage.processing": "processing",
     "run.stage.finishing": "finishing",
+    "run.stage.auditing": "checking the outputs",
     "run.starting": "starting",
     "run.frames": "{read} / {total} frames",
     "run.fps": "{fps:.1f} frames/s",
@@ -217,6 +228,7 @@ EN: dict[str, str] = {
     "progress.keeping": "Stopping: writing what is done",
     "progress.audio": "Adding the audio to the video",
     "progress.csv": "Writing detections.csv",
+    "progress.audit": "Checking the outputs again ({pct}%)",
     # -- the bar's label when a job ends --------------------------------------------------------
     "end.done": "done",
     "end.warning": "done, with a warning",
@@ -242,6 +254,9 @@ EN: dict[str, str] = {
     "out.not_written": "{missing} of {planned} planned images were not written.",
     "out.warning": "Warning: {warnings}",
     "out.csv_note": "The ZIP holds detections.csv listing every masked box.",
+    "out.audit": "Audit: {checked} frames checked, {findings} possible faces or people left visible.",
+    "out.audit_off": "Audit: off (nobody looked at the outputs again).",
+    "out.report": "The report ({name}) lists the input, outputs and models with their SHA-256, every setting and the audit.",
     "out.video_audio": "Video: {frames} frames, masked like the images; with the source audio.",
     "out.video_no_audio": "Video: {frames} frames, masked like the images; the source has no audio.",
     "out.download": "Download {name} ({size})",
@@ -253,6 +268,8 @@ EN: dict[str, str] = {
     "out.detect_found_detail": "{frames} frames read. Review the people below, then press Render.",
     # -- warnings the pipeline gives with a result ------------------------------------------
     "warn.nobody": "No person was detected: check the output before sharing.",
+    "warn.audit": "The audit found {findings} possible face(s) or person(s) left visible in {frames} of {checked} checked frames (first at frame {first}): check them before sharing; the report lists each one.",
+    "warn.audit_failed": "The audit could not run ({error}): check the output yourself before sharing.",
     "warn.hdr": "The source is HDR ({transfer}); the output is SDR without tone mapping, so its colours look "
                 "flat and pale.",
     "warn.no_audio": "The source has no audio, so the video has none: the voice and mute-span settings had "
@@ -361,6 +378,8 @@ EN: dict[str, str] = {
     "set.min_cell": "minimum cell size must be 1-256 px (got {got})",
     "set.unmask": "tracks to leave unmasked must be track ids >= 1 (got {got})",
     "set.follow": "follow cam aspect must be one of {allowed} (got {got})",
+    "set.audit": "audit must be one of {allowed} (got {got})",
+    "set.unmask_reason": "the reason for leaving people visible must be text of at most 500 characters",
     "set.unmask_csv": "tracks to leave unmasked need a detections CSV: their ids are the ones in that file (a "
                       "run's detections.csv)",
     # -- the status panel -------------------------------------------------------------------
@@ -463,6 +482,12 @@ KO: dict[str, str] = {
     "page.follow_info": "영상을 가장 큰 사람이나 얼굴을 따라가는 이 비율의 화면으로 잘라 냅니다 (가린 다음에 자릅니다). "
                         "아무도 없으면 전체 화면을 여백과 함께 보여 줍니다. ZIP 이미지는 전체 화면 그대로입니다.",
     "page.download_zip": "ZIP 다운로드",
+    "page.audit": "결과 다시 검사",
+    "page.audit_info": "저장한 뒤 결과를 다시 보고 가려지지 않은 얼굴(과 사람)을 찾습니다. 표본은 처리 시간의 4분의 1 안에서 영상 전체에 고르게 퍼진 프레임을, 모든 프레임은 전부를 검사합니다. 보고서에 검사한 것과 찾은 것이 적힙니다.",
+    "page.audit.off": "끄기",
+    "page.audit.sample": "표본",
+    "page.audit.all": "모든 프레임",
+    "page.report_files": "보고서 (JSON과 HTML: 해시, 모델, 설정, 검사)",
     "page.gallery": "최근 모자이크한 프레임",
     "page.result_video": "모자이크한 영상",
     "page.video_tab": "동영상 파일",
@@ -491,6 +516,10 @@ KO: dict[str, str] = {
     "review.interpolated": "프레임 {first}부터 {last}까지는 사이를 채워 가립니다.",
     "review.choose_to_delete": "지울 상자를 고르세요.",
     "review.deleted": "그린 상자를 지웠습니다.",
+    "review.findings": "검사에서 가려지지 않았을 수 있는 얼굴이나 사람 {count}건을 프레임 {frames}에서 찾았습니다: 첫 번째를 보여 줍니다. 한 번에 모두 가린 뒤 렌더하세요.",
+    "review.cover_findings": "검사에서 찾은 것 가리기",
+    "review.reason": "위에서 고른 사람을 가리지 않는 이유 (선택, 보고서에 남습니다)",
+    "review.covered_findings": "그린 상자가 이제 {count}개입니다. 렌더해서 적용하세요.",
     # -- 실시간 탭 -------------------------------------------------------------------------------
     "live.intro": "웹캠 영상을 실시간으로 가립니다. 카메라의 녹화 버튼을 누르면 모든 프레임이 사람을 가린 다음에\n"
                   "화면에 나옵니다. 브라우저가 프레임을 한 장씩 보내기 때문에 초당 몇 프레임 정도만 나옵니다.\n"
@@ -532,6 +561,7 @@ KO: dict[str, str] = {
     "run.stage.loading_model": "모델 불러오는 중",
     "run.stage.processing": "처리 중",
     "run.stage.finishing": "마무리 중",
+    "run.stage.auditing": "결과 검사 중",
     "run.starting": "시작하는 중",
     "run.frames": "{read} / {total} 프레임",
     "run.fps": "초당 {fps:.1f} 프레임",
@@ -556,6 +586,7 @@ KO: dict[str, str] = {
     "progress.keeping": "중지하는 중: 지금까지 처리한 것을 저장하고 있습니다",
     "progress.audio": "영상에 소리를 넣는 중",
     "progress.csv": "detections.csv 쓰는 중",
+    "progress.audit": "결과를 다시 검사하는 중 ({pct}%)",
     # -- 작업이 끝났을 때 막대 아래 글 ---------------------------------------------------------------
     "end.done": "완료",
     "end.warning": "완료, 경고 있음",
@@ -582,6 +613,9 @@ KO: dict[str, str] = {
     "out.not_written": "계획한 이미지 {planned}장 가운데 {missing}장은 저장하지 못했습니다.",
     "out.warning": "경고: {warnings}",
     "out.csv_note": "ZIP에는 가린 상자를 모두 적은 detections.csv가 들어 있습니다.",
+    "out.audit": "검사: 프레임 {checked}개 확인, 가려지지 않았을 수 있는 얼굴이나 사람 {findings}건.",
+    "out.audit_off": "검사: 꺼짐 (결과를 다시 본 사람이 없습니다).",
+    "out.report": "보고서({name})에는 입력, 결과, 모델의 SHA-256, 모든 설정, 검사 내용이 있습니다.",
     "out.video_audio": "영상: {frames} 프레임, 이미지와 똑같이 가렸고 원본 소리를 넣었습니다.",
     "out.video_no_audio": "영상: {frames} 프레임, 이미지와 똑같이 가렸습니다. 원본에는 소리가 없습니다.",
     "out.download": "{name} 다운로드 ({size})",
@@ -593,6 +627,8 @@ KO: dict[str, str] = {
     "out.detect_found_detail": "{frames} 프레임을 읽었습니다. 아래에서 사람들을 검토한 다음 렌더링을 누르세요.",
     # -- 결과에 붙는 경고 ---------------------------------------------------------------------------
     "warn.nobody": "아무도 검출되지 않았습니다: 공유하기 전에 결과를 꼭 확인하세요.",
+    "warn.audit": "검사에서 확인한 프레임 {checked}개 중 {frames}개에서 가려지지 않았을 수 있는 얼굴이나 사람 {findings}건을 찾았습니다 (처음은 프레임 {first}): 공유하기 전에 확인하세요. 보고서에 하나하나 적혀 있습니다.",
+    "warn.audit_failed": "검사를 실행하지 못했습니다 ({error}): 공유하기 전에 결과를 직접 확인하세요.",
     "warn.hdr": "원본이 HDR({transfer})입니다. 결과는 톤 매핑 없이 SDR로 만들어 색이 밋밋하고 옅어 보입니다.",
     "warn.no_audio": "원본에 소리가 없어 영상에도 소리가 없습니다: 목소리와 소리 지울 구간 설정은 바꿀 것이 없었습니다.",
     "warn.fallback_model": "{wanted}을(를) 불러올 수 없어({reason}) 함께 들어 있는 모델 {model}(SSDLite)로 사람을 "
@@ -700,6 +736,8 @@ KO: dict[str, str] = {
     "set.min_cell": "최소 칸 크기는 1-256 px여야 합니다 (입력값: {got})",
     "set.unmask": "가리지 않을 사람은 1 이상의 추적 번호여야 합니다 (입력값: {got})",
     "set.follow": "따라가는 화면 비율은 {allowed} 중 하나여야 합니다 (입력값: {got})",
+    "set.audit": "검사는 {allowed} 중 하나여야 합니다 (입력값: {got})",
+    "set.unmask_reason": "사람을 가리지 않는 이유는 500자 이하의 글이어야 합니다",
     "set.unmask_csv": "가리지 않을 사람을 고르려면 검출 CSV가 필요합니다: 번호는 그 파일(작업의 detections.csv)에 "
                       "있는 것입니다",
     # -- 상태 표시줄 -----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import gradio as gr
 
 from pipeline.audio.voice import VOICES
 from pipeline.settings import (
+    AUDITS,
     DETAILS,
     FACE_SHAPES,
     FOLLOW_ASPECTS,
@@ -20,6 +21,7 @@ from pipeline.settings import (
 )
 
 from . import api_inputs, handlers
+from .audit_view import cover_findings, jump_to_findings, report_download
 from . import review as review_ui
 from .api_inputs import CELLS_RANGE
 from .i18n import (
@@ -35,6 +37,7 @@ from .i18n import (
 )
 from .inputs import DEFAULT_CAP_IMAGES, DEFAULT_CAP_MB
 from .live_tab import build_live_tab
+from .webrtc_page import footer_js
 from .model_choice import dropdown_choices, public_name
 from .sources import FACES_SAMPLE, MAX_INPUT_MB
 from .status import STATUS_CSS, status_panel
@@ -150,16 +153,21 @@ def build_demo() -> gr.Blocks:
                                                     placeholder=i18n("page.mute_spans_placeholder"),
                                                     info=i18n("page.mute_spans_info"))
                             bleep = gr.Checkbox(label=i18n("page.bleep"), value=False, elem_id="bleep")
+                            audit = gr.Radio([(i18n(f"page.audit.{a}"), a) for a in AUDITS], value=d.audit,
+                                             label=i18n("page.audit"), elem_id="audit", info=i18n("page.audit_info"))
                     with gr.Column(scale=1):
                         progress = gr.HTML("", elem_id="progress")
                         summary = gr.HTML("", elem_id="summary")
                         size_text = gr.Markdown("", elem_id="zip-size")
                         result_zip = gr.DownloadButton(i18n("page.download_zip"), visible=False, elem_id="result-zip",
                                                        variant="primary")
+                        report = gr.File(label=i18n("page.report_files"), file_count="multiple", visible=False,
+                                         interactive=False, elem_id="report-files")
                         gallery = gr.Gallery(label=i18n("page.gallery"), columns=3, height=300, elem_id="gallery")
                         result_video = gr.Video(label=i18n("page.result_video"), elem_id="result-video", interactive=False,
                                                 visible=False)
                         review = review_ui.build_panel(d)
+                        cover = gr.Button(i18n("review.cover_findings"), visible=False, elem_id="cover-findings")
             with gr.Tab(i18n("page.live_tab"), id="live", elem_id="live-tab"):
                 build_live_tab()  # the webcam, masked as it streams
 
@@ -180,27 +188,34 @@ def build_demo() -> gr.Blocks:
         sound = [voice, mute_spans, bleep]  # the video's; start_job and render_job take them last
         faces = [keep_photos, only_photos]  # people to keep visible / to hide only, by photo; after sound
         job = dict(fn=handlers.start_job, inputs=[video, drive_link, *settings_inputs, precision, make_video, run_flag,
-                                                  *sound, *faces, follow, detail],
+                                                  *sound, *faces, follow, detail, audit],
                    outputs=job_outputs, concurrency_id="jobs", **private)
         opened = dict(fn=review_ui.open_for_session, inputs=None, outputs=review_ui.panel_outputs(review),
                       queue=False, **private)
         begin = dict(fn=handlers.begin, inputs=None, outputs=[*results, *buttons], queue=False, **private)
+        reported = dict(fn=report_download, inputs=None, outputs=report, queue=False, **private)
+        findings = dict(fn=jump_to_findings, inputs=review["state"], outputs=[review["slider"], review["note"], cover],
+                        queue=False, **private)  # the Review opens on the audit's findings
         run_event = start.click(**begin).then(**job)
-        run_event.then(**opened)
+        run_event.then(**opened).then(**reported).then(**findings)
         detect_event = detect.click(**begin).then(**{**job, "inputs": [video, drive_link, *settings_inputs,
                                                                           precision, make_video, detect_flag, *sound,
-                                                                          *faces, follow, detail]})
-        detect_event.then(**opened)
+                                                                          *faces, follow, detail, audit]})
+        detect_event.then(**opened).then(**reported)
         # the sample: real faces under the face target, so a first run shows a real detector's masks
         sample_event = sample.click(lambda: (str(FACES_SAMPLE), "", "face"), None, [video, drive_link, target],
                                     queue=False, **private)
         sample_run = sample_event.then(**begin).then(**job)
-        sample_run.then(**opened)
+        sample_run.then(**opened).then(**reported).then(**findings)
         render_event = review["render"].click(**begin).then(
-            handlers.render_job, [review["state"], *settings_inputs, make_video, *sound, *faces, follow], job_outputs,
-            concurrency_id="jobs", **private)
+            handlers.render_job, [review["state"], *settings_inputs, make_video, *sound, *faces, follow, audit,
+                                  review["reason"]],
+            job_outputs, concurrency_id="jobs", **private)
         render_event.then(review_ui.edited_file, review["state"], review["csv"], queue=False, **private)
+        render_event.then(**reported)
         review_ui.wire_panel(review, private)
+        cover.click(cover_findings, [review["slider"], review["state"]],
+                    [review["image"], review["state"], review["drawn"], review["note"], cover], queue=False, **private)
         stop.click(handlers.stop_button, None, job_outputs, cancels=[run_event, sample_run, detect_event, render_event],
                    queue=False, **private)
         target.change(handlers.model_choices, target, model, queue=False, **private)
@@ -218,4 +233,5 @@ def build_demo() -> gr.Blocks:
         timer = gr.Timer(STATUS_REFRESH_S)
         timer.tick(status_panel, None, status, queue=False, **private)
         demo.load(status_panel, None, status, queue=False, **private)
+        demo.load(None, None, None, js=footer_js(), queue=False, **private)  # Gradio's footer, translated
     return demo

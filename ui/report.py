@@ -17,7 +17,7 @@ from .messages import public_message
 # Progress.stage as the page says it
 STAGES = {"downloading": "run.stage.downloading", "probing": "run.stage.probing",
           "loading model": "run.stage.loading_model", "processing": "run.stage.processing",
-          "finishing": "run.stage.finishing"}
+          "finishing": "run.stage.finishing", "auditing": "run.stage.auditing"}
 
 
 # -- sizes -------------------------------------------------------------------------------
@@ -121,10 +121,25 @@ def outcome(result: Result, settings: Settings, lang: str = DEFAULT_LANGUAGE) ->
         headline = tr("out.warning", lang, warnings=" ".join(say(w, lang) for w in warnings))
         state = "warning" if state == "done" else state
     details.append(tr("out.csv_note", lang))
+    details += _audit_lines(result, lang)
     if result.video_path:
         key = "out.video_audio" if info.has_audio else "out.video_no_audio"
         details.append(tr(key, lang, frames=result.video_frames))
     return Outcome(state, headline, details)
+
+
+def _audit_lines(result: Result, lang: str) -> list[str]:
+    """What the audit checked and found, and where the report is (pipeline/audit/)."""
+    lines = []
+    if result.audit is not None:
+        if result.audit.get("mode") == "off":
+            lines.append(tr("out.audit_off", lang))
+        else:
+            lines.append(tr("out.audit", lang, checked=result.audit["checked_frames"],
+                            findings=result.audit["findings"]))
+    if result.report_paths:
+        lines.append(tr("out.report", lang, name=result.report_paths[-1].name))
+    return lines
 
 
 def _no_zip():

@@ -121,6 +121,7 @@ def build_panel(d) -> dict:
                                 allow_preview=False, elem_id="review-cards")
         c["unmask"] = gr.CheckboxGroup([], label=i18n("review.unmask"),
                                        elem_id="review-unmask")
+        c["reason"] = gr.Textbox(label=i18n("review.reason"), value="", max_length=500, elem_id="review-reason")
         c["slider"] = gr.Slider(0, 1, value=0, step=1, label=i18n("review.frame"), elem_id="review-frame")
         c["image"] = gr.Image(label=i18n("review.image"),
                               interactive=False, type="numpy", elem_id="review-image")

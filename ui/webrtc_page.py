@@ -166,6 +166,32 @@ if (T['live.gradio.access']) {  // Gradio's webcam has no translation for these
 """
 
 
+# Gradio's footer has a hidden "Stop Recording" (its screen recorder) from the start, outside
+# the Live tab and before that tab's script runs (the tab renders when opened): page-wide, on load
+FOOTER_JS = r"""() => {
+  const CONFIG = __CONFIG__;
+  const primary = (navigator.language || 'en').toLowerCase().split(/[-_]/)[0];
+  const T = CONFIG.texts[primary] || {};
+  const swap = () => document.querySelectorAll('footer').forEach((root) => {
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const key = CONFIG.gradioTexts[node.nodeValue.trim()];
+      if (key && T[key] && node.nodeValue.trim() !== T[key]) node.nodeValue = ' ' + T[key] + ' ';
+    }
+  });
+  if (!T['live.gradio.stop']) return;
+  new MutationObserver(swap).observe(document.body, {childList: true, subtree: true, characterData: true});
+  swap();
+}"""
+
+
+def footer_js() -> str:
+    """The page's load script that puts Gradio's footer texts in the page's language."""
+    config = page_config()
+    return FOOTER_JS.replace("__CONFIG__", json.dumps({"texts": config["texts"], "gradioTexts": GRADIO_WEBCAM_TEXTS},
+                                                      ensure_ascii=False))
+
+
 def page_config() -> dict:
     keys = [k for k in EN if k.startswith(("live.webrtc.", "live.gradio."))]
     texts = {lang: {k: table.get(k, EN[k]) for k in keys} for lang, table in TEXTS.items()}

@@ -94,10 +94,14 @@ def _read_part(path: Path) -> tuple[list[list[str]], list[tuple[int, str]]]:
 
 
 def join_zips(parts: list[dict], output: Path, max_bytes: int | None, max_images: int | None,
-              temp_dir: Path, fixed_ids: frozenset[int] = frozenset()) -> tuple[Path, int, int, str]:
+              temp_dir: Path, fixed_ids: frozenset[int] = frozenset(),
+              track_ids: dict | None = None) -> tuple[Path, int, int, str]:
     """One ZIP from the segments' (in order). Returns (path, images, rows, stop reason).
-    `fixed_ids`: track ids a replayed CSV gave, kept; the others are renumbered after them."""
+    `fixed_ids`: track ids a replayed CSV gave, kept; the others are renumbered after them.
+    `track_ids`, when given, is filled with (segment, local track id) -> the joined id."""
     tracks, people = _Ids(fixed_ids), _Ids()
+    if track_ids is not None:
+        tracks.ids = track_ids
     person_of: dict[tuple[int, int], int] = {}  # (segment, local track) -> its local person
     sink = ZipSink(output, max_bytes, temp_dir=temp_dir)
     reason = COMPLETED

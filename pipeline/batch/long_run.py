@@ -34,6 +34,7 @@ from ..io.disk import ensure_free_space, estimate_output_bytes
 from ..io.outputs import check_outputs
 from ..io.source import looks_like_link
 from ..io.video import probe_video
+from ..jobs.audit_step import audit_and_report
 from ..jobs.runner import _inputs, default_output, run
 from .join import join_videos, join_zips
 from .plan import JobOptions
@@ -126,7 +127,7 @@ def run_segmented(source: str | Path, settings, output: str | Path | None = None
         make_pool = _ray_pool(ray, workers, settings, work) if ray is not None else \
             _local_pool(workers, settings, work)
         parts = yield from _run_parts(make_pool, items, info, cancel, started)
-        yield from join_parts(parts, items, info, settings, video_path, output, video_output, work, started)
+        yield from join_and_audit(parts, items, info, settings, video_path, output, video_output, work, started, cancel)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -193,6 +194,16 @@ def check_parts(items, done):
     return [done[item.index] for item in items]
 
 
+def join_and_audit(parts, items, info, settings, video_path: Path, output: Path, video_output, work: Path,
+                   started: float, cancel: threading.Event | None = None) -> Iterator[Progress | Result]:
+    """The parts joined, then the whole video's outputs looked at again and its report
+    written, as a single run ends: Progress events, then the Result."""
+    joined, track_ids = yield from join_parts(parts, items, info, settings, video_path, output, video_output,
+                                              work, started)
+    yield from audit_and_report(joined, video_path, info, settings, left_visible(parts, track_ids),
+                                cancel or threading.Event(), started)
+
+
 def join_parts(parts, items, info, settings, video_path: Path, output: Path, video_output, work: Path, started):
     yield Progress(stage="finishing", elapsed_s=time.monotonic() - started,
                    message=Message("Joining the segments", "progress.csv"))
@@ -202,7 +213,9 @@ def join_parts(parts, items, info, settings, video_path: Path, output: Path, vid
         from ..detect.detector import ReplayDetector
 
         fixed = frozenset(ReplayDetector(settings.detections_csv, (info.width, info.height), info.frame_count).track_ids)
-    zip_path, images, rows, reason = join_zips(parts, output, settings.max_bytes, settings.max_images, work, fixed)
+    joined_ids: dict = {}
+    zip_path, images, rows, reason = join_zips(parts, output, settings.max_bytes, settings.max_images, work, fixed,
+                                               joined_ids)
     video_path_out, video_frames = None, 0
     try:
         if video_output is not None:
@@ -222,10 +235,23 @@ def join_parts(parts, items, info, settings, video_path: Path, output: Path, vid
     notes = list(dict.fromkeys(note for part in parts for note in part.get("notes", ())))  # said once
     warnings = notes + ([NO_PERSON_WARNING] if rows == 0 else []) + ([hdr_note(info.hdr)] if info.hdr else [])
     warnings += audio_notes(settings, info.has_audio, video_output is not None)
-    yield Result(zip_path=zip_path, video=info, images_written=images,
+    result = Result(zip_path=zip_path, video=info, images_written=images,
                  images_expected=math.ceil(info.frame_count / settings.interval), frames_read=frames,
                  people_found=sum(part["people"] for part in parts), zip_bytes=zip_path.stat().st_size,
                  stop_reason=reason, stopped_at_frame=None, stopped_at_s=None,
                  elapsed_s=time.monotonic() - started, stage_seconds=seconds, frames_promised=info.frame_count,
                  video_path=video_path_out, video_frames=video_frames, warnings=tuple(warnings),
                  model=parts[0].get("model"))
+    return result, joined_ids
+
+
+def left_visible(parts: list[dict], joined_ids: dict) -> dict:
+    """Frame -> the boxes the segments left visible on purpose, with their joined track ids."""
+    import numpy as np
+
+    shown = {}
+    for number, part in enumerate(parts):
+        for index, boxes in part.get("left_visible", {}).items():
+            ids = np.array([joined_ids.get((number, int(t)), int(t)) if t else 0 for t in boxes.track_id], np.int32)
+            shown[index] = boxes.with_tracks(ids)
+    return shown

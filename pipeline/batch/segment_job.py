@@ -192,4 +192,6 @@ class SegmentJob(FileJob):
                 "images": result.images_written, "people": result.people_found,
                 "tail_rows": self.tail_rows, "seconds": dict(result.stage_seconds),
                 "stop_reason": result.stop_reason, "model": result.model,
-                "notes": [str(note) for note in self.model_notes]}  # the bundled model ran in place of YOLO
+                "notes": [str(note) for note in self.model_notes],  # the bundled model ran in place of YOLO
+                # boxes left visible on purpose on the frames it owns: not findings for the audit
+                "left_visible": {i: d for i, d in self.detect.left_visible.items() if self._owns(i)}}

@@ -24,7 +24,7 @@ from typing import Iterator
 
 from ..errors import MosaicError
 from ..events import Result
-from .long_run import check_parts, join_parts
+from .long_run import check_parts, join_and_audit
 from .plan import Item, failed_line
 from .segments import SegmentItem, plan_segments, segment_items
 
@@ -70,8 +70,8 @@ def _joined(split: _Split, settings) -> dict:
     try:
         parts = check_parts(split.parts, split.done)
         result = None
-        for event in join_parts(parts, split.parts, split.info, settings, Path(split.item.source),
-                                split.item.zip_path, split.item.video_path, split.work, split.started):
+        for event in join_and_audit(parts, split.parts, split.info, settings, Path(split.item.source),
+                                    split.item.zip_path, split.item.video_path, split.work, split.started):
             if isinstance(event, Result):
                 result = event
         return {"input": split.item.label, "status": "done", **result.summary()}

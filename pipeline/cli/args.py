@@ -9,6 +9,7 @@ from ..audio.voice import VOICES
 from ..identity.flags import add_identity_flags, identity_settings
 from ..mask.unmask import parse_track_ids
 from ..settings import (
+    AUDITS,
     BACKENDS,
     DEFAULT_MEMORY_MB,
     DETAILS,
@@ -92,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unmask-tracks", type=_track_ids, default=d["unmask_tracks"].default, metavar="IDS",
                    help="leave these track ids of the --detections CSV uncovered on every frame, "
                    "held boxes included, comma-separated (e.g. 3,7)")
+    p.add_argument("--unmask-reason", default="", metavar="TEXT",
+                   help="why the --unmask-tracks stay visible (optional; written to the report beside each)")
+    p.add_argument("--audit", choices=AUDITS, default=d["audit"].default,
+                   help="after writing, decode the outputs and look for faces (and people) the masks miss: "
+                   "sample (frames spread over the video, within a quarter of the run's time), all (every "
+                   "image and video frame) or off; findings go to a warning line, the JSON summary and "
+                   "<zip stem>.report.json/.html (default: %(default)s)")
     batch_cli.add_arguments(p)
     return p
 
@@ -185,5 +193,6 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         interval=args.interval, scale_pct=args.scale, max_mb=args.max_mb, max_images=args.max_images,
         image_format=args.format, jpeg_quality=args.quality, hold_s=args.hold,
         detections_csv=args.detections, unmask_tracks=args.unmask_tracks, voice=args.voice,
-        mute_spans=args.mute_spans, bleep=args.bleep, **mask_settings(args), **extra,
+        mute_spans=args.mute_spans, bleep=args.bleep, audit=args.audit, unmask_reason=args.unmask_reason,
+        **mask_settings(args), **extra,
     )

@@ -209,6 +209,10 @@ def run_batch(args: argparse.Namespace, argv: list[str], make_settings) -> int:
         line = json.loads(text)
         if line.get("status") == "failed":
             say(f"failed: {line['input']}: {line['error']}")
+        audit = line.get("audit") or {}
+        if audit.get("findings"):  # per video, where the user can act (pipeline/audit/)
+            say(f"warning: {line['input']}: the audit found {audit['findings']} possible face(s) or person(s) "
+                f"left visible in frames {', '.join(map(str, audit['frames_with_findings'][:10]))}; see its report")
 
     lines = _Lines(emit)
     todo = [item for item in items if item.state == "todo"]

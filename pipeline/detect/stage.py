@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from typing import Sequence
 
+import numpy as np
+
 from ..detections import Detections
 from ..errors import MosaicError
 from ..identity.stage import Identity
@@ -45,6 +47,9 @@ class DetectStage:
         self.cuts = CutDetector()  # a scene cut ends every track and held box
         self.identity = identity  # people by face; keep-face / only-face (pipeline/identity/)
         self.seconds = 0.0  # time spent in the detector
+        # frame -> the boxes left visible on purpose (review ticks, --keep-face / --only-face):
+        # the audit (pipeline/audit/) does not count people there as misses
+        self.left_visible: dict[int, Detections] = {}
 
     def push(self, frames: Sequence[Frame]) -> list[tuple[Frame, Detections]]:
         """Detect `frames` (in stream order); returns the frames now ready, with boxes."""
@@ -76,8 +81,19 @@ class DetectStage:
 
     def _shown(self, ready: list[tuple[Frame, Detections]]) -> list[tuple[Frame, Detections]]:
         """After the hold, so a shown track's held and interpolated boxes go too."""
-        if self.identity is not None:
-            ready = [(frame, self.identity.apply(detections)) for frame, detections in ready]
-        if not self.unmask:
-            return ready
-        return [(frame, without_tracks(detections, self.unmask)) for frame, detections in ready]
+        shown = []
+        for frame, detections in ready:
+            kept = detections
+            if self.identity is not None:
+                kept = self.identity.apply(kept)
+            if self.unmask:
+                kept = without_tracks(kept, self.unmask)
+            if len(kept) < len(detections):
+                self._note_visible(frame.index, detections, kept)
+            shown.append((frame, kept))
+        return shown
+
+    def _note_visible(self, index: int, before: Detections, kept: Detections) -> None:
+        """Keep the boxes a frame leaves uncovered on purpose (those in `before`, not in `kept`)."""
+        gone = ~np.array([any(np.array_equal(box, k) for k in kept.xyxy) for box in before.xyxy], bool)
+        self.left_visible[index] = before[gone]

@@ -1,6 +1,6 @@
 """One file run: reader -> detect stage -> renderer -> ZIP writer (and video writer), one
 thread each over small bounded queues (engine.py), reported as Progress events and one
-Result. The stage logic lives in detect_stage.py and render.py; this module only wires
+Result. The stage logic lives in detect/stage.py and mask/render.py; this module only wires
 them to a file and its sinks, applies the caps, and counts.
 """
 from __future__ import annotations

@@ -29,6 +29,7 @@ from ..io.video import probe_video
 from ..mask.unmask import check_unmask_tracks
 from ..settings import Settings
 from .budget import plan_buffers, return_freed_frames
+from .audit_step import audit_and_report
 from .file_job import FileJob
 
 PROGRESS_PERIOD_S = 0.25
@@ -141,6 +142,10 @@ def run(
         for event in job.execute():
             if isinstance(event, Result) and identity is not None and settings.people_record is not None:
                 write_record(settings.people_record, identity.people, info.fps, video_path.name)
+            if isinstance(event, Result) and not detect_only:  # every render: audit and report
+                yield from audit_and_report(event, video_path, info, settings, job.detect.left_visible,
+                                            cancel, started)
+                continue
             yield event
     finally:
         stop_download.set()  # a download still running stops before its folder goes
