@@ -164,6 +164,24 @@ def test_real_faces_near_boundaries_are_covered_as_in_a_single_run(clip, tmp_pat
         by_track.setdefault(r["track_id"], set()).add(int(r["frame"]) >= BOUNDARY)
     assert {True, False} in by_track.values(), "a face on both sides of the boundary keeps its track id"
     assert joined.frames_read == single.frames_read == 300
+    people = lambda rows: {r["person"] for r in rows if r["person"]}  # noqa: E731
+    assert len(people(rows)) == len(people(single_rows)), "people grouped by face over the whole video"
+
+
+def test_people_seen_in_two_segments_are_one_person_by_their_faces():
+    """same_people: a segment's person whose faces match an earlier segment's person (within
+    the threshold, nearest first, each earlier person once a segment) is that person."""
+    from pipeline.batch.join import same_people
+
+    rng = np.random.default_rng(0)
+    alice, bob, carol = (rng.normal(size=128) for _ in range(3))
+    near = lambda v: [v + rng.normal(scale=0.01, size=128) for _ in range(2)]  # noqa: E731
+    parts = [{"faces": {1: near(alice), 2: near(bob)}}, {"faces": {1: near(carol)}},
+             {"faces": {4: near(bob), 5: near(alice), 6: near(alice)}}]
+    alias = same_people(parts, 0.5)
+    assert alias.pop((2, 4)) == (0, 2) and list(alias.values()) == [(0, 1)], "alice once a segment; carol is new"
+    assert set(alias) <= {(2, 5), (2, 6)}
+    assert same_people(parts, 0.0) == {}
 
 
 def test_ray_gives_the_single_runs_output(clip, boxes_csv, tmp_path):

@@ -5,8 +5,9 @@ and one detections.csv whose track ids (and person numbers) are renumbered to be
 the whole video, in order of first appearance. A track that runs across a boundary keeps one
 id: the boxes a segment detected past its end (its overlap, `tail_rows`) are matched to the
 next segment's boxes on the same frames (IoU), and the next segment's track takes the id
-(and its person, the person's number). People are otherwise grouped within each segment:
-one person seen in two segments, not on a track across the boundary, gets two numbers.
+(and its person, the person's number). People seen in two segments, not on a track across
+the boundary, are grouped by their faces as one process groups them (same_people: each
+segment hands over its people's face descriptors, in memory only).
 
 Video: the segments' H.264 streams (each starts on a keyframe, no B-frames) copied packet by
 packet into one stream, each part at its own first frame's time; then the source's audio is
@@ -23,6 +24,7 @@ import zipfile
 from pathlib import Path
 
 import av
+import numpy as np
 
 from ..errors import OutputError
 from ..events import COMPLETED, IMAGE_CAP, SIZE_CAP
@@ -93,15 +95,40 @@ def _read_part(path: Path) -> tuple[list[list[str]], list[tuple[int, str]]]:
     return list(csv.reader(io.StringIO(text)))[1:], images
 
 
+def same_people(parts: list[dict], threshold: float) -> dict[tuple[int, int], tuple[int, int]]:
+    """(segment, local person) -> an earlier segment's person whose face it matches (nearest
+    descriptor distance <= threshold, each earlier person taken once a segment): one person
+    seen in two segments, not on one track across their boundary, gets one number."""
+    earlier: list[tuple[tuple[int, int], list]] = []  # (segment, person), descriptors
+    alias: dict[tuple[int, int], tuple[int, int]] = {}
+    for number, part in enumerate(parts):
+        faces = part.get("faces") or {}
+        pairs = []
+        for person, mine in faces.items():
+            for key, theirs in earlier:
+                d = min(float(np.linalg.norm(np.asarray(a) - np.asarray(b))) for a in mine for b in theirs)
+                if d <= threshold:
+                    pairs.append((d, int(person), key))
+        taken, matched = set(), set()
+        for _, person, key in sorted(pairs, key=lambda p: p[0]):
+            if person not in matched and key not in taken:
+                alias[(number, person)] = key  # a person of the segment it was first seen in
+                matched.add(person)
+                taken.add(key)
+        earlier += [((number, int(person)), mine) for person, mine in faces.items() if (number, int(person)) not in alias]
+    return alias
+
+
 def join_zips(parts: list[dict], output: Path, max_bytes: int | None, max_images: int | None,
               temp_dir: Path, fixed_ids: frozenset[int] = frozenset(),
-              track_ids: dict | None = None) -> tuple[Path, int, int, str]:
+              track_ids: dict | None = None, face_match: float | None = None) -> tuple[Path, int, int, str]:
     """One ZIP from the segments' (in order). Returns (path, images, rows, stop reason).
     `fixed_ids`: track ids a replayed CSV gave, kept; the others are renumbered after them.
     `track_ids`, when given, is filled with (segment, local track id) -> the joined id."""
     tracks, people = _Ids(fixed_ids), _Ids()
     if track_ids is not None:
         tracks.ids = track_ids
+    alias = same_people(parts, face_match) if face_match is not None else {}
     person_of: dict[tuple[int, int], int] = {}  # (segment, local track) -> its local person
     sink = ZipSink(output, max_bytes, temp_dir=temp_dir)
     reason = COMPLETED
@@ -122,7 +149,8 @@ def join_zips(parts: list[dict], output: Path, max_bytes: int | None, max_images
                         person_of[(number, local)] = person
                     # a person's track that runs on from the last segment is that person
                     before = person_of.get((number - 1, links[local])) if local in links else None
-                    row[PERSON] = str(people.get((number, person), None if before is None else (number - 1, before)))
+                    same = (number - 1, before) if before is not None else alias.get((number, person))
+                    row[PERSON] = str(people.get((number, person), same))
             by_frame = collections.defaultdict(list)
             for row in rows:
                 by_frame[int(row[FRAME])].append(row)

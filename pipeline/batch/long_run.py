@@ -215,7 +215,7 @@ def join_parts(parts, items, info, settings, video_path: Path, output: Path, vid
         fixed = frozenset(ReplayDetector(settings.detections_csv, (info.width, info.height), info.frame_count).track_ids)
     joined_ids: dict = {}
     zip_path, images, rows, reason = join_zips(parts, output, settings.max_bytes, settings.max_images, work, fixed,
-                                               joined_ids)
+                                               joined_ids, settings.face_match)
     video_path_out, video_frames = None, 0
     try:
         if video_output is not None:

@@ -194,4 +194,7 @@ class SegmentJob(FileJob):
                 "stop_reason": result.stop_reason, "model": result.model,
                 "notes": [str(note) for note in self.model_notes],  # the bundled model ran in place of YOLO
                 # boxes left visible on purpose on the frames it owns: not findings for the audit
-                "left_visible": {i: d for i, d in self.detect.left_visible.items() if self._owns(i)}}
+                "left_visible": {i: d for i, d in self.detect.left_visible.items() if self._owns(i)},
+                # each person's face descriptors (memory only, never written): people are grouped
+                # over the whole video when the parts are joined
+                "faces": self.detect.identity.people.faces() if self.detect.identity is not None else {}}

@@ -162,6 +162,12 @@ class People:
             self.persons[track.person].tracks.add(int(track_id))
         return track.person
 
+    def faces(self) -> dict[int, list[np.ndarray]]:
+        """Person number -> the face descriptors it was grouped by (people seen with a face),
+        for grouping the same people across the segments of one video (batch/join.py).
+        In memory only, like every descriptor."""
+        return {number: list(person.descriptors) for number, person in self.persons.items() if person.descriptors}
+
     def matches(self, track_id: int) -> bool:
         track = self.tracks.get(int(track_id))
         return bool(track and track.person and self.persons[track.person].matches)
