@@ -40,6 +40,8 @@ DETAILS = ("fast", "full", "max")  # what of each frame the model sees (pipeline
 FACE_MATCH = 0.5  # distance under which two faces are one person (pipeline/identity/people.py)
 FOLLOW_ASPECTS = ("9:16", "1:1", "16:9")  # follow cam crops (pipeline/mask/follow.py)
 AUDITS = ("off", "sample", "all")  # the outputs looked at again after writing (pipeline/audit/)
+AUDIT_ENV_VAR = "MOSAIC_AUDIT"  # an operator's default for `audit` (the test suite's: off, but where tested)
+DEFAULT_AUDIT = "sample"
 PRECISIONS = ("fp32", "int8")  # int8: NNCF-quantized OpenVINO model, CPU only (pipeline/models/quantize.py)
 
 
@@ -116,7 +118,7 @@ class Settings:
     segment_s: float = 60.0
     # after writing: decode the outputs and look for faces/people the masks miss (docs/audit.md);
     # sample keeps it within a quarter of the run's time, all checks every frame
-    audit: str = "sample"
+    audit: str = field(default_factory=lambda: os.environ.get(AUDIT_ENV_VAR, "").strip() or DEFAULT_AUDIT)
 
     def __post_init__(self) -> None:
         for name in ("detections_csv", "calibration_video", "people_record"):

@@ -84,6 +84,7 @@ def running_app(workdir: Path, **extra_env: str) -> Iterator[AppServer]:
         env = {
             **os.environ,
             "MOSAIC_MODEL": "yolo11n.yaml",
+            "MOSAIC_AUDIT": "sample",  # the product's default, not the suite's (conftest.py)
             "GRADIO_SERVER_PORT": str(port),
             "GRADIO_SERVER_NAME": "127.0.0.1",
             "MOSAIC_RESULTS_DIR": str(results),

@@ -25,6 +25,10 @@ SAMPLES = REPO.parent / "shared" / "samples"  # ../shared/samples, not part of t
 EXCERPT = DATA / "vtest_3s.mp4"  # first 3 s of vtest.avi, H.264, 30 frames at 10 fps
 
 os.environ.setdefault("YOLO_VERBOSE", "False")
+# The audit (pipeline/audit/) looks at every output again after a run: a second or two a run,
+# minutes over the suite. Tests that are about it (test_audit.py, the page and API tests, whose
+# app servers run with the product's default) ask for it; the rest run without it.
+os.environ.setdefault("MOSAIC_AUDIT", "off")
 
 from mediakit import BoxDetector, mosaic_threads  # noqa: E402  (tests/ is on sys.path: conftest's folder)
 

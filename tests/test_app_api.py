@@ -96,8 +96,8 @@ def test_render_honours_an_edited_csv_without_the_model(app, client, tmp_path, s
     rows += ["10,400,200,480,360,2,manual", "30,480,200,560,360,2,manual"]  # drawn on frames 10 and 30
     edited.write_text("\n".join(rows) + "\n")
     result, summary = client.predict(handle_file(str(SAMPLE)), handle_file(str(edited)), unmask_tracks="1",
-                                     interval=5, image_format="png", style="fill", api_name="/render")
-    assert summary.startswith("Done"), summary
+                                     interval=5, image_format="png", style="fill", audit="off", api_name="/render")
+    assert summary.startswith("Done"), summary  # (the audit would rightly flag the people this CSV leaves)
     contents = read_zip(Path(result))
     assert contents.frame_indices() == list(range(0, SAMPLE_FRAMES, 5))
     for index in (10, 20, 30):

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from pipeline import Settings, run_to_result
+from pipeline import Settings, SettingsError, run_to_result
 from pipeline.models.weights import CENTERFACE_ONNX, CENTERFACE_SHA256, SSDLITE_PERSON_SHA256
 
 FACES_CLIP = REPO / "ui" / "assets" / "faces_clip.mp4"
@@ -248,3 +248,17 @@ def test_a_batch_lists_the_findings_per_video(tmp_path, capsys, excerpt):
                for line in captured.err.splitlines()), captured.err
     for line in lines.values():
         assert all(Path(p).is_file() for p in line["report"])
+
+
+def test_the_default_audit_is_sample_and_an_operator_may_set_another(monkeypatch):
+    from pipeline.cli.args import build_parser, settings_from_args
+
+    monkeypatch.delenv("MOSAIC_AUDIT", raising=False)
+    assert Settings().audit == "sample"
+    assert settings_from_args(build_parser().parse_args(["v.mp4"])).audit == "sample"
+    monkeypatch.setenv("MOSAIC_AUDIT", "all")
+    assert Settings().audit == "all" and settings_from_args(build_parser().parse_args(["v.mp4"])).audit == "all"
+    assert settings_from_args(build_parser().parse_args(["v.mp4", "--audit", "off"])).audit == "off"
+    monkeypatch.setenv("MOSAIC_AUDIT", "sometimes")
+    with pytest.raises(SettingsError, match="audit must be one of"):
+        Settings()

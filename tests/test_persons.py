@@ -88,7 +88,7 @@ def check_covered(done, out_zip: Path, out_video: Path, people: dict, frames: in
     told = [line for line in done.stderr.splitlines() if line.startswith("warning:") and BUNDLED_PERSON_MODEL in line]
     assert len(told) == 1, f"said once on stderr: {done.stderr[-2000:]}"
     total = sum(len(b) for b in people.values())
-    assert total >= 60, f"the clip shows enough people to mean something ({total})"
+    assert total >= 30, f"the clip shows enough people to mean something ({total})"
     contents = read_zip(out_zip)
     assert contents.frame_indices() == list(range(0, frames, EVERY))
     zipped = {i: contents.image_for_frame(i) for i in people}
@@ -114,8 +114,8 @@ def test_the_bundled_model_finds_real_people_and_nothing_in_an_empty_frame(bundl
 
 def test_the_default_cli_run_offline_covers_every_person_in_the_zip_and_the_video(bundled, vtest_avi, ffmpeg,
                                                                                    tmp_path):
-    """vtest.avi's first 12 s: people walk in from the edges and behind the lamp post."""
-    clip, frames = tmp_path / "plaza.mp4", 120
+    """vtest.avi's first 9 s: people walk in from the edges and behind the lamp post."""
+    clip, frames = tmp_path / "plaza.mp4", 90
     subprocess.run([ffmpeg, "-loglevel", "error", "-i", str(vtest_avi), "-frames:v", str(frames), "-c:v", "libx264",
                     "-crf", "18", "-pix_fmt", "yuv420p", str(clip)], check=True)
     people = reference(bundled, clip, frames)

@@ -35,7 +35,7 @@ def process_api(
     face_shape=DEFAULTS["face_shape"].default, precision=DEFAULTS["precision"].default,
     make_video=False, voice=DEFAULTS["voice"].default, mute_spans="", bleep=False,
     keep_faces=None, only_faces=None, follow="", detail=DEFAULTS["detail"].default,
-    audit=DEFAULTS["audit"].default,
+    audit=None,
 ):
     """Mask every person in a video. While it runs it sends (None, a progress line); its last
     output is (the ZIP of masked frames, a one-line summary that says when a cap stopped the
@@ -65,7 +65,7 @@ def render_api(
     hold_s=DEFAULTS["hold_s"].default, target=DEFAULTS["target"].default,
     face_shape=DEFAULTS["face_shape"].default, make_video=False, voice=DEFAULTS["voice"].default,
     mute_spans="", bleep=False, keep_faces=None, only_faces=None, follow="",
-    audit=DEFAULTS["audit"].default, unmask_reason="",
+    audit=None, unmask_reason="",
 ):
     """Render a video from an edited detections.csv without running the model: the boxes
     listed are covered (manual rows interpolated per track, held like detections), the

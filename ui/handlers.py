@@ -108,7 +108,7 @@ def start_job(
     face_shape=DEFAULTS["face_shape"].default, precision=DEFAULTS["precision"].default, make_video=False,
     detect_only=False, voice=DEFAULTS["voice"].default, mute_spans="", bleep=False,
     keep_faces=None, only_faces=None, follow="", detail=DEFAULTS["detail"].default,
-    audit=DEFAULTS["audit"].default, request: gr.Request | None = None,
+    audit=None, request: gr.Request | None = None,
 ):
     """The Start button (and Detect only): yields (progress, size, gallery, zip, summary,
     video, video input, Start, Stop, Stop and keep, Try the sample) as it runs."""
@@ -214,7 +214,7 @@ def page_job(session: str, prepare, make_video: bool, detect_only: bool = False,
 def render_job(review_state, interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
                jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s, target, face_shape,
                make_video=False, voice=DEFAULTS["voice"].default, mute_spans="", bleep=False,
-               keep_faces=None, only_faces=None, follow="", audit=DEFAULTS["audit"].default, unmask_reason="",
+               keep_faces=None, only_faces=None, follow="", audit=None, unmask_reason="",
                request: gr.Request | None = None):
     """Render: the reviewed run again from its edited detections (no model, so no CPU
     precision either), with the page's current settings. Same outputs as start_job."""

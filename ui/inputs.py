@@ -41,7 +41,7 @@ def settings_from_inputs(interval, scale_pct, limit_size, max_mb, limit_images, 
                          face_shape=DEFAULTS["face_shape"].default,
                          precision=DEFAULTS["precision"].default, voice=DEFAULTS["voice"].default,
                          mute_spans="", bleep=False, follow="", detail=DEFAULTS["detail"].default,
-                         audit=DEFAULTS["audit"].default) -> Settings:
+                         audit: str | None = None) -> Settings:
     """Page/API values to validated Settings; every check is Settings' own. A cap applies
     only when its box is ticked (its number is then ignored, whatever it is); a ticked cap
     that is empty or 0 is an error, never silently 'no cap'. The model must be on the
@@ -73,7 +73,7 @@ def settings_from_inputs(interval, scale_pct, limit_size, max_mb, limit_images, 
             mute_spans="" if mute_spans is None else (mute_spans if isinstance(mute_spans, str) else str(mute_spans)),
             bleep=bleep,
             follow=follow or None,
-            audit=audit or DEFAULTS["audit"].default,
+            **({"audit": audit} if audit else {}),  # none given: Settings' default ($MOSAIC_AUDIT or sample)
         )
     except TypeError:  # a comparison Settings makes on a value of the wrong type
         raise SettingsError(tr("err.settings.numbers"), key="err.settings.numbers") from None

@@ -137,6 +137,10 @@ class SegmentJob(FileJob):
     def __init__(self, segment, *args, **kwargs):
         self.segment = segment
         super().__init__(*args, **kwargs)
+        if self.reread is not None:  # large frames decoded again to be masked: only the frames it owns
+            self.reread.open_frames = lambda: read_range(
+                self.video_path, segment.own_start, segment.own_end, self.info.fps, wanted=self._wanted,
+                threads=REREAD_DECODE_THREADS)
         self.tail_rows: list[list[str]] = []  # boxes on the next segment's frames, for joining tracks
         self.owned_frames = 0
 

@@ -9,8 +9,10 @@ from ..audio.voice import VOICES
 from ..identity.flags import add_identity_flags, identity_settings
 from ..mask.unmask import parse_track_ids
 from ..settings import (
+    AUDIT_ENV_VAR,
     AUDITS,
     BACKENDS,
+    DEFAULT_AUDIT,
     DEFAULT_MEMORY_MB,
     DETAILS,
     DEVICES,
@@ -95,11 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "held boxes included, comma-separated (e.g. 3,7)")
     p.add_argument("--unmask-reason", default="", metavar="TEXT",
                    help="why the --unmask-tracks stay visible (optional; written to the report beside each)")
-    p.add_argument("--audit", choices=AUDITS, default=d["audit"].default,
+    p.add_argument("--audit", choices=AUDITS, default=None,
                    help="after writing, decode the outputs and look for faces (and people) the masks miss: "
                    "sample (frames spread over the video, within a quarter of the run's time), all (every "
                    "image and video frame) or off; findings go to a warning line, the JSON summary and "
-                   "<zip stem>.report.json/.html (default: %(default)s)")
+                   f"<zip stem>.report.json/.html (default: ${AUDIT_ENV_VAR} or {DEFAULT_AUDIT})")
     batch_cli.add_arguments(p)
     return p
 
@@ -189,10 +191,12 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     extra = {"memory_mb": args.memory_mb} if args.memory_mb is not None else {}
     if getattr(args, "segment_s", None) is not None:
         extra["segment_s"] = args.segment_s
+    if args.audit is not None:  # else Settings' default: $MOSAIC_AUDIT or sample
+        extra["audit"] = args.audit
     return Settings(
         interval=args.interval, scale_pct=args.scale, max_mb=args.max_mb, max_images=args.max_images,
         image_format=args.format, jpeg_quality=args.quality, hold_s=args.hold,
         detections_csv=args.detections, unmask_tracks=args.unmask_tracks, voice=args.voice,
-        mute_spans=args.mute_spans, bleep=args.bleep, audit=args.audit, unmask_reason=args.unmask_reason,
+        mute_spans=args.mute_spans, bleep=args.bleep, unmask_reason=args.unmask_reason,
         **mask_settings(args), **extra,
     )

@@ -7,7 +7,7 @@ import contextlib
 import queue
 import threading
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from ..errors import MosaicError
 from ..io.video import Frame, read_frames
@@ -16,15 +16,18 @@ from .engine import END, Engine
 
 
 class Rereader:
-    def __init__(self, engine: Engine, path: Path, wanted: Callable[[int], bool], depth: int):
+    def __init__(self, engine: Engine, path: Path, wanted: Callable[[int], bool], depth: int,
+                 frames: Callable[[], Iterator[Frame]] | None = None):
         self.engine, self.path, self.wanted = engine, path, wanted
+        # what to decode again: the whole file, or (a segment of a long video) its own range
+        self.open_frames = frames or (lambda: read_frames(self.path, wanted=self.wanted, threads=REREAD_DECODE_THREADS))
         self.frames: queue.Queue = queue.Queue(maxsize=max(1, depth))
         self.done = threading.Event()  # the renderer took its last frame: stop reading
         self._taken = None
 
     def read(self) -> None:
         """Thread body: the full frames, in stream order, until the renderer is done."""
-        frames = read_frames(self.path, wanted=self.wanted, threads=REREAD_DECODE_THREADS)
+        frames = self.open_frames()
         with contextlib.closing(frames):
             for frame in frames:
                 if frame.image is not None and not self.engine.put(self.frames, frame, until=self.done):
