@@ -69,8 +69,11 @@ def test_the_live_tab_shows_the_webcam_masked(live_app, tmp_path):
         assert shot.shape == (480, 640, 3)
         assert shot[y1 + 4:y2 - 4, x1 + 4:x2 - 4].max() < 40, "the replayed box is covered (fill: black)"
         assert shot[360:470, 380:630].mean() > 40, "outside the box the street is shown"
-    outside = [s[320:, 320:].astype(int) for s in shots]
-    assert any(np.abs(a - b).mean() > 2 for a, b in zip(outside, outside[1:])), "the pictures move: a stream"
+    # people walk across the plaza: between two pictures of the stream some pixels change a lot
+    # (the bottom-right quarter alone is mostly grass, and stayed the same between some shots)
+    frames = [s.astype(int) for s in shots]
+    moved = [(np.abs(a - b).max(axis=2) > 25).mean() for a, b in zip(frames, frames[1:])]
+    assert max(moved) > 0.002, f"the pictures move: a stream ({moved})"
     assert re.search(r"\d+\.\d fps shown · detection \d+\.\d Hz", stats), stats
     assert "test mode" in stats
 
