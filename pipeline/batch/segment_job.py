@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
@@ -28,7 +27,7 @@ from ..io.video_sink import VideoSink
 from ..io.zip_sink import ZipSink
 from ..io.outputs import as_output_error
 from ..jobs.budget import REREAD_DECODE_THREADS
-from ..jobs.engine import END, Stopped
+from ..jobs.engine import END
 from ..jobs.file_job import FileJob
 
 SEEK_BACK_S = (0.0, 5.0, 30.0)  # a demuxer that lands after the target is asked again, earlier
@@ -148,23 +147,17 @@ class SegmentJob(FileJob):
         seg = self.segment
         return index >= seg.own_start and (seg.own_end is None or index < seg.own_end)
 
-    def _read(self) -> None:
+    def _frames(self):
+        """Its range only (FileJob's reader does the rest), counting the frames it owns as they
+        are read, captured or not."""
         seg = self.segment
         frames = read_range(self.video_path, seg.read_start, seg.read_end, self.info.fps, wanted=self._wanted,
                             size=None if self.plan.detect_full else self.plan.detect_size,
                             threads=REREAD_DECODE_THREADS if self.plan.reread else DECODE_THREADS)
         with contextlib.closing(frames):
-            started = time.perf_counter()
             for frame in frames:
-                self.stage_seconds["read"] += time.perf_counter() - started
-                self.frames_read = frame.index + 1
-                self.owned_frames += self._owns(frame.index)  # every frame read, captured or not
-                if frame.image is not None:
-                    self.engine.put(self.decoded, frame)
-                elif self.engine.stop.is_set():
-                    raise Stopped
-                started = time.perf_counter()
-        self.engine.put(self.decoded, END)
+                self.owned_frames += self._owns(frame.index)
+                yield frame
 
     def _pass(self, ready) -> None:
         for frame, detections in ready:

@@ -85,10 +85,14 @@ class FileJob:
         """Frames converted to pictures: every frame for a video, else the captured ones."""
         return self.video_output is not None or self.settings.captures(index)
 
+    def _frames(self):
+        """The frames the reader hands on: the whole file (a segment of a long video: its range)."""
+        return read_frames(self.video_path, wanted=self._wanted,
+                           size=None if self.plan.detect_full else self.plan.detect_size,
+                           threads=REREAD_DECODE_THREADS if self.plan.reread else DECODE_THREADS)
+
     def _read(self) -> None:
-        frames = read_frames(self.video_path, wanted=self._wanted,
-                             size=None if self.plan.detect_full else self.plan.detect_size,
-                             threads=REREAD_DECODE_THREADS if self.plan.reread else DECODE_THREADS)
+        frames = self._frames()
         with contextlib.closing(frames):
             clock = time.perf_counter()
             for frame in frames:
