@@ -87,11 +87,14 @@ def _masked_pictures(page, count: int, timeout_s: float = 60.0) -> list[np.ndarr
         image = page.locator("#live-output img")
         src = image.first.get_attribute("src") if image.count() else None
         if src and src not in seen:
-            seen.add(src)
             response = page.request.get(src)
-            if response.ok:
-                decoded = cv2.imdecode(np.frombuffer(response.body(), np.uint8), cv2.IMREAD_COLOR)
-                if decoded is not None:
-                    pictures.append(decoded)
+            body = response.body() if response.ok else b""
+            # Gradio names a picture by the hash of its bytes and writes it again in place when
+            # the same picture comes back (the fake webcam loops): a read during that write gets
+            # an empty or cut file, so such a read is tried again instead of counted
+            decoded = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR) if body else None
+            if decoded is not None:
+                seen.add(src)
+                pictures.append(decoded)
         time.sleep(0.3)
     return pictures
