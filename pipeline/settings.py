@@ -42,6 +42,8 @@ FOLLOW_ASPECTS = ("9:16", "1:1", "16:9")  # follow cam crops (pipeline/mask/foll
 AUDITS = ("off", "sample", "all")  # the outputs looked at again after writing (pipeline/audit/)
 AUDIT_ENV_VAR = "MOSAIC_AUDIT"  # an operator's default for `audit` (the test suite's: off, but where tested)
 DEFAULT_AUDIT = "sample"
+# the --video output's x264 preset, as a choice of what matters more (docs/speed.md, "Encoder")
+ENCODES = {"fast": "superfast", "small": "veryfast"}
 PRECISIONS = ("fp32", "int8")  # int8: NNCF-quantized OpenVINO model, CPU only (pipeline/models/quantize.py)
 
 
@@ -116,6 +118,7 @@ class Settings:
     # one video with --workers N (N > 1) or --ray: split into segments this long, each on a
     # worker (pipeline/batch/segments.py); 0 = never split
     segment_s: float = 60.0
+    encode: str = "fast"  # the video output: fast (to write) or small (file); ENCODES names x264's preset
     # after writing: decode the outputs and look for faces/people the masks miss (docs/audit.md);
     # sample keeps it within a quarter of the run's time, all checks every frame
     audit: str = field(default_factory=lambda: os.environ.get(AUDIT_ENV_VAR, "").strip() or DEFAULT_AUDIT)
@@ -245,6 +248,8 @@ class Settings:
             yield bad("set.face_match", "face match distance must be 0.2-0.8", self.face_match)
         if not isinstance(self.unmask_reason, str) or len(self.unmask_reason) > 500:
             yield bad("set.unmask_reason", "the reason for leaving people visible must be text of at most 500 characters")
+        if self.encode not in ENCODES:
+            yield bad("set.encode", "video encoding must be one of", self.encode, allowed=tuple(ENCODES))
         if self.audit not in AUDITS:
             yield bad("set.audit", "audit must be one of", self.audit, allowed=AUDITS)
         yield from self._audio_problems(bad)

@@ -285,3 +285,24 @@ def test_process_passes_the_follow_cam_to_the_job(settings_seen):
         with pytest.raises(Exception, match="the settings were seen"):
             client.predict(handle_file(str(SAMPLE)), api_name="/process", **kwargs)
     assert [s.follow for s in seen] == ["9:16", None, None]
+
+
+def test_process_writes_the_video_as_encode_asks(client, tmp_path):
+    """encode over the API reaches x264 (its preset's subme in the stream's SEI); a value
+    outside the choice is one clear error."""
+    import zipfile
+
+    from pipeline.settings import ENCODES
+    from test_video_output import X264_SUBME, _x264_options
+
+    result, summary = client.predict(handle_file(str(SAMPLE)), interval=20, make_video=True, encode="small",
+                                     audit="off", api_name="/process")
+    with zipfile.ZipFile(result) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".mp4"))
+        video = tmp_path / "v.mp4"
+        video.write_bytes(archive.read(name))
+    assert _x264_options(video)["subme"] == str(X264_SUBME[ENCODES["small"]])
+    assert len(decode_frames(video)) == SAMPLE_FRAMES
+    with pytest.raises(Exception) as caught:
+        client.predict(handle_file(str(SAMPLE)), make_video=True, encode="huge", api_name="/process")
+    assert "video encoding must be one of" in str(caught.value)

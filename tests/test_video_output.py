@@ -245,3 +245,36 @@ def test_rotated_source_gives_an_upright_video(tmp_path):
     upright = next(read_frames(rotated)).image  # our reader applies the rotation, as players do
     first = next(read_frames(result.video_path)).image
     assert np.abs(first.astype(int) - upright.astype(int)).mean() < 6  # H.264 loss only
+
+
+X264_SUBME = {"ultrafast": 0, "superfast": 1, "veryfast": 2, "faster": 4, "fast": 6, "medium": 7}  # x264's preset table
+
+
+def _x264_options(path: Path) -> dict[str, str]:
+    """The options x264 wrote into the stream's SEI ('x264 - core N - ... - options: cabac=1 ...')."""
+    text = path.read_bytes().split(b"options: ", 1)[1].split(b"\x00", 1)[0].decode("ascii", "replace")
+    return dict(item.split("=", 1) for item in text.split() if "=" in item)
+
+
+def test_encode_fast_or_small_reaches_x264_and_both_show_the_masked_frames(tmp_path):
+    from pipeline.settings import ENCODES
+
+    rows = tmp_path / "boxes.csv"
+    rows.write_text("frame,x1,y1,x2,y2\n" + "".join(f"{i},300,150,420,400\n" for i in range(40)))
+    source = {f.index: f.image for f in read_frames(CLIP)}
+    sizes = {}
+    for encode in ("fast", "small"):
+        video = tmp_path / f"{encode}.mp4"
+        proc = subprocess.run(["python", "-m", "pipeline", str(CLIP), "-o", str(tmp_path / f"{encode}.zip"),
+                               "--interval", "20", "--detections", str(rows), "--video", str(video),
+                               "--encode", encode], cwd=REPO, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        assert _x264_options(video)["subme"] == str(X264_SUBME[ENCODES[encode]]), encode
+        frames = list(read_frames(video))
+        assert len(frames) == 40
+        for frame in frames:
+            covered = frame.image[150:400, 300:420].astype(int)
+            assert np.abs(covered - source[frame.index][150:400, 300:420]).mean() > 5, (encode, frame.index)
+            assert cv2.PSNR(frame.image[:, 450:], source[frame.index][:, 450:]) > 32, (encode, frame.index)
+        sizes[encode] = video.stat().st_size
+    assert sizes["small"] < 0.8 * sizes["fast"], sizes

@@ -35,7 +35,7 @@ def process_api(
     face_shape=DEFAULTS["face_shape"].default, precision=DEFAULTS["precision"].default,
     make_video=False, voice=DEFAULTS["voice"].default, mute_spans="", bleep=False,
     keep_faces=None, only_faces=None, follow="", detail=DEFAULTS["detail"].default,
-    audit=None,
+    audit=None, encode=DEFAULTS["encode"].default,
 ):
     """Mask every person in a video. While it runs it sends (None, a progress line); its last
     output is (the ZIP of masked frames, a one-line summary that says when a cap stopped the
@@ -47,7 +47,7 @@ def process_api(
             interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
             jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s, target, face_shape, precision,
             voice, mute_spans, bleep,
-            follow, detail, audit,
+            follow, detail, audit, encode,
         )
         settings = with_faces(settings, keep_faces, only_faces)  # uploads only
         source = pick_source(video_file, drive_link)
@@ -65,7 +65,7 @@ def render_api(
     hold_s=DEFAULTS["hold_s"].default, target=DEFAULTS["target"].default,
     face_shape=DEFAULTS["face_shape"].default, make_video=False, voice=DEFAULTS["voice"].default,
     mute_spans="", bleep=False, keep_faces=None, only_faces=None, follow="",
-    audit=None, unmask_reason="",
+    audit=None, unmask_reason="", encode=DEFAULTS["encode"].default,
 ):
     """Render a video from an edited detections.csv without running the model: the boxes
     listed are covered (manual rows interpolated per track, held like detections), the
@@ -75,7 +75,7 @@ def render_api(
             interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
             jpeg_quality, style, mosaic_cells, pad_pct, DEFAULTS["conf"].default, "", hold_s, target, face_shape,
             voice=voice, mute_spans=mute_spans, bleep=bleep,
-            follow=follow, audit=audit,
+            follow=follow, audit=audit, encode=encode,
         )
         csv_path = detections_csv if isinstance(detections_csv, (str, Path)) else getattr(detections_csv, "name", None)
         if not csv_path or _as_upload(str(csv_path)) is None:

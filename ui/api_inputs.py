@@ -7,7 +7,7 @@ from __future__ import annotations
 import gradio as gr
 
 from pipeline.audio.voice import VOICES
-from pipeline.settings import AUDITS, DETAILS, FACE_SHAPES, FOLLOW_ASPECTS, IMAGE_FORMATS, PRECISIONS, STYLES, TARGETS, Settings
+from pipeline.settings import AUDITS, DETAILS, ENCODES, FACE_SHAPES, FOLLOW_ASPECTS, IMAGE_FORMATS, PRECISIONS, STYLES, TARGETS, Settings
 
 from . import api
 from .inputs import DEFAULT_CAP_IMAGES, DEFAULT_CAP_MB
@@ -118,8 +118,11 @@ def wire(d: Settings, video) -> None:
                               "frame) or off. The summary says how many frames were checked and what was found; the "
                               "ZIP holds <name>.report.json and .report.html (input, outputs and models with their "
                               "SHA-256, every setting, the audit's checked frames and findings).", enum=list(AUDITS))
+    encode_input = documented(gr.Textbox(value=d.encode, visible=False), "How the video (make_video) is "
+                               "written: fast (default: the encode takes about 0.6-0.8x the CPU, the file is about twice "
+                               "as large) or small (about half the size); the same picture quality either way.", enum=list(ENCODES))
     api_button.click(api.process_api, [documented(video, VIDEO_DOC), *process_inputs(d), *sound_inputs(d),
-                      *face_inputs, follow_input, detail_input, audit_input],
+                      *face_inputs, follow_input, detail_input, audit_input, encode_input],
                      [api_zip, api_summary],
                      api_name="process", concurrency_id="jobs")
     render_inputs = [documented(gr.File(visible=False), "The edited detections.csv (from a run's ZIP): "
@@ -133,5 +136,6 @@ def wire(d: Settings, video) -> None:
         api.render_api, [documented(gr.File(visible=False), VIDEO_DOC), *render_inputs, *no_model,
                          *sound_inputs(d), *face_inputs, follow_input, audit_input,
                          documented(gr.Textbox(value="", visible=False), "Why the unmask_tracks stay visible "
-                                    "(optional, at most 500 characters): written beside each in the report.")],
+                                    "(optional, at most 500 characters): written beside each in the report."),
+                         encode_input],
         [api_zip, api_summary], api_name="render", concurrency_id="jobs")

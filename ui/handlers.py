@@ -108,7 +108,7 @@ def start_job(
     face_shape=DEFAULTS["face_shape"].default, precision=DEFAULTS["precision"].default, make_video=False,
     detect_only=False, voice=DEFAULTS["voice"].default, mute_spans="", bleep=False,
     keep_faces=None, only_faces=None, follow="", detail=DEFAULTS["detail"].default,
-    audit=None, request: gr.Request | None = None,
+    audit=None, encode=DEFAULTS["encode"].default, request: gr.Request | None = None,
 ):
     """The Start button (and Detect only): yields (progress, size, gallery, zip, summary,
     video, video input, Start, Stop, Stop and keep, Try the sample) as it runs."""
@@ -119,7 +119,7 @@ def start_job(
             interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
             jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s, target, face_shape, precision,
             voice, mute_spans, bleep,
-            follow, detail, audit,
+            follow, detail, audit, encode,
         )
         settings = with_faces(settings, keep_faces, only_faces)  # uploads only
         if detect_only and make_video:  # a review of a video run covers every frame
@@ -215,7 +215,7 @@ def render_job(review_state, interval, scale_pct, limit_size, max_mb, limit_imag
                jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s, target, face_shape,
                make_video=False, voice=DEFAULTS["voice"].default, mute_spans="", bleep=False,
                keep_faces=None, only_faces=None, follow="", audit=None, unmask_reason="",
-               request: gr.Request | None = None):
+               encode=DEFAULTS["encode"].default, request: gr.Request | None = None):
     """Render: the reviewed run again from its edited detections (no model, so no CPU
     precision either), with the page's current settings. Same outputs as start_job."""
     session = getattr(request, "session_hash", None) or uuid.uuid4().hex
@@ -227,7 +227,7 @@ def render_job(review_state, interval, scale_pct, limit_size, max_mb, limit_imag
             interval, scale_pct, limit_size, max_mb, limit_images, max_images, image_format,
             jpeg_quality, style, mosaic_cells, pad_pct, conf, model, hold_s, target, face_shape,
             voice=voice, mute_spans=mute_spans, bleep=bleep,
-            follow=follow, audit=audit,
+            follow=follow, audit=audit, encode=encode,
         )
         edited, unmask = edited_csv(review_state, Path(review_state["csv"]).parent)
         settings = with_faces(settings, keep_faces, only_faces)

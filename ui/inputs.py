@@ -41,14 +41,15 @@ def settings_from_inputs(interval, scale_pct, limit_size, max_mb, limit_images, 
                          face_shape=DEFAULTS["face_shape"].default,
                          precision=DEFAULTS["precision"].default, voice=DEFAULTS["voice"].default,
                          mute_spans="", bleep=False, follow="", detail=DEFAULTS["detail"].default,
-                         audit: str | None = None) -> Settings:
+                         audit: str | None = None, encode=DEFAULTS["encode"].default) -> Settings:
     """Page/API values to validated Settings; every check is Settings' own. A cap applies
     only when its box is ticked (its number is then ignored, whatever it is); a ticked cap
     that is empty or 0 is an error, never silently 'no cap'. The model must be on the
     allowlist: that is checked here, before anything is loaded. `precision` is the CPU
     engine's (fp32 or int8); the device stays auto, so int8 detects on the CPU. `voice`,
     `mute_spans` (text: "12.5-14,61-63.2") and `bleep` are the video's sound's. `detail` is
-    what of each frame the model sees (fast, full, max)."""
+    what of each frame the model sees (fast, full, max); `encode` how the video is written
+    (fast or small)."""
     max_mb, max_images = _number(max_mb), _number(max_images)
     model_spec = resolve_model(model, target if target in TARGETS else "person")
     try:
@@ -73,6 +74,7 @@ def settings_from_inputs(interval, scale_pct, limit_size, max_mb, limit_images, 
             mute_spans="" if mute_spans is None else (mute_spans if isinstance(mute_spans, str) else str(mute_spans)),
             bleep=bleep,
             follow=follow or None,
+            encode=encode or DEFAULTS["encode"].default,
             **({"audit": audit} if audit else {}),  # none given: Settings' default ($MOSAIC_AUDIT or sample)
         )
     except TypeError:  # a comparison Settings makes on a value of the wrong type

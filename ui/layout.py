@@ -10,6 +10,7 @@ from pipeline.audio.voice import VOICES
 from pipeline.settings import (
     AUDITS,
     DETAILS,
+    ENCODES,
     FACE_SHAPES,
     FOLLOW_ASPECTS,
     IMAGE_FORMATS,
@@ -117,6 +118,8 @@ def build_demo() -> gr.Blocks:
                                                    interactive=False, elem_id="max-images")
                         make_video = gr.Checkbox(label=i18n("page.make_video"), value=False,
                                                  elem_id="make-video")
+                        encode = gr.Radio([(i18n(f"page.encode.{e}"), e) for e in ENCODES], value=d.encode,
+                                          label=i18n("page.encode"), elem_id="encode", info=i18n("page.encode_info"))
                         follow = gr.Radio(FOLLOW_CHOICES, value="", label=i18n("page.follow"), elem_id="follow",
                                           info=i18n("page.follow_info"))
                         with gr.Accordion(i18n("page.advanced"), open=False):
@@ -188,7 +191,7 @@ def build_demo() -> gr.Blocks:
         sound = [voice, mute_spans, bleep]  # the video's; start_job and render_job take them last
         faces = [keep_photos, only_photos]  # people to keep visible / to hide only, by photo; after sound
         job = dict(fn=handlers.start_job, inputs=[video, drive_link, *settings_inputs, precision, make_video, run_flag,
-                                                  *sound, *faces, follow, detail, audit],
+                                                  *sound, *faces, follow, detail, audit, encode],
                    outputs=job_outputs, concurrency_id="jobs", **private)
         opened = dict(fn=review_ui.open_for_session, inputs=None, outputs=review_ui.panel_outputs(review),
                       queue=False, **private)
@@ -200,7 +203,8 @@ def build_demo() -> gr.Blocks:
         run_event.then(**opened).then(**reported).then(**findings)
         detect_event = detect.click(**begin).then(**{**job, "inputs": [video, drive_link, *settings_inputs,
                                                                           precision, make_video, detect_flag, *sound,
-                                                                          *faces, follow, detail, audit]})
+                                                                          *faces, follow, detail, audit,
+                                                                          encode]})
         detect_event.then(**opened).then(**reported)
         # the sample: real faces under the face target, so a first run shows a real detector's masks
         sample_event = sample.click(lambda: (str(FACES_SAMPLE), "", "face"), None, [video, drive_link, target],
@@ -209,7 +213,7 @@ def build_demo() -> gr.Blocks:
         sample_run.then(**opened).then(**reported).then(**findings)
         render_event = review["render"].click(**begin).then(
             handlers.render_job, [review["state"], *settings_inputs, make_video, *sound, *faces, follow, audit,
-                                  review["reason"]],
+                                  review["reason"], encode],
             job_outputs, concurrency_id="jobs", **private)
         render_event.then(review_ui.edited_file, review["state"], review["csv"], queue=False, **private)
         render_event.then(**reported)

@@ -29,6 +29,7 @@ from ..io.outputs import as_output_error
 from ..jobs.budget import REREAD_DECODE_THREADS
 from ..jobs.engine import END
 from ..jobs.file_job import FileJob
+from ..settings import ENCODES
 
 SEEK_BACK_S = (0.0, 5.0, 30.0)  # a demuxer that lands after the target is asked again, earlier
 TAIL_KINDS = ("detected", "manual")  # rows beyond a segment's end that tie its tracks to the next's
@@ -178,7 +179,8 @@ class SegmentJob(FileJob):
             self.sink = ZipSink(self.output, self.settings.max_bytes, temp_dir=self.job_dir)
             if self.video_output is not None:
                 self.video_sink = SegmentVideoSink(self.video_output, self.video_path, *self.renderer.video_size,
-                                                   self.info.fps, self.info.time_base)
+                                                   self.info.fps, self.info.time_base,
+                                                   preset=ENCODES[self.settings.encode])
 
     def summary(self, result) -> dict:
         """What the driver needs to join this segment (a plain dict: it crosses processes)."""

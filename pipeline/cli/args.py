@@ -16,6 +16,7 @@ from ..settings import (
     DEFAULT_MEMORY_MB,
     DETAILS,
     DEVICES,
+    ENCODES,
     FACE_MODEL,
     FACE_SHAPES,
     FOLLOW_ASPECTS,
@@ -76,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--video", nargs="?", const=True, default=None, metavar="OUT.mp4",
                    help="also write the whole mosaicked video (H.264 MP4, every frame masked, source audio kept); "
                    "in a batch a plain flag: <stem>_mosaic.mp4 in OUT_DIR")
+    p.add_argument("--encode", choices=tuple(ENCODES), default=d["encode"].default,
+                   help="how the --video file is written: fast = the encode takes about 0.6-0.8x the CPU, the "
+                   "file is about twice as large (x264 %s); small = about half the size (x264 %s); the same "
+                   "picture quality either way (CRF 20). See docs/speed.md (default: %%(default)s)"
+                   % (ENCODES["fast"], ENCODES["small"]))
     add_voice_flags(p)
     p.add_argument("--hold", type=float, default=d["hold_s"].default, metavar="SECONDS",
                    help="keep each tracked person masked this long before and after the detector "
@@ -197,6 +203,6 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         interval=args.interval, scale_pct=args.scale, max_mb=args.max_mb, max_images=args.max_images,
         image_format=args.format, jpeg_quality=args.quality, hold_s=args.hold,
         detections_csv=args.detections, unmask_tracks=args.unmask_tracks, voice=args.voice,
-        mute_spans=args.mute_spans, bleep=args.bleep, unmask_reason=args.unmask_reason,
+        mute_spans=args.mute_spans, bleep=args.bleep, unmask_reason=args.unmask_reason, encode=args.encode,
         **mask_settings(args), **extra,
     )

@@ -38,7 +38,7 @@ LARGE_FRAME_THREADS = 2
 X264_THREADS = os.cpu_count() or 0
 
 
-def x264_options(width: int, height: int, crf: int) -> dict[str, str]:
+def x264_options(width: int, height: int, crf: int, preset: str = "veryfast") -> dict[str, str]:
     """x264 settings for a frame size. Up to 1080p: veryfast as it is (its 10-frame
     rate-control look-ahead; frame threads: X264_THREADS). Above it every buffered frame is
     12+ MB (and x264 keeps several planes of each), so the look-ahead is cut to 5 frames,
@@ -46,7 +46,7 @@ def x264_options(width: int, height: int, crf: int) -> dict[str, str]:
     4K clip (benchmarks/results): x264's own memory 578 MB as veryfast is, 475 MB with the
     look-ahead cut, 318 MB without B-frames too, which also took 8.5 CPU-s instead of 11.6,
     for the same file size (3.4 MB) at the same CRF."""
-    options = {"crf": str(crf), "preset": "veryfast"}
+    options = {"crf": str(crf), "preset": preset}
     if width * height > LARGE_FRAME_PIXELS:
         options["rc-lookahead"] = str(LARGE_FRAME_LOOKAHEAD)
         options["bf"] = "0"
@@ -57,7 +57,8 @@ class VideoSink(Sink):
     """`with VideoSink(path, source, width, height, fps, time_base) as sink: sink.write(img, pts)`."""
 
     def __init__(self, path: str | Path, source: str | Path, width: int, height: int,
-                 fps: float, time_base: Fraction | None, crf: int = 20, audio: AudioEdit | None = None):
+                 fps: float, time_base: Fraction | None, crf: int = 20, audio: AudioEdit | None = None,
+                 preset: str = "veryfast"):
         self.path = Path(path)
         self.audio = audio or AudioEdit()  # keep: the source's audio packets as they are
         self.source = Path(source)
@@ -78,7 +79,7 @@ class VideoSink(Sink):
             self._stream.pix_fmt = "yuv420p"
             self._stream.time_base = time_base or (1 / rate)
             self._stream.codec_context.time_base = self._stream.time_base
-            self._stream.options = x264_options(self.width, self.height, crf)
+            self._stream.options = x264_options(self.width, self.height, crf, preset)
             if self.width * self.height > LARGE_FRAME_PIXELS:
                 self._stream.codec_context.thread_count = LARGE_FRAME_THREADS
             elif X264_THREADS:

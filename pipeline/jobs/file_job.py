@@ -27,7 +27,7 @@ from ..io.video import DECODE_THREADS, VideoInfo, read_frames
 from ..io.video_sink import VideoSink
 from ..io.zip_sink import ZipSink
 from ..mask.render import Rendered, Renderer, thumbnail
-from ..settings import Settings
+from ..settings import ENCODES, Settings
 from .budget import REREAD_DECODE_THREADS, BufferPlan, plan_buffers
 from .engine import END, Engine, Stopped
 from .reread import Rereader
@@ -209,6 +209,7 @@ class FileJob:
                 self.video_sink = VideoSink(
                     self.video_output, self.video_path, *self.renderer.video_size,
                     self.info.fps, self.info.time_base, audio=audio_edit(self.settings),
+                    preset=ENCODES[self.settings.encode],
                 )
 
     def _raise_stage_error(self) -> None:
