@@ -47,6 +47,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 os.environ.setdefault("YOLO_VERBOSE", "False")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import cpu_line, load  # noqa: E402
 
 DEFAULT_VIDEO = REPO.parent / "shared" / "samples" / "vtest.avi"
 FACE_VIDEO = REPO / "ui" / "assets" / "faces_clip.mp4"
@@ -304,8 +306,8 @@ def main(argv=None) -> int:
     if args.original:  # a whole process of the original loop, for the process-level comparison
         original_loop(str(args.video), args.model, args.interval, args.out)
         return 0
+    print(f"CPU: {cpu_line()}; load {load()}", flush=True)
     if args.only == "face":  # no torch/YOLO in this process
-        print(f"{os.cpu_count()} cores, load avg {os.getloadavg()[0]:.1f}", flush=True)
         tmp, rows, notes = Path(tempfile.mkdtemp(prefix="mosaic-bench-")), {}, []
         checks = face_section(args, tmp, rows, notes, 1 if args.quick else max(1, args.repeat))
         report(rows, checks, notes, {"face_video": str(args.face_video), "face_imgsz": args.face_imgsz}, args.json)

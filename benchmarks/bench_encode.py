@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import sys
 import tempfile
@@ -31,21 +30,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_memory import make_clip  # noqa: E402
+from machine import cpu_line, load  # noqa: E402
 from make_face_clip import shots, write_clip  # noqa: E402
 
 from pipeline.io.video import read_frames  # noqa: E402
 from pipeline.io.video_sink import VideoSink  # noqa: E402
-
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "?"
-
-
-def load() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def cpu_s() -> float:
@@ -92,7 +81,7 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     presets = args.presets.split(",")
-    print(f"CPU: {cpu_name()}, {len(__import__('os').sched_getaffinity(0))} cores; load {load()}")
+    print(f"CPU: {cpu_line()}; load {load()}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         faces = Path(tmp) / "faces.mp4"

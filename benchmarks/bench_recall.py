@@ -35,7 +35,6 @@ import csv
 import io
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -53,6 +52,7 @@ for _path in (REPO, REPO / "benchmarks"):
         sys.path.insert(0, str(_path))
 os.environ.setdefault("YOLO_VERBOSE", "False")
 
+from machine import cpu_line, load  # noqa: E402,F401  (bench_audit, bench_persons import them from here)
 from make_face_clip import SAMPLES, Shot, ultralytics_asset, write_clip  # noqa: E402
 
 SIZES = {"1080p": (1920, 1080), "4k": (3840, 2160)}
@@ -62,23 +62,6 @@ REF_SCORE = 0.35  # faces counted in the reference
 EVERY = 10  # reference frames: every 10th
 COVERED = 0.5  # share of a reference face's box under our boxes, padded as rendered
 PAD = 0.35  # our default --pad (10 %) and the face-to-head growth (25 %, mask/render.py): per side
-
-
-def cpu_line() -> str:
-    name, flags = platform.processor() or "?", set()
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    wanted = ["avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_int8"]
-    have = [f for f in wanted if f in flags]
-    return f"{name}, {os.cpu_count()} cores, flags: {' '.join(have) or 'none of ' + ' '.join(wanted)}"
-
-
-def load() -> str:
-    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def grid_photo(out: Path) -> Path:
