@@ -304,3 +304,40 @@ def test_the_live_tab_handler_returns_only_masked_pictures(tmp_path, monkeypatch
         assert (masked[:, 130:] == rgb[:, 130:]).all() and "fps** shown" in stats and "test mode" in stats
     masked, session, stats = live_tab.live_frame(rgb, session, "person", "fill", 1, 0)  # 1 cell: refused
     assert masked is None and session is None and stats.startswith("Error: ") and "mosaic cells" in stats
+
+
+def test_a_live_tab_failure_outside_our_errors_is_said_on_the_tab(monkeypatch, caplog):
+    """A library's own exception (OpenVINO raises RuntimeError, e.g. a CPU plugin that cannot
+    read the machine) ends the frame with the tab's error line, not Gradio's bare toast."""
+    import pipeline.models
+    from ui import live_tab
+
+    def broken(settings):
+        raise RuntimeError("Exception from src/plugins/intel_cpu/src/plugin.cpp: no cpu topology")
+
+    monkeypatch.delenv(live_tab.REPLAY_ENV_VAR, raising=False)
+    monkeypatch.setattr(pipeline.models, "load_detector", broken)
+    rgb = np.ascontiguousarray(footage()[0][:, :, ::-1])
+    masked, session, stats = live_tab.live_frame(rgb, None, "person", "fill", 15, 0)
+    assert masked is None and session is None
+    assert stats.startswith("Error: Processing failed on the server"), stats
+    assert "no cpu topology" in caplog.text, "the log keeps the library's text for the operator"
+
+
+def test_a_webrtc_session_whose_masking_fails_ends_with_its_reason():
+    import asyncio
+
+    from aiortc.mediastreams import VideoStreamTrack
+
+    from pipeline.jobs.webrtc_track import MaskedTrack
+
+    def broken(settings):
+        raise RuntimeError("Exception from src/plugins/intel_cpu/src/plugin.cpp: no cpu topology")
+
+    async def run() -> MaskedTrack:
+        track = MaskedTrack(VideoStreamTrack(), broken, FILL)
+        await asyncio.wait_for(track.ended.wait(), 20)
+        return track
+
+    track = asyncio.run(run())
+    assert track.error and "masking failed (RuntimeError)" in track.error, track.error
