@@ -119,12 +119,15 @@ def run_live(source: str, output: str, settings: Settings, *, detector: Detector
 
 
 def warm_up(detector: Detector, size: tuple[int, int], batch: int = 1) -> None:
-    """One detection call at the stream's frame size before its first frame is read: an
-    engine set up per input shape (OpenVINO's compile, cuDNN's autotune) would otherwise
-    make the first frames wait."""
+    """Detection calls at the stream's frame size before its first frame is read: an engine
+    set up per input shape (OpenVINO's compile, cuDNN's autotune) would otherwise make the
+    first frames wait. Both call sizes the masker makes: `batch` frames, and one alone (the
+    first frame, and whenever one frame waits), which the CPU engine runs on a LATENCY
+    request compiled apart from the batch's streams (engines.py)."""
     width, height = size
     if width > 0 and height > 0:
-        detector.detect([np.zeros((height, width, 3), np.uint8)] * batch, [-1] * batch)
+        for n in sorted({batch, 1}, reverse=True):
+            detector.detect([np.zeros((height, width, 3), np.uint8)] * n, [-1] * n)
 
 
 class _Loop:
