@@ -26,10 +26,14 @@ from ..track.ids import preload as preload_tracker
 from .live import LiveMasker
 
 STATS_PERIOD_S = 1.0
-# Frames per detection call: the newest and one between it and the previous call. They run
-# side by side on the CPU engine's two inference streams (or in one GPU batch), so the
-# detection rate doubles at the same delay (see LiveMasker).
-LIVE_BATCH = 2
+# Frames per detection call: the newest alone, on every core (the CPU engine's LATENCY
+# request). Two (the newest and one between it and the previous call, side by side on two
+# single-thread streams) gave 10-15 % more detections a second but twice the delay of each:
+# 218 against 131 ms a call for YOLO11n at 640x480 (native), 608 against 285 ms (AVX2), on
+# the shared 2-core Xeon, 2026-12-07. A frame waits whenever its newest boxes are over 0.5 s
+# old, and frames that wait are dropped: in 4 paired 10-s bench_live runs there, batch 2
+# kept 707 of 1200 frames, batch 1 1097 (docs/live.md). Fresher boxes also cover better.
+LIVE_BATCH = 1
 DURATION, STOPPED = "duration reached", "stopped"
 
 
