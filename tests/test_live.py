@@ -239,10 +239,14 @@ def test_a_source_that_never_sends_fails_within_the_timeout_with_one_line_and_no
     proc = _live(f"udp://127.0.0.1:{port}", "-o", str(out), "--timeout", "2", "--detections",
                  str(write_csv(tmp_path / "b.csv", 10)))
     listening_at = _wait_listening(proc, port)
-    stdout, stderr = proc.communicate(timeout=30)
-    assert time.monotonic() - listening_at < 2 + 1.5
+    # the error line is timed, not the process's end: the tracker (ultralytics, torch) is
+    # imported before the source is opened, and torch's teardown at exit takes 1-2 s on a busy CPU
+    first = proc.stderr.readline()
+    said_at = time.monotonic()
+    stdout, rest = proc.communicate(timeout=30)
+    assert said_at - listening_at < 2 + 1.5
     assert proc.returncode == 2
-    assert stderr.strip().splitlines() == [
+    assert (first + rest).strip().splitlines() == [
         f"error: udp://127.0.0.1:{port} did not connect within 2 s: no video arrived"]
     assert stdout == "" and list(tmp_path.iterdir()) == [tmp_path / "b.csv"]
 
