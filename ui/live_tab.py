@@ -12,6 +12,7 @@ instead of running the model: a test mode, said on the tab when it is on.
 """
 from __future__ import annotations
 
+import logging
 import os
 import time
 
@@ -29,6 +30,7 @@ from .i18n import DEFAULT_LANGUAGE, STYLE_LABELS, TARGET_LABELS, i18n, language,
 from .messages import public_message
 from .webrtc_page import build_webrtc_panel
 
+log = logging.getLogger("ui.live")
 REPLAY_ENV_VAR = "MOSAIC_LIVE_DETECTIONS"
 STREAM_EVERY_S = 0.05  # the browser sends a frame at most this often, one at a time
 RATE_WINDOW_S = 2.0  # rates are measured over this last stretch
@@ -99,6 +101,10 @@ def live_frame(image, session: LiveSession | None, target: str, style: str, cell
     except MosaicError as err:
         close_session(session)
         return None, None, tr("out.error", lang, message=public_message(err, lang))
+    except Exception:  # a bug or a library's failure: said on the tab, not left to Gradio's toast
+        log.exception("live frame failed")
+        close_session(session)
+        return None, None, tr("out.error", lang, message=tr("err.processing_failed", lang))
     return masked, session, session.stats_markdown(lang)
 
 

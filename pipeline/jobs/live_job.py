@@ -22,13 +22,18 @@ from ..io.outputs import check_outputs
 from ..io.stream_sink import StreamSink, check_target, is_url
 from ..io.stream_source import FrameFeed, open_feed, parse_source
 from ..settings import Settings
+from ..track.ids import preload as preload_tracker
 from .live import LiveMasker
 
 STATS_PERIOD_S = 1.0
-# Frames per detection call: the newest and one between it and the previous call. They run
-# side by side on the CPU engine's two inference streams (or in one GPU batch), so the
-# detection rate doubles at the same delay (see LiveMasker).
-LIVE_BATCH = 2
+# Frames per detection call: the newest alone, on every core (the CPU engine's LATENCY
+# request). Two (the newest and one between it and the previous call, side by side on two
+# single-thread streams) gave 10-15 % more detections a second but twice the delay of each:
+# 218 against 131 ms a call for YOLO11n at 640x480 (native), 608 against 285 ms (AVX2), on
+# the shared 2-core Xeon, 2026-12-07. A frame waits whenever its newest boxes are over 0.5 s
+# old, and frames that wait are dropped: in 4 paired 10-s bench_live runs there, batch 2
+# kept 707 of 1200 frames, batch 1 1097 (docs/live.md). Fresher boxes also cover better.
+LIVE_BATCH = 1
 DURATION, STOPPED = "duration reached", "stopped"
 
 
@@ -101,6 +106,7 @@ def run_live(source: str, output: str, settings: Settings, *, detector: Detector
              on_stats: Callable[[LiveStats], None] | None = None) -> LiveResult:
     check_live_output(source, output, settings)
     detector = detector or load_live_detector(settings)  # before the source: frames would pile up
+    preload_tracker()  # so is the tracker's import (seconds): in a UDP run it cost 4.5 s of frames
     stop = stop or threading.Event()
     if stop.is_set():
         raise Cancelled("Stopped before the source was opened; nothing was written")
@@ -119,12 +125,15 @@ def run_live(source: str, output: str, settings: Settings, *, detector: Detector
 
 
 def warm_up(detector: Detector, size: tuple[int, int], batch: int = 1) -> None:
-    """One detection call at the stream's frame size before its first frame is read: an
-    engine set up per input shape (OpenVINO's compile, cuDNN's autotune) would otherwise
-    make the first frames wait."""
+    """Detection calls at the stream's frame size before its first frame is read: an engine
+    set up per input shape (OpenVINO's compile, cuDNN's autotune) would otherwise make the
+    first frames wait. Both call sizes the masker makes: `batch` frames, and one alone (the
+    first frame, and whenever one frame waits), which the CPU engine runs on a LATENCY
+    request compiled apart from the batch's streams (engines.py)."""
     width, height = size
     if width > 0 and height > 0:
-        detector.detect([np.zeros((height, width, 3), np.uint8)] * batch, [-1] * batch)
+        for n in sorted({batch, 1}, reverse=True):
+            detector.detect([np.zeros((height, width, 3), np.uint8)] * n, [-1] * n)
 
 
 class _Loop:

@@ -106,13 +106,19 @@ class MaskedTrack(MediaStreamTrack):
                     self.error = str(err)
                     log.warning("webrtc session stopped: %s", err)
                     break
+                except Exception as err:  # noqa: BLE001 - a library's failure ends the session, said
+                    if self.readyState != "live":
+                        break  # stopped meanwhile: the worker was shut down
+                    self.error = f"masking failed ({type(err).__name__}); the server log has the details"
+                    log.exception("webrtc session stopped")
+                    break
                 if image is None:  # stopped while waiting for a detection: nothing is sent
                     break
                 if self._out is not None:
                     self.dropped += 1  # masked but overtaken before the sender took it
                 self._out = (frame, arrived, image)
                 self._masked.set()
-        except (asyncio.CancelledError, RuntimeError):  # RuntimeError: the worker was shut down
+        except asyncio.CancelledError:
             pass
         finally:
             self._masked.set()

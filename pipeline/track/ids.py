@@ -63,6 +63,14 @@ def _import_tracker() -> None:
         import ultralytics.trackers.byte_tracker  # noqa: F401
 
 
+def preload() -> None:
+    """Import the tracker now, in this thread (ultralytics and torch: seconds): a live run does
+    it before its source is opened, whose frames would otherwise pile up meanwhile and be
+    dropped as too old once the run starts."""
+    _require_lap()
+    _import_tracker()
+
+
 def _near(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(len(a), len(b)) closeness: IoU, raised to LOOSE_IOU where box a is box b moved by at
     most LOOSE_SHIFT of b's size, both sides within 2/3-3/2 of b's (a small face moving fast
