@@ -2,6 +2,7 @@
 
     python benchmarks/bench.py [--video V] [--model yolo11n.yaml] [--interval 5] [--quick] [--json OUT]
     python benchmarks/bench.py --only face [--face-video ui/assets/faces_clip.mp4] [--face-imgsz 640]
+    python benchmarks/bench.py --only cli     # ours --interval 2 against the original loop, whole processes
 
 Everything is measured in this one run (nothing is hard-coded). In-process rows exclude
 model loading (each model is loaded and warmed up first); the whole-process rows and the
@@ -192,6 +193,18 @@ def whole_process_cpu(cmd: list[str]) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+def process_interval2(args, video: Path, tmp: Path) -> dict:
+    """Whole processes, --interval 2, start-up and model load included: ours, then the original loop."""
+    proc_pipe = whole_process([sys.executable, "-m", "pipeline", str(video), "--interval", "2", "--model",
+                               args.model, "--backend", args.backend, "--device", args.device,
+                               "-o", str(tmp / "proc.zip")])
+    proc_orig = whole_process([sys.executable, str(Path(__file__).resolve()), "--original", "--video", str(video),
+                               "--model", args.model, "--interval", "2", "--out", str(tmp / "proc_orig.zip")])
+    print(f"  whole process --interval 2: pipeline {proc_pipe:.1f} s, original loop {proc_orig:.1f} s: "
+          f"{proc_orig / proc_pipe:.2f}x (load {load()})", flush=True)
+    return {"pipeline_s": round(proc_pipe, 2), "original_s": round(proc_orig, 2), "ratio": round(proc_orig / proc_pipe, 2)}
+
+
 def face_section(args, tmp: Path, rows: dict, notes: list, repeat: int) -> list[tuple]:
     """Our face target against the deface CLI on the same clip, same detection size and
     threshold; returns the summary checks."""
@@ -296,7 +309,8 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true",
                    help="one run per row, skip predict/openvino, the torch detector and the 10x memory run")
     p.add_argument("--json", type=Path, help="also write all figures here")
-    p.add_argument("--only", choices=["face"], help="run only this part (face: our face target against deface)")
+    p.add_argument("--only", choices=["face", "cli"], help="run only this part (face: our face target against "
+                   "deface; cli: `python -m pipeline VIDEO --interval 2` against the original loop, whole processes)")
     p.add_argument("--face-video", type=Path, default=FACE_VIDEO, help="clip with faces (default: %(default)s)")
     p.add_argument("--face-imgsz", type=int, default=640, help="face detection size (default: %(default)s)")
     p.add_argument("--original", action="store_true", help=argparse.SUPPRESS)  # child: the original loop
@@ -311,6 +325,14 @@ def main(argv=None) -> int:
         tmp, rows, notes = Path(tempfile.mkdtemp(prefix="mosaic-bench-")), {}, []
         checks = face_section(args, tmp, rows, notes, 1 if args.quick else max(1, args.repeat))
         report(rows, checks, notes, {"face_video": str(args.face_video), "face_imgsz": args.face_imgsz}, args.json)
+        shutil.rmtree(tmp, ignore_errors=True)
+        return 0
+
+    if args.only == "cli":
+        tmp = Path(tempfile.mkdtemp(prefix="mosaic-bench-"))
+        cli_rows = process_interval2(args, args.video.resolve(), tmp)
+        if args.json:
+            args.json.write_text(json.dumps({"cpu": cpu_line(), "process_interval2": cli_rows}, indent=1))
         shutil.rmtree(tmp, ignore_errors=True)
         return 0
 
@@ -422,15 +444,7 @@ def main(argv=None) -> int:
     print(f"  interval 30: the parts use {cpu_dec30:.2f} + {cpu_det30:.2f} CPU-s; on {cores} cores no "
           f"overlap can finish under {floor30:.2f} s = {floor30 / (dec30 + det30):.2f}x of their sum", flush=True)
 
-    # whole processes, --interval 2, start-up and model load included
-    out = str(tmp / "proc.zip")
-    proc_pipe = whole_process([sys.executable, "-m", "pipeline", str(video), "--interval", "2", "--model",
-                               args.model, "--backend", args.backend, "--device", args.device, "-o", out])
-    proc_orig = whole_process([sys.executable, str(Path(__file__).resolve()), "--original", "--video", str(video),
-                               "--model", args.model, "--interval", "2", "--out", str(tmp / "proc_orig.zip")])
-    rows["process_interval2"] = {"pipeline_s": round(proc_pipe, 2), "original_s": round(proc_orig, 2),
-                                 "ratio": round(proc_orig / proc_pipe, 2)}
-    print(f"  whole process --interval 2: pipeline {proc_pipe:.1f} s, original loop {proc_orig:.1f} s", flush=True)
+    rows["process_interval2"] = process_interval2(args, video, tmp)
 
     # peak memory, each in a fresh process
     short = child_rss(video, args.model, args.interval, args.backend, args.device)
