@@ -173,7 +173,7 @@ def test_default_budget_keeps_1080p_depths_and_rereads_4k_video():
     assert not hd.reread and (hd.decoded, hd.detected, hd.rendered, hd.to_video) == (16, 16, 8, 8)
     uhd = plan_buffers(Settings(), info(3840, 2160), make_video=True)
     assert uhd.reread and uhd.detect_size == (640, 360) and uhd.lookahead == 16
-    assert uhd.rendered == uhd.to_video == 3 and uhd.peak_bytes <= 400e6
+    assert uhd.rendered == uhd.to_video == 2 and uhd.peak_bytes <= 400e6
     zip_only = plan_buffers(Settings(), info(3840, 2160), make_video=False)  # no look-ahead of every frame
     assert not zip_only.reread
 

@@ -46,7 +46,9 @@ REREAD_DECODE_THREADS = 1
 # other frame (scan.EVERY), so a batch of 2 held one looked-at frame too; detection at 4K
 # waits on the model, not on the reader (docs/memory.md)
 DETECT_FULL_SHARE = 0.05
-OUTPUT_SHARE = 0.08  # each output queue: up to OUTPUT_QUEUE frames within this share of the budget
+OUTPUT_SHARE = 0.05  # each output queue: up to OUTPUT_QUEUE frames within this share of the budget
+# (at 4K 2 frames: x264 takes ~300 CPU-ms a frame there, the renderer ~40, so 2 keep it fed;
+# 8 up to 1080p)
 MIN_OUTPUT_QUEUE = 2  # ... but never fewer than this (the render/encode overlap)
 MMAP_FROM_BYTES = 16 << 20  # malloc: blocks from 16 MiB (a 4K frame: 25 MB) go straight back to the OS
 M_MMAP_THRESHOLD = -3  # glibc's malloc.h
