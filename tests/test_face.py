@@ -243,7 +243,8 @@ def test_onnxruntime_engine_matches_openvino():
 def test_a_lone_or_large_image_runs_on_all_cores_and_finds_the_same_faces():
     """OpenVINO: an odd image out of a batch and any image of 1 Mpx or more run on the LATENCY
     compile (all cores on one image; a large one never on per-stream copies of its activations),
-    and find the same faces, at the same scores, as on the THROUGHPUT streams."""
+    and find the same faces, at the same scores, as on the THROUGHPUT streams. A shape only
+    ever seen alone gets no streams compiled (each compile holds its own activations)."""
     import cv2
 
     from pipeline.models.face import face_model_path
@@ -269,6 +270,9 @@ def test_a_lone_or_large_image_runs_on_all_cores_and_finds_the_same_faces():
     found = faces(big)
     assert len(found) == 2 and len(found[0][0]) >= 1
     assert (1152, 1920, "THROUGHPUT") not in engine.pool.compiled and (1152, 1920, "LATENCY") in engine.pool.compiled
+    small = cv2.resize(frames[0], (320, 192))
+    assert len(faces([small])[0][0]) >= 1
+    assert (192, 320, "THROUGHPUT") not in engine.pool.compiled and (192, 320, "LATENCY") in engine.pool.compiled
 
 
 # -- bad input ---------------------------------------------------------------------------------

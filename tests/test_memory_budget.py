@@ -173,6 +173,26 @@ def test_default_budget_keeps_1080p_depths_and_rereads_4k_video():
     assert not hd.reread and (hd.decoded, hd.detected, hd.rendered, hd.to_video) == (16, 16, 8, 8)
     uhd = plan_buffers(Settings(), info(3840, 2160), make_video=True)
     assert uhd.reread and uhd.detect_size == (640, 360) and uhd.lookahead == 16
-    assert uhd.rendered == uhd.to_video == 3 and uhd.peak_bytes <= 400e6
+    assert uhd.rendered == uhd.to_video == 2 and uhd.peak_bytes <= 400e6
     zip_only = plan_buffers(Settings(), info(3840, 2160), make_video=False)  # no look-ahead of every frame
     assert not zip_only.reread
+
+
+def test_a_4k_tile_scan_keeps_two_full_frames_waiting_for_detection():
+    """With the full-resolution scan (detect_full) detection needs 4K frames whole: at most
+    DETECT_FULL_SHARE of the budget of them wait for it (two, not the 24 of a batch of 8 and
+    its queue), while the detected queue, whose frames carry no pixels, keeps its depth.
+    1080p has no second read and keeps its old depths."""
+    from pipeline.detect.scan import look_ahead_s, tiles_apply
+
+    def plan(width, height):
+        info = VideoInfo(width, height, 30.0, 300, 10.0, 0, "h264", True)
+        settings = Settings()  # detail full, person target
+        return plan_buffers(settings, info, make_video=True, full_detect=tiles_apply(True, settings, (height, width)),
+                            look_ahead_s=look_ahead_s(True, settings, (height, width), info.fps))
+
+    uhd = plan(3840, 2160)
+    assert uhd.detect_full and (uhd.batch, uhd.decoded) == (1, 1) and uhd.detected == 16
+    assert uhd.detect_full_bytes == 2 * 3840 * 2160 * 3
+    hd = plan(1920, 1080)
+    assert not hd.reread and (hd.batch, hd.decoded, hd.detected) == (8, 16, 16)

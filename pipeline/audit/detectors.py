@@ -1,7 +1,11 @@
 """The audit's detectors: fresh eyes on the written frames.
 
 Faces: CenterFace on each written frame at its own full resolution (the run may have seen
-a 640-px copy), at FACE_CONF. Measured (docs/audit.md) on the shipped faces clip
+a 640-px copy), at FACE_CONF. A frame longer than WHOLE_PX is looked at in tiles of up to
+TILE_PX at full resolution (tiles as the detail scan makes them, detect/tiles.py), plus the whole
+frame at 640 for faces larger than the tiles' overlap: CenterFace on a whole 4K frame took
+~1.1 GB of activations, more than the rest of the run; on its 1088x1184 tiles ~0.2 GB
+(docs/memory.md). Measured (docs/audit.md) on the shipped faces clip
 (ui/assets/faces_clip.mp4) and Megamind.avi, run with the face target and audited at 0.12:
 our mosaics scored at most 0.28; detections outside every mask on clean runs at most 0.19
 (faces clip) and 0.30 (Megamind, one frame of 54); real faces left uncovered on purpose
@@ -27,6 +31,9 @@ FACE_CONF = 0.3
 PERSON_CONF = 0.5
 SSDLITE_MODEL = BUNDLED_PERSON_MODEL
 PERSON_TARGETS = ("person", "silhouette")
+# faces on frames longer than WHOLE_PX are looked at in tiles of at most TILE_PX: at 4K eight
+# of 1088x1184 (24 % more pixels than the frame, from their overlap); 1080p stays whole
+WHOLE_PX, TILE_PX = 2048, 1280
 
 
 @dataclass
@@ -46,8 +53,7 @@ def face_auditor(settings: Settings) -> Auditor:
     from ..models.face import face_model_path, load_face_detector
 
     face = Settings(target="face", model=FACE_MODEL, device=_device(settings), conf=FACE_CONF, detail="fast")
-    detector = load_face_detector(face).at_full_size()
-    return Auditor("face", "CenterFace", FACE_CONF, detector, face_model_path(FACE_MODEL))
+    return Auditor("face", "CenterFace", FACE_CONF, TiledFaces(load_face_detector(face)), face_model_path(FACE_MODEL))
 
 
 def person_auditor(settings: Settings, masks_model: str | None = None) -> tuple[Auditor | None, str | None]:
@@ -102,4 +108,34 @@ class TiledPersons:
             scores = np.concatenate([d.score for d in found])
             keep = nms(boxes, scores, 0.5) if len(boxes) else np.zeros(0, np.int64)
             out.append(Detections(boxes[keep], scores[keep]))
+        return out
+
+
+class TiledFaces:
+    """CenterFace at each frame's full resolution: the whole frame at once up to WHOLE_PX
+    a side (1080p and below), else the fewest full-resolution tiles of up to TILE_PX (at 4K
+    eight of 1088x1184, overlapping by 170-210 px) and the whole frame at the model's size,
+    which sees every face larger than the overlap; merged as the scan merges (a face found
+    twice is one, halves cut by a tile's inner edge are joined)."""
+
+    def __init__(self, detector):
+        self.whole, self.full = detector, detector.at_full_size()
+
+    def detect(self, frames: list[np.ndarray]) -> list[Detections]:
+        from ..detect.scan import FACE_IOU
+        from ..detect.tiles import cut_edges, merge, plan_tiles, to_frame
+
+        out = []
+        for frame in frames:
+            frame_hw = tuple(frame.shape[:2])
+            if max(frame_hw) <= WHOLE_PX:
+                out.extend(self.full.detect([frame]))
+                continue
+            tiles = plan_tiles(frame_hw, self.whole.key.imgsz, TILE_PX)
+            parts = self.whole.detect([frame])
+            cuts = [np.zeros(len(parts[0]), bool)]
+            for tile, found in zip(tiles, self.full.detect([tile.crop(frame) for tile in tiles])):
+                parts.append(to_frame(found, tile))
+                cuts.append(cut_edges(found.xyxy, tile, frame_hw))
+            out.append(merge(parts, np.concatenate(cuts), FACE_IOU))
         return out

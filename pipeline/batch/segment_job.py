@@ -121,9 +121,7 @@ class SegmentVideoSink(VideoSink):
     def close(self, dest: str | Path | None = None, trim_audio: bool = False) -> Path:
         dest = self.path if dest is None else Path(dest)
         try:
-            for packet in self._stream.encode(None):
-                self._out.mux(packet)
-            self._out.close()
+            self._finish_encoding()
             os.replace(self.video_partial, dest)
         except (OSError, av.FFmpegError) as err:
             self.abort()

@@ -104,8 +104,9 @@ class VideoSink(Sink):
         if self._yuv is None:
             self._yuv = np.empty((self.height * 3 // 2, self.width), np.uint8)
         frame = av.VideoFrame.from_ndarray(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420, dst=self._yuv), format="yuv420p")
-        pts = self._last_pts = next_pts(time_s, self._stream.time_base, self._last_pts)
-        frame.pts, frame.time_base = pts, self._stream.time_base
+        self._time_base = self._stream.time_base  # the muxer may have changed it: end_s reads it after close
+        pts = self._last_pts = next_pts(time_s, self._time_base, self._last_pts)
+        frame.pts, frame.time_base = pts, self._time_base
         try:
             for packet in self._stream.encode(frame):
                 self._out.mux(packet)
@@ -118,7 +119,15 @@ class VideoSink(Sink):
         """When the last written frame stops showing (None before any frame)."""
         if self._last_pts is None:
             return None
-        return float(self._last_pts * self._stream.time_base + 1 / self._rate)
+        return float(self._last_pts * self._time_base + 1 / self._rate)
+
+    def _finish_encoding(self) -> None:
+        """Flush x264 and close the file, then let the encoder go: x264 keeps its buffers
+        (~290 MB at 4K) for as long as its context lives, and the audit runs after this."""
+        for packet in self._stream.encode(None):
+            self._out.mux(packet)
+        self._out.close()
+        self._out = self._stream = self._yuv = None
 
     def close(self, dest: str | Path | None = None, trim_audio: bool = False) -> Path:
         """Finish the video, add the audio and move it into place: `self.path`, or `dest`
@@ -126,9 +135,7 @@ class VideoSink(Sink):
         `trim_audio` the audio ends with the last frame, for a run that stopped early."""
         dest = self.path if dest is None else Path(dest)
         try:
-            for packet in self._stream.encode(None):
-                self._out.mux(packet)
-            self._out.close()
+            self._finish_encoding()
             _mux_with_audio(self.video_partial, self.source, self.partial, self.end_s if trim_audio else None,
                             self.audio)
             os.replace(self.partial, dest)

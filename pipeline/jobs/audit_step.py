@@ -22,6 +22,7 @@ from ..audit.written import csv_rows
 from ..errors import Cancelled, Message, MosaicError
 from ..events import Progress, Result
 from ..settings import Settings
+from .budget import trim_freed
 
 PROGRESS_PERIOD_S = 0.25
 
@@ -40,6 +41,7 @@ def audit_and_report(result: Result, video_path: Path, info, settings: Settings,
                      cancel: threading.Event, started: float) -> Iterator[Progress | Result]:
     """Progress events while the audit runs, then the Result with `audit` and `report_paths`."""
     clock, failed = time.monotonic(), None
+    trim_freed()  # what the stages freed goes back before the audit's own model runs
     steps = run_audit(result.zip_path, result.video_path, info, settings, result.elapsed_s, left_visible, cancel,
                       masks_model=getattr(result, "model", None))  # Result.model: what made the masks
     try:

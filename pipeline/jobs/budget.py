@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import math
 from dataclasses import dataclass, replace
 
@@ -39,7 +40,15 @@ REREAD_SHARE = 0.25  # look-ahead frames above this share of the budget: detect 
 # 4K --video run peaked at 1501 MB that way, 1593 MB with FFmpeg's choice, in the same time
 # (47.7 s vs 48.9 s: at 4K the run waits on x264 and detection, not on decoding).
 REREAD_DECODE_THREADS = 1
-OUTPUT_SHARE = 0.08  # each output queue: up to OUTPUT_QUEUE frames within this share of the budget
+# A tile scan at 4K (detect_full) needs the full frames until they are detected: those
+# waiting for it (the decoded queue and the batch) take at most this share of the budget, at
+# 4K two frames (a batch of 1, 1 more decoded) instead of 24 (600 MB). The scan looks at every
+# other frame (scan.EVERY), so a batch of 2 held one looked-at frame too; detection at 4K
+# waits on the model, not on the reader (docs/memory.md)
+DETECT_FULL_SHARE = 0.05
+OUTPUT_SHARE = 0.05  # each output queue: up to OUTPUT_QUEUE frames within this share of the budget
+# (at 4K 2 frames: x264 takes ~300 CPU-ms a frame there, the renderer ~40, so 2 keep it fed;
+# 8 up to 1080p)
 MIN_OUTPUT_QUEUE = 2  # ... but never fewer than this (the render/encode overlap)
 MMAP_FROM_BYTES = 16 << 20  # malloc: blocks from 16 MiB (a 4K frame: 25 MB) go straight back to the OS
 M_MMAP_THRESHOLD = -3  # glibc's malloc.h
@@ -70,6 +79,11 @@ class BufferPlan:
         if self.detect_size is None:
             return self.frame_bytes
         return self.detect_size[0] * self.detect_size[1] * 3
+
+    @property
+    def detect_full_bytes(self) -> int:
+        """Full frames waiting for a tile scan (detect_full): decoded, and the batch."""
+        return (self.decoded + self.batch) * self.frame_bytes if self.detect_full else 0
 
     @property
     def peak_bytes(self) -> int:
@@ -116,17 +130,19 @@ def plan_buffers(settings: Settings, info: VideoInfo, make_video: bool, full_det
     plan = least
     # (2) speed: first what keeps every stage busy (a full batch waiting while one is
     # detected, two frames between the later stages), then the deeper queues
-    batch = settings.batch
+    batch = depth = settings.batch  # depth: of the detected queue, whose frames are small or empty
+    if least.detect_full:  # half the full frames a tile scan may wait for in the batch, half decoded
+        batch = max(1, min(batch, int(DETECT_FULL_SHARE * budget // frame_bytes) // 2))
     output_queue = max(MIN_OUTPUT_QUEUE, min(OUTPUT_QUEUE, int(OUTPUT_SHARE * budget // output_bytes)))
     rounds = (
         (("batch", batch), ("decoded", batch), ("detected", 2), ("full", 2 * least.reread), ("rendered", 2),
          ("to_video", 2 * video)),
-        (("detected", batch), ("rendered", output_queue), ("to_video", output_queue * video),
-         ("decoded", FAST_QUEUE_BATCHES * batch), ("detected", FAST_QUEUE_BATCHES * batch)),
+        (("detected", depth), ("rendered", output_queue), ("to_video", output_queue * video),
+         ("decoded", FAST_QUEUE_BATCHES * batch), ("detected", FAST_QUEUE_BATCHES * depth)),
     )
     for targets in rounds:
         for field_name, target in targets:
-            plan = _grow(plan, field_name, target, budget)
+            plan = _grow(plan, field_name, target, budget, DETECT_FULL_SHARE * budget)
     return plan
 
 
@@ -149,6 +165,18 @@ def return_freed_frames() -> None:
         pass
 
 
+def trim_freed() -> None:
+    """Give the heap's freed pages back to the OS (glibc's malloc_trim; a no-op off glibc):
+    after the stages, every thread's heap still holds the small copies, tiles and boxes it
+    freed, and the audit that follows would count on top of them. Measured at the end of a
+    4-s 4K --video run (x264 already let go): 1063 MB before, 948 MB after."""
+    gc.collect()  # a finished job's objects in reference cycles first
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
 
 def detect_size(info: VideoInfo, imgsz: int) -> tuple[int, int] | None:
     """(w, h) of the picture inside the detector's letterbox (long side = `imgsz`), as every
@@ -158,12 +186,13 @@ def detect_size(info: VideoInfo, imgsz: int) -> tuple[int, int] | None:
     return Geometry.fit((info.height, info.width), imgsz, stride=32, rect=True).new_wh
 
 
-def _grow(plan: BufferPlan, field_name: str, target: int, budget: int) -> BufferPlan:
-    """`plan` with `field_name` raised toward `target` as far as the budget allows."""
+def _grow(plan: BufferPlan, field_name: str, target: int, budget: int, detect_full: float) -> BufferPlan:
+    """`plan` with `field_name` raised toward `target` as far as the budget allows, and
+    the full frames waiting for a tile scan within `detect_full` bytes."""
     best = plan
     for value in range(getattr(plan, field_name) + 1, target + 1):
         candidate = replace(best, **{field_name: value})
-        if candidate.peak_bytes > budget:
+        if candidate.peak_bytes > budget or candidate.detect_full_bytes > max(detect_full, plan.detect_full_bytes):
             break
         best = candidate
     return best

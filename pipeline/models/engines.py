@@ -87,7 +87,8 @@ class RequestPool:
     batch's odd one: a lone closer look, a live frame) runs on a LATENCY request, all cores on
     it (a 640x640 CenterFace input: 41 ms against 88 ms on one stream, 2-core AMD EPYC), and
     so does every input of `large_px` pixels or more: as fast as two streams, without a
-    second copy of its activations."""
+    second copy of its activations. A shape whose inputs have only come one at a time has no
+    streams compiled (a 4K scan's whole-frame pass, batch 1: ~35 MB for YOLO at 384x640)."""
 
     def __init__(self, core, xml: Path | None, threads: int, scale: float | None = None, large_px: int | None = None,
                  compile_requests=None):
@@ -104,7 +105,8 @@ class RequestPool:
         return self.compiled[(h, w, hint)]
 
     def run(self, n: int, feed, h: int, w: int, hint: str = "THROUGHPUT"):
-        if self.large_px and h * w >= self.large_px:
+        lone = n == 1 and hint == "THROUGHPUT" and self.threads > 1 and (h, w, hint) not in self.compiled
+        if lone or (self.large_px and h * w >= self.large_px):  # a lone input: no streams compiled for it
             yield from self._round_robin(feed, range(n), self.requests(h, w, "LATENCY"))
             return
         streams = self.requests(h, w, hint)
