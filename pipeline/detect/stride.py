@@ -5,7 +5,8 @@ hull of its two sightings around the gap (any motion that goes one way between t
 inside), held or run back where only one side saw it. That is safe only where little
 happens between the two looks, so the stride follows the boxes:
 
-- the model looks at most `most` frames apart (auto: 0.1 s of video, 3 frames at 30 fps)
+- the model looks at most `most` frames apart (auto: 0.1 s of video, 3 frames at 30 fps,
+  and at least 2)
   and at least at every cut (track/cuts.py) and every frame captured for the ZIP;
 - after each batch of looks, every gap is checked against the boxes on both of its sides:
   a box without a partner on the other side (someone came in, left, or was found or lost),
@@ -24,13 +25,13 @@ from typing import Callable, Sequence
 import numpy as np
 
 STILL = 0.25  # a box may move this share of its size (centre or side) between two looks
-MOST_S = 0.1  # stride auto: looks at most this many seconds of video apart
+MOST_S = 0.1  # stride auto: looks at most this many seconds of video apart (or 2 frames)
 
 
 def most_frames(stride: int | str, fps: float, hold_frames: int) -> int:
-    """The largest gap between two looks: the setting (auto: MOST_S of video), never more
-    than the hold can bridge (hold 0: every frame)."""
-    most = max(1, math.floor(fps * MOST_S + 0.5)) if stride == "auto" else int(stride)
+    """The largest gap between two looks: the setting (auto: MOST_S of video, at least 2
+    frames), never more than the hold can bridge (hold 0: every frame)."""
+    most = max(2, math.floor(fps * MOST_S + 0.5)) if stride == "auto" else int(stride)
     return max(1, min(most, hold_frames + 1))
 
 
