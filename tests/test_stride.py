@@ -1,10 +1,10 @@
 """Issue 34: the detection stride of a file run (pipeline/detect/stride.py).
 
-A still scene is looked at every 3rd frame at 30 fps, the hold covering the frames between;
-what moves fast for its size, comes in or goes is looked at on every frame. Checked with a
-real face (zidane.jpg, CenterFace) walking in fast from the left edge and then standing: on
-every frame of the decoded --video output its face is covered; and with stride 1 every frame
-is shown to the model, as before.
+A still scene is looked at every 3rd frame at 30 fps, what moves fast for its size, comes in
+or goes at least every other frame, the hold covering the frames between with the hull of
+the two looks around them. Checked with a real face (zidane.jpg, CenterFace) walking in fast
+from the left edge and then standing: on every frame of the decoded --video output its face
+is covered; and with stride 1 every frame is shown to the model, as before.
 """
 from __future__ import annotations
 
@@ -77,20 +77,24 @@ def run_stage(xs, **settings) -> tuple[list, list[int]]:
     out += stage.flush()
     assert [f.index for f, _ in out] == list(range(len(xs)))
     for (frame, found), x in zip(out, xs):
-        if x is not None:
-            assert any(b[0] <= x and b[2] >= min(x + 40, 800) and b[1] <= 200 and b[3] >= 260 for b in found.xyxy), \
-                (frame.index, x, found.xyxy)
+        if x is not None:  # its pixels inside the boxes' union (the mask), unpadded
+            mask = np.zeros((450, 800), bool)
+            for x1, y1, x2, y2 in found.xyxy.round().astype(int):
+                mask[max(y1, 0):y2, max(x1, 0):x2] = True
+            assert mask[200:260, x:x + 40].all(), (frame.index, x, found.xyxy)
     return out, detector.looked
 
 
-def test_a_still_scene_is_looked_at_every_third_frame_and_motion_on_every_frame():
+def test_a_still_scene_is_looked_at_every_third_frame_and_motion_every_other_frame():
     assert most_frames("auto", 30, 15) == 3 and most_frames("auto", 10, 5) == 2 and most_frames("auto", 30, 0) == 1
     _, looked = run_stage([300] * 60, interval=1000)
     assert looked == list(range(0, 60, 3)) + [59]  # and the last frame
     _, looked = run_stage([100 + 30 * i for i in range(20)], interval=1000)  # 3/4 of its width a frame
-    assert sorted(looked) == list(range(20))
+    assert all(b - a <= 2 for a, b in zip(sorted(looked), sorted(looked)[1:])) and len(looked) < 20
     _, looked = run_stage([None] * 20 + [300] * 40, interval=1000)  # appears on frame 20, then stands
-    assert 20 in looked and 19 in looked and len(looked) < 35
+    assert {19, 20} <= set(looked) and len(looked) < 25  # the gap it appeared in: every frame
+    _, looked = run_stage([300] * 30 + [300 + 40 * i for i in range(1, 11)], interval=1000)  # then jumps
+    assert set(range(27, 31)) <= set(looked)  # the gap it started moving in (27-30): every frame
     _, looked = run_stage([300] * 60, interval=1000, stride=1)
     assert looked == list(range(60))
 
@@ -105,6 +109,7 @@ def test_drift_is_the_worst_box_move_in_shares_of_its_size():
     assert drift(a, a) == 0
     assert drift(a, a + [10, 0, 10, 0]) == pytest.approx(0.5)  # the small box moved half its width
     assert drift(a, a[:1]) > 1 and drift(a, a[:0]) == np.inf and drift(a[:0], a[:0]) == 0  # one went
+    assert drift(a, a[:1], [False, True]) == 0 and drift(a, a[:0], [True, True]) == 0  # a weak one flickered
 
 
 def face_clip(tmp_path):
@@ -163,7 +168,8 @@ def test_a_real_face_walking_in_fast_is_covered_on_every_frame(tmp_path, stride)
     if stride == 1:  # every frame shown to the model, as before the stride
         assert sorted(set(detector.whole)) == list(range(FRAMES))
         assert set(range(14, FRAMES)) <= detected
-    else:  # the walk in: every frame looked at; standing: every 3rd
-        standing = [i for i in set(detector.whole) if i >= 45]
-        assert len(standing) <= 7, sorted(detector.whole)
-        assert set(range(14, 35)) <= set(detector.whole), sorted(detector.whole)
+    else:  # at least every other frame; standing: every 3rd
+        looked = sorted(set(detector.whole))
+        assert all(b - a <= 3 for a, b in zip(looked, looked[1:])), looked
+        assert all(b - a <= 2 for a, b in zip(looked, looked[1:]) if 12 <= b <= 30), looked
+        assert len([i for i in looked if i >= 45]) <= 7, looked

@@ -20,10 +20,11 @@ from ..io.video import Frame
 from ..mask.unmask import without_tracks
 from ..settings import Settings
 from ..track.cuts import CutDetector
+from ..track.ids import HIGH_MARGIN
 from ..track.tracking import TemporalHold
 from .detector import Detector, ReplayDetector
 from .scan import file_stride, with_detail
-from .stride import Stride
+from .stride import Stride, bridges
 
 
 class DetectStage:
@@ -38,6 +39,8 @@ class DetectStage:
         self.detector = with_detail(detector, settings, fps, most) if look_ahead else detector
         # a ZIP's captures are outputs in their own right: always looked at
         self.stride = Stride(most, settings.captures)
+        self.strong = settings.conf + HIGH_MARGIN  # ByteTrack's: a score that may start a track
+        self._last_tracked = None  # the last look's boxes, with track ids (bridges)
         self._carry: list[tuple[Frame, bool]] = []  # frames after the last look, and whether each is a cut
         # the frames are full size only for the tiles: the renderer reads them again
         # (budget.py reread), so the look-ahead keeps no pixels
@@ -72,25 +75,36 @@ class DetectStage:
             return []
         self._carry, pending = pending[looks[-1] + 1:], pending[:looks[-1] + 1]
         found = dict(zip(looks, self._detect([pending[k][0] for k in looks])))
-        filled = self.stride.fill(indices, cuts, looks, [found[k].xyxy for k in looks])
+        filled = self.stride.fill(indices, cuts, looks, [self._sides(found[k]) for k in looks])
         if filled:  # the frames between two looks that disagree
             found.update(zip(filled, self._detect([pending[k][0] for k in filled], between=True)))
-        self.stride.learn(indices, cuts, {k: d.xyxy for k, d in found.items() if d is not None})
-        ready = []
-        for k, (frame, cut) in enumerate(pending):
+        self.stride.learn(indices, cuts, {k: self._sides(d) for k, d in found.items() if d is not None})
+        tracked = {}
+        for k, (frame, cut) in enumerate(pending):  # in order: a cut ends the tracks before it
             if cut:
                 self.hold.cut(frame.index)
-            detections = found.get(k)
-            if detections is None:  # not looked at (stride.py): the hold covers it
-                tracked = Detections.empty()
-            else:
-                tracked = self.hold.track(frame.index, detections)
+            if k in found:
+                tracked[k] = self.hold.track(frame.index, found[k])
+        ready = []
+        before = self._last_tracked
+        for k, (frame, cut) in enumerate(pending):
+            if k in tracked:
+                before = (k, tracked[k])
                 if self.identity is not None:
-                    self.identity.observe(frame.index, frame.image, tracked, self.image_scale)
+                    self.identity.observe(frame.index, frame.image, tracked[k], self.image_scale)
+                shown = tracked[k]
+            else:  # not looked at (stride.py): the hold covers it, and the boxes on both sides
+                after = next(tracked[j] for j in range(k + 1, len(pending)) if j in tracked)
+                shown = bridges(before[1], after) if before is not None and not cut else Detections.empty()
             if self.drop_pixels:  # after every look at the pixels
                 frame = Frame(frame.index, frame.time_s, None)
-            ready.extend(self.hold.add(frame.index, frame, tracked))
+            ready.extend(self.hold.add(frame.index, frame, shown))
+        self._last_tracked = (None, tracked[looks[-1]])
         return self._shown(ready)
+
+    def _sides(self, found: Detections) -> tuple[np.ndarray, np.ndarray]:
+        """A look's boxes for the stride, and which are weak: scores that only continue a track."""
+        return found.xyxy, found.score < self.strong
 
     def _detect(self, frames: list[Frame], between: bool = False) -> list[Detections | None]:
         clock = time.perf_counter()

@@ -79,6 +79,8 @@ class TemporalHold:
         """Like push, for detections `track` already gave ids."""
         ids = detections.track_id
         for box, track, kind in zip(detections.xyxy, ids, detections.kind):
+            if kind == HELD:  # not a sighting: a box given for a frame not looked at (detect/stride.py)
+                continue
             if not (kind == MANUAL and int(track) in self.keyframes):  # those are held from the keyframes
                 self.sightings.setdefault(int(track), collections.deque()).append((index, box.copy()))
         self._pending.append((index, item, detections))
