@@ -91,11 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep each tracked person masked this long before and after the detector "
                    "sees them, so a missed frame does not expose anyone; 0 = off (default: %(default)s)")
     p.add_argument("--stride", type=_stride, default=d["stride"].default, metavar="auto|N",
-                   help="file runs: the most frames between two detections; the model looks more often where "
-                   "boxes move fast for their size, a scene cuts, or someone appears or is lost, and also at "
-                   "every frame between two detections that disagree; the hold covers the frames between. "
-                   "auto = 0.1 s of video (3 frames at 30 fps), 1 = every frame (slowest). Live streams "
-                   "detect every frame they can. See docs/recall.md (default: %(default)s)")
+                   help="file runs: the most frames between two detections. auto = every other frame, every 3rd "
+                   "(0.1 s) where nothing moves fast for its size; always at scene cuts and ZIP captures, and at every "
+                   "frame between two detections that disagree (someone appeared, left or moved fast); the hold covers "
+                   "the frames between. 1 = every frame (slowest). Live streams detect every frame they can. "
+                   "See docs/recall.md (default: %(default)s)")
     p.add_argument("--memory-mb", type=float, default=None, metavar="MB",
                    help="frame buffers the run may hold, in MB; queue depths follow the frame size, "
                    f"so 4K runs stay inside it (default: ${MEMORY_ENV_VAR} or {DEFAULT_MEMORY_MB:g})")
