@@ -99,7 +99,8 @@ class TemporalHold:
 
     def _release(self):
         index, item, detections = self._pending.popleft()
-        present = set(int(i) for i in detections.track_id)
+        # seen on this frame; a held box given for it (a bridge, detect/stride.py) does not count
+        present = set(int(i) for i, kind in zip(detections.track_id, detections.kind) if kind != HELD)
         held: list[tuple[int, np.ndarray]] = []
         if self.lead > 0:
             for track_id, seen in self.sightings.items():
