@@ -137,7 +137,8 @@ def int8_agreement() -> None:
           f"({len(checked)} frames of vtest.avi): {'meets' if found >= 0.99 * total else 'under'} the 99 % rule")
 
 
-def run_whole(clip: Path, out: Path, detail: str, model: str) -> tuple[dict[int, np.ndarray], float, float]:
+def run_whole(clip: Path, out: Path, detail: str, model: str, stride: str = "auto"
+              ) -> tuple[dict[int, np.ndarray], float, float]:
     """A whole `python -m pipeline CLIP --video` process: its boxes per frame, its wall time and
     the detector's own seconds (stage_seconds.detect: the model on whole frames, tiles and
     closer looks; not masking, the person column or encoding, which an untrained
@@ -148,7 +149,7 @@ def run_whole(clip: Path, out: Path, detail: str, model: str) -> tuple[dict[int,
     import zipfile
 
     cmd = [sys.executable, "-m", "pipeline", str(clip), "-o", str(out / "o.zip"), "--video", str(out / "o.mp4"),
-           "--detail", detail, "--model", model]
+           "--detail", detail, "--model", model, "--stride", stride]
     clock = time.perf_counter()
     done = subprocess.run(cmd, check=True, cwd=REPO, capture_output=True, text=True)
     wall = time.perf_counter() - clock
@@ -170,6 +171,7 @@ def main(argv=None) -> int:
     p.add_argument("--seconds", type=float, default=20)
     p.add_argument("--sizes", default="576p,1080p")
     p.add_argument("--details", default="fast,full,max")
+    p.add_argument("--strides", default="auto", help="--stride values to run, e.g. auto,1")
     p.add_argument("--json", type=Path, help="also write the figures here")
     p.add_argument("--int8", action="store_true", help="only check INT8 against FP32 (needs NNCF)")
     args = p.parse_args(argv)
@@ -189,18 +191,18 @@ def main(argv=None) -> int:
                 shape = (c.streams.video[0].height, c.streams.video[0].width)
             print(f"{name} ({shape[1]}x{shape[0]}, {args.seconds:g} s): {sum(len(b) for b in ref.values())} people "
                   f"in the reference (whole frame + {TILE}-px tiles, every {EVERY}th frame, score >= {SCORE})")
-            for detail in args.details.split(","):
+            for detail, stride in [(d, s) for d in args.details.split(",") for s in args.strides.split(",")]:
                 row = {}
                 for model in ("ssdlite-person", "yolo11n.yaml"):
-                    out = tmp / f"{name}_{detail}_{model}"
+                    out = tmp / f"{name}_{detail}_{stride}_{model}"
                     out.mkdir()
-                    ours, wall, detect_s = run_whole(clip, out, detail, model)
+                    ours, wall, detect_s = run_whole(clip, out, detail, model, stride)
                     row[model] = {"wall_s": round(wall, 2), "realtime": round(args.seconds / wall, 2),
                                   "detector_s": round(detect_s, 2)}
                     if model == "ssdlite-person":
                         got, total = share(ref, ours, shape)
                         row["covered"], row["reference"] = got, total
-                line = (f"  --detail {detail:<4}: ssdlite-person covers {row['covered']}/{row['reference']} = "
+                line = (f"  --detail {detail:<4} --stride {stride:<4}: ssdlite-person covers {row['covered']}/{row['reference']} = "
                         f"{100 * row['covered'] / max(row['reference'], 1):.1f} %, --video {row['ssdlite-person']['wall_s']:.1f} s "
                         f"({row['ssdlite-person']['realtime']:.2f}x real time); yolo11n.yaml "
                         f"{row['yolo11n.yaml']['wall_s']:.1f} s: ssdlite costs "
@@ -208,7 +210,7 @@ def main(argv=None) -> int:
                         f"alone {row['ssdlite-person']['detector_s']:.1f} s vs {row['yolo11n.yaml']['detector_s']:.1f} s "
                         f"(load {load()})")
                 print(line, flush=True)
-                results[f"{name}_{detail}"] = row
+                results[f"{name}_{detail}_{stride}"] = row
     if args.json:
         args.json.write_text(json.dumps({"cpu": cpu_line(), "results": results}, indent=1))
     return 0

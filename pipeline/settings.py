@@ -97,6 +97,7 @@ class Settings:
     mosaic_cells: int = 15  # cells across the box
     min_cell_px: int = 4  # never smaller cells than this: tiny people stay unrecognizable
     hold_s: float = 0.5  # keep a tracked person masked this long across detector misses
+    stride: int | str = "auto"  # file runs: most frames between detections, or auto (detect/stride.py)
     detections_csv: Path | None = None  # replay boxes from this CSV instead of the model
     # frame buffers a run may hold, in MB (10^6 bytes); $MOSAIC_MEMORY_MB sets the default
     memory_mb: float = field(default_factory=lambda: _env_float(MEMORY_ENV_VAR, DEFAULT_MEMORY_MB))
@@ -222,6 +223,8 @@ class Settings:
             yield bad("set.cells", "mosaic cells must be 2-200", self.mosaic_cells)
         if not isinstance(self.hold_s, (int, float)) or not 0 <= self.hold_s <= 10:
             yield bad("set.hold", "hold must be 0-10 seconds", self.hold_s)
+        if self.stride != "auto" and (not is_int(self.stride) or not 1 <= self.stride <= 30):
+            yield bad("set.stride", "stride must be auto or 1-30 frames", self.stride)
         if not isinstance(self.memory_mb, (int, float)) or isinstance(self.memory_mb, bool) or not self.memory_mb > 0:
             yield bad("set.memory", "memory budget must be more than 0 MB", self.memory_mb)
         if not isinstance(self.segment_s, (int, float)) or isinstance(self.segment_s, bool) or \

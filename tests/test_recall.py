@@ -250,24 +250,26 @@ class CountingDetector:
         return [Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32)) for _ in frames]
 
 
-def test_every_other_frame_is_looked_at_with_a_one_second_scan_for_people_and_0_3_s_for_faces():
+def test_the_scan_sees_every_region_once_a_second_for_people_and_0_3_s_for_faces_at_any_stride():
+    """The rolling scan's share follows the frames of video passed, not the frames looked at:
+    at stride 1 or 3 (detect/stride.py) every tile is seen as often, in seconds."""
     frames = [grey_frame(1920, 1080)] * 8
     tiles = len(plan_tiles((1080, 1920), 640))
-    for target, every, per_second in (("person", 2, tiles / 1.0), ("face", 2, tiles / 0.3)):
-        inner = CountingDetector()
-        scan = with_detail(inner, Settings(target=target), 30)
-        scan.detect(frames[:1], [0])  # the first frame: every tile
-        assert scan.tiles_seen == tiles
-        found = []
-        for start in range(1, 65, 8):  # frames 1-64, in batches of 8
-            found += scan.detect(frames, list(range(start, start + 8)))
-        looked = [i for i, d in enumerate(found, 1) if d is not None]  # None: not looked at, the hold covers it
-        assert looked == list(range(every, 65, every))
-        whole = [i for shapes, indices in inner.calls for shape, i in zip(shapes, indices) if shape[0] == 1080]
-        assert whole == [0] + looked
-        assert abs((scan.tiles_seen - tiles) - 64 / 30 * per_second) <= 1, scan.tiles_seen
-        # each model call takes all the tiles of its frames at once (the CPU engine's batch)
-        assert max(sum(shape == (640, 640, 3) for shape in shapes) for shapes, _ in inner.calls[2:]) >= 2
+    for target, per_second in (("person", tiles / 1.0), ("face", tiles / 0.3)):
+        for stride in (1, 3):
+            inner = CountingDetector()
+            scan = with_detail(inner, Settings(target=target), 30, stride)
+            scan.detect(frames[:1], [0])  # the first frame: every tile
+            assert scan.tiles_seen == tiles
+            looked = list(range(stride, 65, stride))
+            for start in range(0, len(looked), 8):  # in batches of 8
+                batch = looked[start:start + 8]
+                assert all(d is not None for d in scan.detect(frames[:len(batch)], batch))
+            whole = [i for shapes, indices in inner.calls for shape, i in zip(shapes, indices) if shape[0] == 1080]
+            assert whole == [0] + looked
+            assert abs((scan.tiles_seen - tiles) - looked[-1] / 30 * per_second) <= 1, (target, stride, scan.tiles_seen)
+            # each model call takes all the tiles of its frames at once (the CPU engine's batch)
+            assert max(sum(shape == (640, 640, 3) for shape in shapes) for shapes, _ in inner.calls[2:]) >= 2
 
 
 def test_frames_not_next_to_each_other_get_every_tile():

@@ -54,15 +54,17 @@ def overlap_frames(info: VideoInfo, settings: Settings, looks_at_pixels: bool) -
 
 
 def phase_frames(info: VideoInfo, settings: Settings, looks_at_pixels: bool) -> int:
-    """A segment's reading starts on a multiple of this: the capture interval, the frames a
-    `--detail` scan skips and its rolling tile period (detect/scan.py), so captures, looked-at
-    frames and the tiles each frame gets are those of a single run from the first overlap on."""
-    from ..detect.scan import EVERY, SCAN_S, tiles_apply
+    """A segment's reading starts on a multiple of this: the capture interval and the
+    `--detail` scan's rolling tile period (detect/scan.py), so captures and the tiles each
+    frame gets are those of a single run from the first overlap on. The frames the stride
+    looks at follow what the boxes do (detect/stride.py): a segment settles on a single run's
+    within its overlap, and checks every gap either way."""
+    from ..detect.scan import SCAN_S, tiles_apply
 
     phase = settings.interval
     if tiles_apply(looks_at_pixels, settings, (info.height, info.width)):
         scan_s = SCAN_S[settings.detail][int(settings.target != "face")] or 0.0
-        phase = math.lcm(phase, EVERY[settings.detail], max(1, round(scan_s * info.fps)))
+        phase = math.lcm(phase, max(1, round(scan_s * info.fps)))
     return phase
 
 

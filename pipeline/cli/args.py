@@ -48,6 +48,16 @@ def _track_ids(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(str(err))
 
 
+def _stride(text: str) -> int | str:
+    text = text.strip().lower()
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto or a whole number of frames, got {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     d = Settings.__dataclass_fields__  # defaults come from the one settings class
     p = argparse.ArgumentParser(
@@ -86,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hold", type=float, default=d["hold_s"].default, metavar="SECONDS",
                    help="keep each tracked person masked this long before and after the detector "
                    "sees them, so a missed frame does not expose anyone; 0 = off (default: %(default)s)")
+    p.add_argument("--stride", type=_stride, default=d["stride"].default, metavar="auto|N",
+                   help="file runs: the most frames between two detections. auto = every other frame, every 3rd "
+                   "(0.1 s) where nothing moves fast for its size; always at scene cuts and ZIP captures, and at every "
+                   "frame between two detections that disagree (someone appeared, left or moved fast); the hold covers "
+                   "the frames between. 1 = every frame (slowest). Live streams detect every frame they can. "
+                   "See docs/recall.md (default: %(default)s)")
     p.add_argument("--memory-mb", type=float, default=None, metavar="MB",
                    help="frame buffers the run may hold, in MB; queue depths follow the frame size, "
                    f"so 4K runs stay inside it (default: ${MEMORY_ENV_VAR} or {DEFAULT_MEMORY_MB:g})")
@@ -201,7 +217,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         extra["audit"] = args.audit
     return Settings(
         interval=args.interval, scale_pct=args.scale, max_mb=args.max_mb, max_images=args.max_images,
-        image_format=args.format, jpeg_quality=args.quality, hold_s=args.hold,
+        image_format=args.format, jpeg_quality=args.quality, hold_s=args.hold, stride=args.stride,
         detections_csv=args.detections, unmask_tracks=args.unmask_tracks, voice=args.voice,
         mute_spans=args.mute_spans, bleep=args.bleep, unmask_reason=args.unmask_reason, encode=args.encode,
         **mask_settings(args), **extra,

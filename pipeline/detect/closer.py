@@ -14,7 +14,7 @@ only the top half (up to 8 small faces or 2 larger ones: 57 of the 75 canvases o
     canvas.image(frame)                          -> side x side BGR: the cells' pixels on grey
     canvas.to_frame(found)                       -> its boxes in frame pixels, and which are cut
                                                     by a cell's inner side (tiles.merge joins them)
-    ahead(boxes, before)                         -> each box joined with where it will be next
+    ahead(boxes, before, scale)                  -> each box joined with where it will be next
 
 A small face in a fast pan (the 4K recall clip: a 60-px face moving 100 px between two looks)
 leaves a window centred on where it was: each followed box is joined with where it is headed,
@@ -118,10 +118,11 @@ def pack(boxes, frame_hw: tuple[int, int], side: int, reach=None) -> list[Canvas
     return canvases
 
 
-def ahead(boxes, before) -> np.ndarray:
+def ahead(boxes, before, scale: float = 1.0) -> np.ndarray:
     """(N, 4): each box joined with itself moved as it moved since the look before (the
     nearest box of `before` within REACH of its sizes, at 2/3-3/2 of its size; unmoved if
-    none). A wrong match only makes a window larger: the box itself is always inside."""
+    none), times `scale` (the next look is that many times as far off as the look before).
+    A wrong match only makes a window larger: the box itself is always inside."""
     boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
     before = np.asarray(before if before is not None else (), np.float32).reshape(-1, 4)
     if not len(boxes) or not len(before):
@@ -134,6 +135,6 @@ def ahead(boxes, before) -> np.ndarray:
     distance = np.where(near, np.hypot(shift[..., 0], shift[..., 1]), np.inf)
     best = distance.argmin(1)
     rows = np.arange(len(boxes))
-    moved = np.where(np.isfinite(distance[rows, best])[:, None], shift[rows, best], 0)
+    moved = np.where(np.isfinite(distance[rows, best])[:, None], shift[rows, best], 0) * scale
     return np.concatenate([np.minimum(boxes[:, :2], boxes[:, :2] + moved),
                            np.maximum(boxes[:, 2:], boxes[:, 2:] + moved)], 1)

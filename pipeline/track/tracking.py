@@ -36,12 +36,16 @@ class TemporalHold:
     `look_ahead=False` (live): nothing is delayed, each push returns its own frame, held
     only by the sightings before it. `lead` (default `hold`) frames before its first sighting
     a track is covered too (_held_box; inside `bounds`, the frame's width and height): a
-    person a rolling tile scan finds late (detect/scan.py) is covered from their first frame."""
+    person a rolling tile scan finds late (detect/scan.py) is covered from their first frame.
+    Between two sightings at most `hull` frames apart (the detection stride's gaps,
+    detect/stride.py) a box is the hull of both, not their average: whatever way the person
+    went between them, as long as it was one way, they are inside."""
 
     def __init__(self, hold: int, track_gap: int = 0, conf: float = 0.2, first_id: int = 1,
                  keyframes: dict[int, list[tuple[int, np.ndarray]]] | None = None, look_ahead: bool = True,
-                 lead: int | None = None, bounds: tuple[int, int] | None = None):
+                 lead: int | None = None, bounds: tuple[int, int] | None = None, hull: int = 1):
         self.hold = hold
+        self.hull = hull
         self.bounds = bounds  # (width, height): a box run back by its motion stays in the frame
         self.lead = hold if lead is None else max(hold, lead)
         self.look_ahead = look_ahead
@@ -75,6 +79,8 @@ class TemporalHold:
         """Like push, for detections `track` already gave ids."""
         ids = detections.track_id
         for box, track, kind in zip(detections.xyxy, ids, detections.kind):
+            if kind == HELD:  # not a sighting: a box given for a frame not looked at (detect/stride.py)
+                continue
             if not (kind == MANUAL and int(track) in self.keyframes):  # those are held from the keyframes
                 self.sightings.setdefault(int(track), collections.deque()).append((index, box.copy()))
         self._pending.append((index, item, detections))
@@ -93,7 +99,8 @@ class TemporalHold:
 
     def _release(self):
         index, item, detections = self._pending.popleft()
-        present = set(int(i) for i in detections.track_id)
+        # seen on this frame; a held box given for it (a bridge, detect/stride.py) does not count
+        present = set(int(i) for i, kind in zip(detections.track_id, detections.kind) if kind != HELD)
         held: list[tuple[int, np.ndarray]] = []
         if self.lead > 0:
             for track_id, seen in self.sightings.items():
@@ -135,6 +142,8 @@ class TemporalHold:
         near_before = before is not None and index - before[0] <= self.hold
         near_after = after is not None and after[0] - index <= self.lead
         if near_before and near_after:
+            if after[0] - before[0] <= self.hull:
+                return np.concatenate([np.minimum(before[1][:2], after[1][:2]), np.maximum(before[1][2:], after[1][2:])])
             return _between(before, after, index)
         if near_before:
             return before[1]
