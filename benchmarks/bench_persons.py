@@ -88,8 +88,9 @@ def reference(clip: Path) -> dict[int, np.ndarray]:
 
 def int8_agreement() -> None:
     """The INT8 rule: NNCF's INT8 form of the graph (mixed preset, overflow fix, box heads in
-    float) must find >= 99 % of the people FP32 finds (IoU >= 0.5, score >= 0.5). Calibrated
-    on the app's street sample and every 7th frame of vtest.avi; checked on other vtest frames."""
+    float) must find >= 99 % of the people FP32 finds (IoU >= 0.5, score >= 0.5), and FP32 99 %
+    of INT8's. Calibrated on the app's street sample (vtest.avi's first 40 frames) and every 7th
+    frame of vtest.avi; checked on other vtest frames (benchmarks/int8_recipes.py: other recipes)."""
     import av
     import cv2
     import nncf
@@ -97,11 +98,11 @@ def int8_agreement() -> None:
 
     from pipeline.models.ssdlite import SIDE, cached_ir
 
-    def frames(path: Path, step: int, count: int, skip: int = 0) -> list[np.ndarray]:
+    def frames(path: Path, step: int, count: int, skip: int = 0, first: int = 0) -> list[np.ndarray]:
         out = []
         with av.open(str(path)) as container:
             for k, frame in enumerate(container.decode(video=0)):
-                if k % step == skip:
+                if k % step == skip and k >= first and not (first and k % 7 == 0):  # never a calibration frame
                     out.append(cv2.resize(frame.to_ndarray(format="rgb24"), (SIDE, SIDE)))
                 if len(out) >= count:
                     break
@@ -111,7 +112,7 @@ def int8_agreement() -> None:
     model = core.read_model(str(cached_ir(core)))
     model.reshape({model.input(0).get_any_name(): ov.PartialShape([1, SIDE, SIDE, 3])})
     calibration = frames(REPO / "ui" / "assets" / "vtest_clip.mp4", 1, 40) + frames(SAMPLE, 7, 100)
-    checked = frames(SAMPLE, 10, 80, skip=5)
+    checked = frames(SAMPLE, 10, 80, skip=5, first=40)
     int8 = nncf.quantize(model, nncf.Dataset(calibration, lambda x: x[None]), preset=nncf.QuantizationPreset.MIXED,
                          subset_size=len(calibration), ignored_scope=nncf.IgnoredScope(patterns=[".*BoxPredictor.*"],
                                                                                          validate=False),
@@ -124,17 +125,24 @@ def int8_agreement() -> None:
         boxes, _, scores, _ = (result[out][0] for out in engine.outputs)
         return boxes[scores >= SCORE]
 
-    found = total = 0
+    def matched(a: np.ndarray, b: np.ndarray) -> int:  # boxes of a that a box of b overlaps by IoU >= 0.5
+        hits = 0
+        for box in a:
+            lo, hi = np.maximum(b[:, :2], box[:2]), np.minimum(b[:, 2:], box[2:])
+            inter = np.prod(np.clip(hi - lo, 0, None), axis=1)
+            union = np.prod(b[:, 2:] - b[:, :2], axis=1) + np.prod(box[2:] - box[:2]) - inter
+            hits += bool(len(b) and (inter / union).max() >= 0.5)
+        return hits
+
+    found = total = back = extra = 0
     for image in checked:
         fp32, q = (people(engine, image) for engine in engines)
-        total += len(fp32)
-        for box in fp32:
-            lo, hi = np.maximum(q[:, :2], box[:2]), np.minimum(q[:, 2:], box[2:])
-            inter = np.prod(np.clip(hi - lo, 0, None), axis=1)
-            union = np.prod(q[:, 2:] - q[:, :2], axis=1) + np.prod(box[2:] - box[:2]) - inter
-            found += bool(len(q) and (inter / union).max() >= 0.5)
-    print(f"INT8 finds {found}/{total} = {100 * found / max(total, 1):.1f} % of FP32's people "
-          f"({len(checked)} frames of vtest.avi): {'meets' if found >= 0.99 * total else 'under'} the 99 % rule")
+        total, extra = total + len(fp32), extra + len(q)
+        found, back = found + matched(fp32, q), back + matched(q, fp32)
+    ok = found >= 0.99 * total and back >= 0.99 * extra
+    print(f"INT8 finds {found}/{total} = {100 * found / max(total, 1):.1f} % of FP32's people, and FP32 "
+          f"{back}/{extra} = {100 * back / max(extra, 1):.1f} % of INT8's ({len(checked)} frames of vtest.avi "
+          f"from frame 40, none calibrated on): {'meets' if ok else 'under'} the 99 % rule")
 
 
 def run_whole(clip: Path, out: Path, detail: str, model: str, stride: str = "auto"
