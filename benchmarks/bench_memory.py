@@ -22,6 +22,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 SOURCE = REPO.parent / "shared" / "samples" / "vtest.avi"
+sys.path.insert(0, str(REPO / "benchmarks"))
+from machine import cpu_line  # noqa: E402
 OLD_DEPTHS_MB = 100_000  # large enough that every queue gets its full (old) depth
 CHILD = """
 import resource, sys, json, time
@@ -86,7 +88,7 @@ def main(argv=None) -> int:
     if uhd:
         verdict = "met" if uhd[0]["peak_mb"] <= 1600 else "NOT met"
         print(f"4K --video peak: {uhd[0]['peak_mb']:.0f} MB (target <= 1600: {verdict})")
-    print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f} at the end, {time.strftime('%Y-%m-%d')}")
+    print(f"CPU: {cpu_line()}; load {os.getloadavg()[0]:.1f} at the end, {time.strftime('%Y-%m-%d')}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     return 0

@@ -30,16 +30,12 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+from machine import cpu_line  # noqa: E402
+
 CLIP = REPO / "ui" / "assets" / "faces_clip.mp4"
 FPS, SIZE = 30, (640, 480)
 DEBUG = bool(os.environ.get("BENCH_DEBUG"))
-
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
 def clip_frames() -> list[np.ndarray]:
@@ -122,7 +118,7 @@ async def stream(url: str, seconds: float, settings: dict) -> dict:
     await pc.close()
     done.set()
     span = (max(window.values()) - min(window.values())) if len(window) > 1 else 0
-    return {"cpu": cpu_name(), "cores": os.cpu_count(), "first_frame_s": round(first - start, 1),
+    return {"cpu": cpu_line(), "cores": os.cpu_count(), "first_frame_s": round(first - start, 1),
             "frames_received": len(window), "fps": round((len(window) - 1) / span, 1) if span else 0.0,
             "latency_p50_ms": round(float(np.percentile(latencies, 50)), 1) if len(latencies) else None,
             "latency_p95_ms": round(float(np.percentile(latencies, 95)), 1) if len(latencies) else None,
