@@ -53,7 +53,7 @@ for _path in (REPO, REPO / "benchmarks"):
 os.environ.setdefault("YOLO_VERBOSE", "False")
 
 from bench_memory import make_clip  # noqa: E402
-from machine import cpu_line  # noqa: E402
+from machine import cpu_line, load  # noqa: E402
 
 # (clip, first frame, end frame, in the calibration set): faces_clip.mp4 and vtest.avi's first
 # 40 frames (ui/assets/vtest_clip.mp4) are what --precision int8 calibrates on
@@ -76,10 +76,6 @@ print(json.dumps({"code": code, "wall_s": time.perf_counter() - t, "cpu_s": usag
                   "peak_mb": usage.ru_maxrss / 1024}), file=sys.stderr)
 """
 TARGET_RTF, TARGET_RATIO, TARGET_PEAK_MB = 0.75, 3.0, 1400
-
-
-def load() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
 
 
 def transcode(clip: Path, out: Path) -> dict:
